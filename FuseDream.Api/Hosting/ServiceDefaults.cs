@@ -1,0 +1,43 @@
+using FuseDream.Jobs;
+using FuseDream.Logging;
+using Serilog;
+
+namespace FuseDream.Api.Hosting;
+
+/// <summary>What every deployment of the API has: logging, problem details, OpenAPI, health, the database.</summary>
+public static class ServiceDefaults
+{
+    public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
+    {
+        var json = LoggingSetup.UseJson();
+        builder.Services.AddSerilog(lc => LoggingSetup.Configure(lc, json));
+
+        builder.Services.AddProblemDetails();
+        builder.Services.AddEndpointsApiExplorer();
+        builder.Services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new() { Title = "FuseDream", Version = "v1", Description = "Text-to-image with CLIP-guided BigGAN latent optimisation (arXiv 2112.01573)." });
+        });
+
+        builder.Services.AddFuseDreamDatabase();
+
+        builder.Services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        return builder;
+    }
+
+    public static WebApplication UseServiceDefaults(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSerilogRequestLogging();
+        app.UseSwagger();
+        app.UseSwaggerUI(o =>
+        {
+            o.SwaggerEndpoint("/swagger/v1/swagger.json", "FuseDream v1");
+            o.DocumentTitle = "FuseDream API";
+        });
+        app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
+        return app;
+    }
+}

@@ -1,0 +1,27 @@
+using FuseDream.Api.Apis;
+using FuseDream.Api.Hosting;
+using Serilog;
+
+try
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddServiceDefaults();
+
+    var app = builder.Build();
+    app.UseServiceDefaults();
+    app.MapHealthApi();
+    app.Run();
+    return 0;
+}
+catch (Exception ex) when (ex is not HostAbortedException)
+{
+    StartupLog.Fatal(ex);
+    return 1;
+}
+finally
+{
+    Log.CloseAndFlush();
+}
+
+/// <summary>Entry point; public so integration tests can host it with <c>WebApplicationFactory</c>.</summary>
+public partial class Program;

@@ -1,0 +1,17 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace FuseDream.Jobs;
+
+/// <summary>Where the service keeps its rows and its Hangfire queue.</summary>
+public sealed class DatabaseOptions
+{
+    /// <summary>Configuration section: <c>ConnectionStrings</c>; the key is <see cref="ConnectionStringName"/>.</summary>
+    public const string ConnectionStringName = "FuseDream";
+
+    /// <summary>The default that <c>scripts/bootstrap.sh</c> creates.</summary>
+    public const string DevelopmentDefault =
+        "Host=localhost;Port=5432;Database=fusedream;Username=fusedream;Password=fusedream";
+
+    [Required(ErrorMessage = "ConnectionStrings:FuseDream (env ConnectionStrings__FuseDream) is required: a PostgreSQL connection string.")]
+    public string ConnectionString { get; set; } = DevelopmentDefault;
+}

@@ -1,0 +1,32 @@
+using Npgsql;
+
+namespace FuseDream.Tests.Foundation;
+
+/// <summary>The real local PostgreSQL that <c>scripts/bootstrap.sh</c> prepares.</summary>
+public static class TestDatabase
+{
+    /// <summary>Environment variable with the connection string of the test database.</summary>
+    public const string Variable = "FUSEDREAM_TEST_DB";
+
+    public static string ConnectionString =>
+        Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value
+            ? value
+            : "Host=localhost;Port=5432;Database=fusedream_test;Username=fusedream;Password=fusedream";
+
+    /// <summary>Creates a fresh, empty database for one test class and returns its connection string.</summary>
+    public static async Task<string> CreateFreshAsync(string name)
+    {
+        var safe = new string(name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_').ToArray());
+        var database = $"fdt_{safe}";
+        if (database.Length > 63) database = database[..63];
+        await using (var admin = new NpgsqlConnection(ConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var drop = new NpgsqlCommand($"drop database if exists \"{database}\" with (force)", admin);
+            await drop.ExecuteNonQueryAsync();
+            await using var create = new NpgsqlCommand($"create database \"{database}\"", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        return new NpgsqlConnectionStringBuilder(ConnectionString) { Database = database, Pooling = true }.ConnectionString;
+    }
+}
