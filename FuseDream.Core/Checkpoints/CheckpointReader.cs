@@ -1,0 +1,100 @@
+using System.IO.Compression;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace FuseDream.Checkpoints;
+
+/// <summary>
+/// Reads the tensors of a checkpoint file into a name → tensor map, whatever its format.
+/// Tensors keep their stored dtype (fp16 stays fp16); the model loaders convert.
+/// Nothing here executes code from the file: TorchScript graphs are never run.
+/// </summary>
+public static class CheckpointReader
+{
+    /// <summary>Detects the format from the file's first bytes and its zip entries.</summary>
+    public static CheckpointFormat DetectFormat(string path)
+    {
+        EnsureExists(path);
+        using var stream = File.OpenRead(path);
+        Span<byte> head = stackalloc byte[8];
+        var read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (read >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4)
+        {
+            stream.Position = 0;
+            using var zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+            var isScript = zip.Entries.Any(e => e.FullName.EndsWith("/constants.pkl", StringComparison.Ordinal)
+                                             || e.FullName.Contains("/code/", StringComparison.Ordinal));
+            return isScript ? CheckpointFormat.TorchScript : CheckpointFormat.TorchSaveZip;
+        }
+        if (read >= 2 && head[0] == 0x80 && head[1] <= 5)
+            return CheckpointFormat.TorchSaveLegacy;
+        if (read == 8)
+        {
+            var headerLength = BitConverter.ToUInt64(head);
+            if (headerLength > 1 && headerLength < 100_000_000 && stream.Length >= 8 + (long)headerLength)
+            {
+                var first = stream.ReadByte();
+                if (first == '{') return CheckpointFormat.Safetensors;
+            }
+        }
+        throw new InvalidDataException(
+            $"'{path}' is not a checkpoint this program can read: expected a torch.save zip, a TorchScript archive or a safetensors file.");
+    }
+
+    /// <summary>Reads every tensor (parameters and buffers) of the file. The caller owns the tensors.</summary>
+    public static Dictionary<string, Tensor> ReadTensors(string path)
+    {
+        var format = DetectFormat(path);
+        return format switch
+        {
+            CheckpointFormat.TorchSaveZip => ReadTorchSave(path),
+            CheckpointFormat.TorchScript => ReadTorchScript(path),
+            CheckpointFormat.Safetensors => ReadSafetensors(path),
+            CheckpointFormat.TorchSaveLegacy => throw new NotSupportedException(
+                $"'{path}' was written by torch.save before PyTorch 1.6 (legacy pickle format), which this program cannot read. " +
+                "Convert it once with Python: torch.save(torch.load(old_path), new_path) using PyTorch 1.6 or newer."),
+            _ => throw new InvalidDataException($"Unsupported checkpoint format {format} for '{path}'."),
+        };
+    }
+
+    private static Dictionary<string, Tensor> ReadTorchSave(string path)
+    {
+        using var stream = File.OpenRead(path);
+        var dict = PyTorchUnpickler.UnpickleStateDict(stream);
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry entry in dict)
+        {
+            if (entry.Value is Tensor t)
+                result[(string)entry.Key] = t;
+            else
+                throw new InvalidDataException(
+                    $"'{path}' holds '{entry.Key}' of type {entry.Value?.GetType().Name ?? "null"}; expected a state dict of tensors (torch.save(model.state_dict())).");
+        }
+        return result;
+    }
+
+    private static Dictionary<string, Tensor> ReadTorchScript(string path)
+    {
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        using var module = jit.load(path, DeviceType.CPU);
+        foreach (var (name, parameter) in module.named_parameters())
+            result[name] = parameter.detach().clone();
+        foreach (var (name, buffer) in module.named_buffers())
+            result[name] = buffer.detach().clone();
+        return result;
+    }
+
+    private static Dictionary<string, Tensor> ReadSafetensors(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return new Dictionary<string, Tensor>(Safetensors.LoadStateDict(stream), StringComparer.Ordinal);
+    }
+
+    private static void EnsureExists(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Checkpoint file not found: '{Path.GetFullPath(path)}'.", path);
+    }
+}
