@@ -1,0 +1,55 @@
+namespace FuseDream.Generation;
+
+/// <summary>What to generate: the prompt, the seed and the options.</summary>
+public sealed record GenerationRequest(string Prompt, long Seed, GenerationOptions Options);
+
+/// <summary>Phases of one run, in order.</summary>
+public enum GenerationPhase
+{
+    Loading,
+    BasisSearch,
+    Optimizing,
+    Scoring,
+    Finished,
+}
+
+/// <summary>A progress event. <c>AugClip</c> is the latest measured score, when there is one.</summary>
+public sealed record GenerationProgress(
+    GenerationPhase Phase,
+    int Step,
+    int Total,
+    double? AugClip,
+    TimeSpan Elapsed,
+    TimeSpan? Eta);
+
+/// <summary>One point of the score trace: the loss of every step, AugCLIP where it was measured.</summary>
+public sealed record TracePoint(int Step, double Loss, double? AugClip);
+
+/// <summary>A preview written during optimisation.</summary>
+public sealed record GenerationPreview(int Step, byte[] Png);
+
+/// <summary>The outcome of a run: the PNG (with embedded provenance), the final AugCLIP score, the trace.</summary>
+public sealed record GenerationResult(
+    byte[] Png,
+    double AugClipScore,
+    IReadOnlyList<TracePoint> Trace,
+    long Seed,
+    GenerationOptions Options,
+    float[] FinalZ,
+    float[] FinalY);
+
+/// <summary>
+/// Runs one generation end to end. Implementations hold loaded models and are used by one
+/// thread at a time (one per GPU). Cancellation is honoured within one optimisation step.
+/// </summary>
+public interface IGenerationPipeline
+{
+    /// <summary>Model ids this pipeline can run (e.g. <c>biggan-256</c>).</summary>
+    IReadOnlyList<string> Models { get; }
+
+    Task<GenerationResult> RunAsync(
+        GenerationRequest request,
+        IProgress<GenerationProgress>? progress,
+        Func<GenerationPreview, CancellationToken, Task>? onPreview,
+        CancellationToken cancellationToken);
+}
