@@ -11,6 +11,7 @@ public static class Program
         var root = new RootCommand("FuseDream worker: runs generation jobs and the command-line tools.")
         {
             ServeCommand.Create(),
+            BenchCommand.Create(),
         };
         return root.Parse(args).InvokeAsync();
     }

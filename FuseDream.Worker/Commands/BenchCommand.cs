@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace FuseDream.Worker.Commands;
+
+/// <summary><c>bench</c>: benchmarks that print their figures (speed and memory targets live here, not in tests).</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("bench", "Measure speed and memory; prints a table.");
+        // One subcommand per benchmark; each lives in its own file under Commands/.
+        return command;
+    }
+}
