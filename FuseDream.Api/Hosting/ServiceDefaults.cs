@@ -17,6 +17,9 @@ public static class ServiceDefaults
         builder.Services.AddSwaggerGen(o =>
         {
             o.SwaggerDoc("v1", new() { Title = "FuseDream", Version = "v1", Description = "Text-to-image with CLIP-guided BigGAN latent optimisation (arXiv 2112.01573)." });
+            o.SchemaFilter<SwaggerSchemaRanges>();
+            var xml = Path.Combine(AppContext.BaseDirectory, "FuseDream.Api.xml");
+            if (File.Exists(xml)) o.IncludeXmlComments(xml);
         });
 
         builder.Services.AddFuseDreamDatabase();
