@@ -42,7 +42,7 @@ public sealed class GenerationQueue
                 new AutomaticRetryAttribute
                 {
                     Attempts = options.MaxRetries,
-                    DelaysInSeconds = options.RetryDelaysSeconds,
+                    DelaysInSeconds = options.EffectiveRetryDelaysSeconds,
                     OnAttemptsExceeded = AttemptsExceededAction.Fail,
                 },
             },

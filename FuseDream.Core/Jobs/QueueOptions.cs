@@ -28,8 +28,11 @@ public sealed class QueueOptions : IValidatableObject
     [Range(0, 20)]
     public int MaxRetries { get; set; } = 3;
 
-    /// <summary>Delay before each retry, in seconds; the last repeats (<c>Queue:RetryDelaysSeconds</c>).</summary>
-    public int[] RetryDelaysSeconds { get; set; } = [10, 60, 300];
+    /// <summary>Delay before each retry, in seconds (<c>Queue:RetryDelaysSeconds</c>, e.g. <c>Queue__RetryDelaysSeconds__0=10</c>); unset: 10, 60, 300.</summary>
+    public int[]? RetryDelaysSeconds { get; set; }
+
+    /// <summary>The configured delays, or the defaults. (A default in the property itself would be appended to, not replaced, by configuration binding.)</summary>
+    public int[] EffectiveRetryDelaysSeconds => RetryDelaysSeconds is { Length: > 0 } delays ? delays : [10, 60, 300];
 
     /// <summary>How often delayed retries are moved back to the queue (<c>Queue:SchedulePollingInterval</c>).</summary>
     public TimeSpan SchedulePollingInterval { get; set; } = TimeSpan.FromSeconds(5);
@@ -42,7 +45,7 @@ public sealed class QueueOptions : IValidatableObject
             yield return new("Queue:InvisibilityTimeout must be at least one second.", [nameof(InvisibilityTimeout)]);
         if (SchedulePollingInterval <= TimeSpan.Zero)
             yield return new("Queue:SchedulePollingInterval must be positive.", [nameof(SchedulePollingInterval)]);
-        if (RetryDelaysSeconds is null || RetryDelaysSeconds.Length == 0 || RetryDelaysSeconds.Any(d => d < 0))
-            yield return new("Queue:RetryDelaysSeconds must list at least one non-negative number of seconds.", [nameof(RetryDelaysSeconds)]);
+        if (RetryDelaysSeconds is not null && RetryDelaysSeconds.Any(d => d < 0))
+            yield return new("Queue:RetryDelaysSeconds must list non-negative numbers of seconds.", [nameof(RetryDelaysSeconds)]);
     }
 }
