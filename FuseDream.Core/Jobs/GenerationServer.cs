@@ -85,11 +85,19 @@ public sealed class WorkerHeartbeat(
 {
     private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
 
+    /// <summary>The first heartbeat is written before the host reports started, so a started worker is visible at once.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var worker = options.Value;
+        await store.HeartbeatAsync(worker.EffectiveName, pipelines.Models, worker.Count, _startedAt, cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var worker = options.Value;
         using var timer = new PeriodicTimer(worker.HeartbeatInterval);
-        do
+        while (await WaitAsync(timer, stoppingToken))
         {
             try
             {
@@ -100,7 +108,6 @@ public sealed class WorkerHeartbeat(
                 logger.LogWarning("Heartbeat of worker {Worker} failed: {Reason}", worker.EffectiveName, ex.Message);
             }
         }
-        while (await WaitAsync(timer, stoppingToken));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

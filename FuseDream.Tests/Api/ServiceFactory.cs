@@ -23,12 +23,15 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     public TestPipelineFactory Pipelines { get; } = new();
 
+    /// <summary>The test class this fixture serves (fixtures are nested classes): names its database and worker.</summary>
+    public string TestClassName => GetType().DeclaringType?.Name ?? GetType().Name;
+
     /// <summary>Whether the API hosts the worker.</summary>
     protected virtual bool InProcessWorker => true;
 
     public async Task InitializeAsync()
     {
-        ConnectionString = await TestDatabase.CreateFreshAsync(GetType().Name);
+        ConnectionString = await TestDatabase.CreateFreshAsync(TestClassName);
         _ = Server; // start the host (migrations, worker) now, not in the first test
     }
 
@@ -45,7 +48,7 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         foreach (var (key, value) in Settings(ConnectionString, BlobDirectory))
             builder.UseSetting(key, value);
         builder.UseSetting("Worker:InProcess", InProcessWorker ? "true" : "false");
-        builder.UseSetting("Worker:Name", $"test-{GetType().Name}");
+        builder.UseSetting("Worker:Name", $"test-{TestClassName}");
         builder.ConfigureTestServices(services =>
         {
             services.AddSingleton<IGenerationPipelineFactory>(Pipelines);
