@@ -35,8 +35,11 @@ public sealed class GenerationServer(
                 ServerName = worker.EffectiveName,
                 WorkerCount = worker.Count,
                 Queues = [QueueOptions.GpuQueue],
+                // On stop, cancel the running jobs' tokens at once (a generation can take many
+                // minutes: it is requeued, not waited for), then give them ShutdownTimeout to
+                // write their rows back before the server gives up on them.
+                StopTimeout = TimeSpan.Zero,
                 ShutdownTimeout = worker.ShutdownTimeout,
-                StopTimeout = worker.ShutdownTimeout,
                 SchedulePollingInterval = queueOptions.Value.SchedulePollingInterval,
                 CancellationCheckInterval = TimeSpan.FromSeconds(1),
                 FilterProvider = queue.Filters,

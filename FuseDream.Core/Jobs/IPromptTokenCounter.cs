@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using FuseDream.Text;
 
 namespace FuseDream.Jobs;
 
@@ -6,29 +6,13 @@ namespace FuseDream.Jobs;
 public interface IPromptTokenCounter
 {
     /// <summary>CLIP's context length: the most tokens a prompt may have, start and end included.</summary>
-    public const int MaxTokens = 77;
+    public const int MaxTokens = ClipTokenizer.ContextLength;
 
     int CountTokens(string prompt);
 }
 
-/// <summary>
-/// A lower bound of the CLIP token count: CLIP's own pre-tokenizer pattern (openai/CLIP
-/// <c>simple_tokenizer.py</c>) over the lower-cased, whitespace-collapsed text, plus start and
-/// end. BPE turns each pre-token into at least one token, so a prompt this rejects is too long
-/// for CLIP as well; the BPE count (<c>FuseDream.Text.ClipTokenizer</c>) replaces it when present.
-/// </summary>
-public sealed partial class ClipPreTokenCounter : IPromptTokenCounter
+/// <summary>The count CLIP itself will see: <see cref="ClipTokenizer.Default"/> (BPE, start and end included).</summary>
+public sealed class ClipPromptTokenCounter : IPromptTokenCounter
 {
-    public int CountTokens(string prompt)
-    {
-        ArgumentNullException.ThrowIfNull(prompt);
-        var text = Whitespace().Replace(prompt, " ").Trim().ToLowerInvariant();
-        return PreToken().Count(text) + 2;
-    }
-
-    [GeneratedRegex(@"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+", RegexOptions.IgnoreCase)]
-    private static partial Regex PreToken();
-
-    [GeneratedRegex(@"\s+")]
-    private static partial Regex Whitespace();
+    public int CountTokens(string prompt) => ClipTokenizer.Default.CountTokens(prompt);
 }

@@ -27,7 +27,7 @@ public static class JobsServiceCollectionExtensions
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<GenerationQueue>();
 
-        services.TryAddSingleton<IPromptTokenCounter, ClipPreTokenCounter>();
+        services.TryAddSingleton<IPromptTokenCounter, ClipPromptTokenCounter>();
         return services;
     }
 

@@ -48,6 +48,20 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
     }
 
     [Fact]
+    public async Task PromptTooLong_SaysHowManyClipTokens_CountedByTheBpeTokenizer()
+    {
+        using var client = factory.CreateClient();
+        // 20 words, but each is many BPE tokens: the limit is about tokens, not words.
+        var prompt = string.Join(' ', Enumerable.Repeat("supercalifragilisticexpialidocious", 20));
+        var expected = FuseDream.Text.ClipTokenizer.Default.CountTokens(prompt);
+        Assert.True(expected > 77);
+        var problem = await client.PostAsync(new { prompt, model = "biggan-256" }, expected: HttpStatusCode.BadRequest);
+        var message = Assert.Single(problem.GetProperty("errors").GetProperty("prompt").EnumerateArray()).GetString();
+        Assert.Contains($"is {expected} CLIP tokens", message);
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
     public async Task EveryInvalidField_IsReportedAtOnce()
     {
         using var client = factory.CreateClient();
