@@ -14,6 +14,12 @@ public sealed class ModelPathsOptions
     /// <summary>BigGAN 512 generator state dict. Setting <c>Models:BigGan512</c>; optional if only biggan-256 is served.</summary>
     public string? BigGan512 { get; set; }
 
+    /// <summary>
+    /// Where the models run (<c>Models:Device</c>): <c>auto</c> (default: worker thread i on
+    /// <c>cuda:i</c> when CUDA is available, else the CPU), <c>cpu</c>, or <c>cuda</c> (thread i on <c>cuda:i</c>).
+    /// </summary>
+    public string Device { get; set; } = "auto";
+
     /// <summary>Model ids whose generator file is configured.</summary>
     public IReadOnlyList<string> ConfiguredModels =>
         [.. new[] { (Generation.GenerationOptions.Models.BigGan256, BigGan256), (Generation.GenerationOptions.Models.BigGan512, BigGan512) }
@@ -26,6 +32,8 @@ public sealed class ModelPathsOptions
         CheckFile(errors, nameof(Clip), Clip, required: true);
         CheckFile(errors, nameof(BigGan256), BigGan256, required: false);
         CheckFile(errors, nameof(BigGan512), BigGan512, required: false);
+        if (Device is not ("auto" or "cpu" or "cuda"))
+            errors.Add($"{Section}:Device (env {Section}__Device) must be auto, cpu or cuda (got '{Device}').");
         if (string.IsNullOrWhiteSpace(BigGan256) && string.IsNullOrWhiteSpace(BigGan512))
             errors.Add("No generator is configured: set Models:BigGan256 (env Models__BigGan256) and/or Models:BigGan512 (env Models__BigGan512) to a BigGAN state dict (.pth).");
         return errors;

@@ -22,7 +22,25 @@ public sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options) : 
 
     public IGenerationPipeline Create(int workerIndex) =>
         throw new InvalidOperationException(
-            "This build has no FuseDream generation pipeline to construct: register an IGenerationPipelineFactory that builds it.");
+            $"This build has no FuseDream generation pipeline to construct (worker {workerIndex} on {DeviceFor(workerIndex)}): " +
+            "register an IGenerationPipelineFactory that builds it.");
+
+    /// <summary>The device of worker thread <paramref name="workerIndex"/>: one GPU per thread, or the CPU.</summary>
+    public string DeviceFor(int workerIndex)
+    {
+        var cuda = options.Value.Device switch
+        {
+            "cpu" => false,
+            "cuda" => true,
+            _ => torch.cuda.is_available(),
+        };
+        if (!cuda) return "cpu";
+        var count = torch.cuda.device_count();
+        if (workerIndex >= count)
+            throw new InvalidOperationException(
+                $"Worker:Count asks for worker thread {workerIndex + 1}, but only {count} CUDA device(s) are visible: set Worker:Count (env Worker__Count) to at most {count}.");
+        return $"cuda:{workerIndex}";
+    }
 
     /// <summary>Throws a message that says how to get libtorch when this process cannot load it.</summary>
     public static void EnsureTorchAvailable()
@@ -34,7 +52,7 @@ public sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options) : 
         }
         catch (Exception ex) when (ex is DllNotFoundException or NotSupportedException or TypeInitializationException or InvalidOperationException)
         {
-            reason = ex.Message;
+            reason = ex.GetBaseException().Message;
         }
         if (reason is not null)
             throw new InvalidOperationException(
