@@ -11,6 +11,7 @@ public static class GenerationServices
     {
         builder.Services.AddGenerationStorage();
         builder.Services.AddSingleton<GenerationRequestReader>();
+        builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 
         builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section);

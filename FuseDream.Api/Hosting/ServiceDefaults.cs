@@ -33,7 +33,8 @@ public static class ServiceDefaults
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseSerilogRequestLogging();
+        // The host's own logger rather than the static Log.Logger (several hosts share a test process).
+        app.UseSerilogRequestLogging(o => o.Logger = app.Services.GetService<Serilog.ILogger>());
         app.UseSwagger();
         app.UseSwaggerUI(o =>
         {

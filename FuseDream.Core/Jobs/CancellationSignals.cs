@@ -16,8 +16,13 @@ public sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<Can
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private int _connections;
+
     /// <summary>Completes once the first LISTEN is in place.</summary>
     public Task Listening => _listening.Task;
+
+    /// <summary>How many times a LISTEN connection was (re)established.</summary>
+    public int Connections => Volatile.Read(ref _connections);
 
     /// <summary>Cancels <paramref name="source"/> when cancellation of <paramref name="generationId"/> is announced, until disposed.</summary>
     public IDisposable Register(Guid generationId, CancellationTokenSource source)
@@ -55,6 +60,7 @@ public sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<Can
                 };
                 await using (var listen = new NpgsqlCommand($"listen {GenerationStore.CancelChannel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
+                Interlocked.Increment(ref _connections);
                 _listening.TrySetResult();
                 while (!stoppingToken.IsCancellationRequested)
                     await connection.WaitAsync(stoppingToken);

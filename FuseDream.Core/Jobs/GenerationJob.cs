@@ -142,12 +142,5 @@ public sealed class GenerationJob(
         }
     }
 
-    /// <summary>Failures worth retrying: the database or the disk, not the request.</summary>
-    public static bool IsTransient(Exception ex) => ex switch
-    {
-        PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("57P", StringComparison.Ordinal) /* admin shutdown / terminated */,
-        NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is IOException or System.Net.Sockets.SocketException,
-        IOException or TimeoutException => true,
-        _ => false,
-    };
+    public static bool IsTransient(Exception ex) => TransientErrors.IsTransient(ex);
 }

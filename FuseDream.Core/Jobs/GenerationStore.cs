@@ -96,26 +96,26 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task<GenerationRecord?> GetAsync(Guid id, CancellationToken cancellationToken)
+    public Task<GenerationRecord?> GetAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync(async () =>
     {
         await using var command = dataSource.CreateCommand($"select {Columns} from fusedream.generations where id = @id");
         command.Parameters.AddWithValue("id", id);
         return await ReadOneAsync(command, cancellationToken);
-    }
+    });
 
     /// <summary>1-based position among queued generations (oldest first); null when not queued.</summary>
-    public async Task<long?> QueuePositionAsync(GenerationRecord record, CancellationToken cancellationToken)
+    public Task<long?> QueuePositionAsync(GenerationRecord record, CancellationToken cancellationToken) => ReadRetryingAsync<long?>(async () =>
     {
         if (record.Status != GenerationStatus.Queued) return null;
         await using var command = dataSource.CreateCommand(
             "select count(*) from fusedream.generations where status = 'queued' and seq <= @seq");
         command.Parameters.AddWithValue("seq", record.Sequence);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
+    });
 
     /// <summary>Newest first; <paramref name="before"/> is the sequence of the last row of the previous page.</summary>
-    public async Task<(IReadOnlyList<GenerationRecord> Items, long? Next)> ListAsync(
-        GenerationStatus? status, long? before, int limit, CancellationToken cancellationToken)
+    public Task<(IReadOnlyList<GenerationRecord> Items, long? Next)> ListAsync(
+        GenerationStatus? status, long? before, int limit, CancellationToken cancellationToken) => ReadRetryingAsync<(IReadOnlyList<GenerationRecord>, long?)>(async () =>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await using var command = dataSource.CreateCommand(
@@ -130,9 +130,9 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("limit", limit + 1);
         var rows = await ReadAllAsync(command, cancellationToken);
         return rows.Count > limit ? (rows.Take(limit).ToList(), rows[limit - 1].Sequence) : (rows, null);
-    }
+    });
 
-    public async Task<IReadOnlyList<PreviewRecord>> GetPreviewsAsync(Guid id, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<PreviewRecord>> GetPreviewsAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync<IReadOnlyList<PreviewRecord>>(async () =>
     {
         await using var command = dataSource.CreateCommand(
             "select step, blob_key from fusedream.generation_previews where generation_id = @id order by step");
@@ -141,9 +141,9 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         var list = new List<PreviewRecord>();
         while (await reader.ReadAsync(cancellationToken)) list.Add(new(reader.GetInt32(0), reader.GetString(1)));
         return list;
-    }
+    });
 
-    public async Task<IReadOnlyList<TracePoint>> GetTraceAsync(Guid id, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<TracePoint>> GetTraceAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync<IReadOnlyList<TracePoint>>(async () =>
     {
         await using var command = dataSource.CreateCommand(
             "select step, loss, aug_clip from fusedream.generation_trace where generation_id = @id order by ordinal");
@@ -153,7 +153,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
             list.Add(new(reader.GetInt32(0), reader.GetDouble(1), reader.IsDBNull(2) ? null : reader.GetDouble(2)));
         return list;
-    }
+    });
 
     /// <summary>
     /// Queued → canceled at once; running → flag set and the worker notified (it stops within
@@ -365,7 +365,7 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Workers whose last heartbeat is younger than <paramref name="maxAge"/>.</summary>
-    public async Task<IReadOnlyList<WorkerRecord>> GetLiveWorkersAsync(TimeSpan maxAge, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<WorkerRecord>> GetLiveWorkersAsync(TimeSpan maxAge, CancellationToken cancellationToken) => ReadRetryingAsync<IReadOnlyList<WorkerRecord>>(async () =>
     {
         await using var command = dataSource.CreateCommand(
             "select name, models, worker_count, started_at, last_seen from fusedream.workers where last_seen > now() - @age order by name");
@@ -376,9 +376,30 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
             list.Add(new(reader.GetString(0), reader.GetFieldValue<string[]>(1), reader.GetInt32(2),
                 reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4)));
         return list;
-    }
+    });
 
     // ---- Reading rows --------------------------------------------------------------------
+
+    /// <summary>
+    /// Reads are side-effect free, so a read that meets a dead pooled connection (the server
+    /// restarted or ended the session) is retried on a fresh one, after dropping the idle
+    /// connections that died with it.
+    /// </summary>
+    private async Task<T> ReadRetryingAsync<T>(Func<Task<T>> read)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await read();
+            }
+            catch (Exception ex) when (attempt < 3 && TransientErrors.IsTransient(ex))
+            {
+                dataSource.Clear();
+                await Task.Delay(50 * attempt);
+            }
+        }
+    }
 
     private static async Task<GenerationRecord?> ReadOneAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {

@@ -19,7 +19,8 @@ public class JobLoggingTests(JobLoggingTests.Factory factory) : IClassFixture<Jo
         {
             base.ConfigureWebHost(builder);
             builder.ConfigureTestServices(services =>
-                services.AddSerilog(lc => LoggingSetup.Configure(lc, json: false).WriteTo.Sink(new Collector(Events))));
+                // Its own logger instance (not the static Log.Logger, which parallel test hosts share).
+                services.AddSerilog(lc => LoggingSetup.Configure(lc, json: false).WriteTo.Sink(new Collector(Events)), preserveStaticLogger: true));
         }
 
         private sealed class Collector(ConcurrentQueue<LogEvent> events) : ILogEventSink
