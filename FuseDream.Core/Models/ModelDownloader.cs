@@ -60,7 +60,7 @@ internal sealed class ModelDownloader
             }
             catch (Exception e) when (e is DownloadFailure or HttpRequestException or IOException)
             {
-                var failure = e as DownloadFailure ?? new DownloadFailure(Describe(e), transient: true, e);
+                var failure = e as DownloadFailure ?? new DownloadFailure(Describe(e), transient: !IsHostNotFound(e), e);
                 if (!failure.Transient)
                     throw failure;
                 if (attempt >= _options.MaxAttemptsPerSource)
@@ -143,7 +143,7 @@ internal sealed class ModelDownloader
 
         var url = uri.ToString();
         var clock = Stopwatch.StartNew();
-        var lastReport = TimeSpan.MinValue;
+        TimeSpan? lastReport = null;
         var received = start;
         var buffer = new byte[1 << 16];
 
@@ -168,7 +168,7 @@ internal sealed class ModelDownloader
                     break;
                 await file.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
                 received += read;
-                if (progress is not null && clock.Elapsed - lastReport >= _options.ProgressInterval)
+                if (progress is not null && (lastReport is null || clock.Elapsed - lastReport.Value >= _options.ProgressInterval))
                 {
                     lastReport = clock.Elapsed;
                     progress.Report(Snapshot(modelId, url, received, start, total, clock.Elapsed, completed: false));
@@ -221,13 +221,24 @@ internal sealed class ModelDownloader
         return Encoding.UTF8.GetString(buffer, 0, total);
     }
 
+    /// <summary>A name that does not resolve means offline or a dead host; retrying within seconds does not help.</summary>
+    private static bool IsHostNotFound(Exception e)
+    {
+        for (var current = e; current is not null; current = current.InnerException)
+        {
+            if (current is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.NoData })
+                return true;
+        }
+        return false;
+    }
+
     private static string Describe(Exception e)
     {
         // HttpRequestException's message is generic; the socket error underneath says what happened.
         var messages = new List<string>();
         for (var current = e; current is not null; current = current.InnerException)
         {
-            if (!messages.Contains(current.Message))
+            if (!messages.Any(m => m.Contains(current.Message, StringComparison.Ordinal)))
                 messages.Add(current.Message);
         }
         return string.Join(": ", messages);

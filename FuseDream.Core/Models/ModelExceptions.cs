@@ -43,7 +43,7 @@ public sealed class ModelPullException : Exception
         var lines = failures.Select((f, i) => $"  {i + 1}. {f.Url}{nl}     -> {f.Error}");
         var check = entry.Sha256 is not null
             ? $"its SHA-256 must be {entry.Sha256}"
-            : "it is checked by loading it (tensor names and shapes)";
+            : "no checksum is published, so it is checked by loading it and comparing tensor names and shapes";
         return $"Could not fetch model '{entry.Id}' ({entry.Name}{ModelText.SizeSuffix(entry)}). Every source failed:{nl}" +
                string.Join(nl, lines) + nl +
                $"If this machine is offline, download the file on one that is not and place it by hand at:{nl}" +
