@@ -75,6 +75,20 @@ public sealed class ModelStore
         return File.Exists(path) ? path : throw new ModelNotFoundException(entry, path);
     }
 
+    /// <summary>
+    /// For start-up code: the model's path when present; otherwise pulls it when
+    /// <paramref name="pullIfMissing"/> (a service configured to fetch on first start), else
+    /// throws <see cref="ModelNotFoundException"/> naming the pull command and the path.
+    /// </summary>
+    public async Task<string> EnsureAsync(string modelId, bool pullIfMissing, IProgress<DownloadProgress>? progress, CancellationToken ct)
+    {
+        if (TryLocate(modelId) is { } path)
+            return path;
+        return pullIfMissing
+            ? await PullAsync(modelId, progress, ct).ConfigureAwait(false)
+            : Locate(modelId);
+    }
+
     /// <summary>The receipt recorded when the model was placed or last verified, if any.</summary>
     public StoreReceipt? ReadReceipt(string modelId) => StoreReceipt.TryRead(PathFor(modelId));
 

@@ -1,4 +1,6 @@
 using FuseDream.Models;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 
 namespace FuseDream.Tests.Models;
 
@@ -47,5 +49,25 @@ public sealed class ModelStoreLocateTests : IDisposable
 
         Assert.Equal(path, store.Locate("clip-vit-b-32"));
         Assert.Equal(path, store.TryLocate("clip-vit-b-32"));
+    }
+
+    [Fact]
+    public async Task Ensure_ThrowsWhenMissingAndNotAllowedToPull_PullsWhenAllowed()
+    {
+        var clip = await File.ReadAllBytesAsync(TinyCheckpoints.ClipJitPath);
+        await using var server = await FixtureFileServer.StartAsync(app =>
+            app.MapGet("/clip.pt", (HttpContext c) => FixtureFileServer.ServeBytes(c, clip)));
+        _temp.WriteCatalog(new { id = "clip-tiny", kind = "clip", file = "clip_tiny.pt", sha256 = TinyCheckpoints.Sha256(clip), sources = new[] { server.Url("/clip.pt") } });
+        var store = _temp.Open();
+
+        var error = await Assert.ThrowsAsync<ModelNotFoundException>(() => store.EnsureAsync("clip-tiny", pullIfMissing: false, null, CancellationToken.None));
+        Assert.Equal(0, server.Hits("/clip.pt"));
+        var pulled = await store.EnsureAsync("clip-tiny", pullIfMissing: true, null, CancellationToken.None);
+        var again = await store.EnsureAsync("clip-tiny", pullIfMissing: false, null, CancellationToken.None);
+
+        Assert.Contains("models pull clip-tiny", error.Message);
+        Assert.Equal(pulled, again);
+        Assert.Equal(clip, await File.ReadAllBytesAsync(pulled));
+        Assert.Equal(1, server.Hits("/clip.pt"));
     }
 }
