@@ -80,6 +80,13 @@ internal static class ByteLevelPreTokenizer
 
     private static CharKind Classify(Rune r)
     {
+        if (r.IsAscii)
+        {
+            var c = (char)r.Value;
+            if (char.IsAsciiLetter(c)) return CharKind.Letter;
+            if (char.IsAsciiDigit(c)) return CharKind.Number;
+            return c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r' ? CharKind.Space : CharKind.Other;
+        }
         if (Rune.IsWhiteSpace(r)) return CharKind.Space;
         return Rune.GetUnicodeCategory(r) switch
         {

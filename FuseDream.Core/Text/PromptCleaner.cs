@@ -30,6 +30,8 @@ public static class PromptCleaner
     /// <summary>ftfy.fix_text with its default configuration, as far as described above.</summary>
     public static string FixText(string text)
     {
+        ArgumentNullException.ThrowIfNull(text);
+        if (IsPlainAscii(text)) return text;
         var unescapeHtml = true;
         var sb = new StringBuilder(text.Length);
         var pos = 0;
@@ -44,6 +46,14 @@ public static class PromptCleaner
             pos = end;
         }
         return sb.ToString();
+    }
+
+    // Printable ASCII, tab and newline, no '&': none of ftfy's fixes can change it (the common case).
+    private static bool IsPlainAscii(string text)
+    {
+        foreach (var c in text)
+            if (c is > '~' or '&' || (c < ' ' && c != '\t' && c != '\n')) return false;
+        return true;
     }
 
     private static string FixSegment(string text, bool unescapeHtml)
@@ -216,13 +226,19 @@ public static class PromptCleaner
     internal static string PythonLower(string s)
     {
         var sb = new StringBuilder(s.Length + 4);
-        for (var i = 0; i < s.Length;)
+        Span<char> buffer = stackalloc char[2];
+        for (var i = 0; i < s.Length; i++)
         {
-            var rune = Rune.GetRuneAt(s, i);
-            if (rune.Value == 0x130) sb.Append("i\u0307");
-            else if (rune.Value == 0x3A3) sb.Append(IsFinalSigma(s, i) ? '\u03C2' : '\u03C3');
-            else sb.Append(Rune.ToLowerInvariant(rune).ToString());
-            i += rune.Utf16SequenceLength;
+            var c = s[i];
+            if (c == '\u0130') sb.Append("i\u0307");
+            else if (c == '\u03A3') sb.Append(IsFinalSigma(s, i) ? '\u03C2' : '\u03C3');
+            else if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
+            {
+                var lower = Rune.ToLowerInvariant(new Rune(c, s[i + 1]));
+                sb.Append(buffer[..lower.EncodeToUtf16(buffer)]);
+                i++;
+            }
+            else sb.Append(char.ToLowerInvariant(c));
         }
         return sb.ToString();
     }
