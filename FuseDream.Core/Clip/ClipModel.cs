@@ -31,6 +31,7 @@ public sealed class ClipModel : Module
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config;
+        Device = device ?? CPU;
         visual = new VisionTransformer(config.ImageResolution, config.VisionPatchSize, config.VisionWidth,
             config.VisionLayers, config.VisionHeads, config.EmbedDim, device);
         transformer = new ClipTransformer(config.TransformerWidth, config.TransformerLayers, config.TransformerHeads, causal: true, device);
@@ -44,6 +45,9 @@ public sealed class ClipModel : Module
     }
 
     public ClipConfig Config { get; }
+
+    /// <summary>Where the weights live; inputs are moved here.</summary>
+    public Device Device { get; }
     public int InputResolution => Config.ImageResolution;
     public int EmbedDim => Config.EmbedDim;
     public int ContextLength => Config.ContextLength;
@@ -206,7 +210,7 @@ public sealed class ClipModel : Module
                 nameof(image));
         if (!image.is_floating_point())
             throw new ArgumentException($"Expected a floating-point image tensor; got {image.dtype}.", nameof(image));
-        return visual.Forward(image.to(float32), taps);
+        return visual.Forward(image.to(float32, Device), taps);
     }
 
     /// <summary>Text features: [B, 77] int64 token ids (from ClipTokenizer) → [B, EmbedDim] (not normalised).</summary>
@@ -221,7 +225,7 @@ public sealed class ClipModel : Module
         if (tokens.is_floating_point() || tokens.dtype == ScalarType.Bool)
             throw new ArgumentException($"Expected integer token ids; got {tokens.dtype}.", nameof(tokens));
         using var scope = NewDisposeScope();
-        var ids = tokens.to(int64);
+        var ids = tokens.to(int64, Device);
         var x = token_embedding.forward(ids) + positional_embedding;                 // [batch, context, width]
         x = transformer.Forward(x, taps is null ? null : (i, t) => VisionTransformer.Tap(taps, $"debug.transformer.resblocks.{i}", t));
         x = ln_final.forward(x);                                                     // [batch, context, width]
