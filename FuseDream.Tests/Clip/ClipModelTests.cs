@@ -63,6 +63,24 @@ public class ClipModelTests
     }
 
     [Fact]
+    public void SafetensorsCheckpoint_LoadsToTheSameModel()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"clip-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (var tensors = new TensorSet(StateDictPath))
+            using (var file = File.Create(path))
+                TorchSharp.PyBridge.Safetensors.SaveStateDict(file, tensors.Dict);
+            using var fromSafetensors = ClipModel.Load(path);
+            using var fromTorchSave = ClipModel.Load(StateDictPath);
+            using var scope = NewDisposeScope();
+            var tokens = tensor(ClipTokenizer.Default.TokenizeBatch(["a lighthouse at night"])).view(1, 77);
+            TensorAssert.Close(fromTorchSave.EncodeText(tokens), fromSafetensors.EncodeText(tokens), 0, 0, "text features");
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void MissingKey_IsNamed()
     {
         using var tensors = new TensorSet(StateDictPath);
