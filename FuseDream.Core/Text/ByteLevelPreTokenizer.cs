@@ -34,7 +34,7 @@ internal static class ByteLevelPreTokenizer
     private static int MatchAt(string s, int i)
     {
         foreach (var special in Specials)
-            if (string.CompareOrdinal(s, i, special, 0, special.Length) == 0 && i + special.Length <= s.Length)
+            if (s.AsSpan(i).StartsWith(special, StringComparison.Ordinal))
                 return special.Length;
 
         if (s[i] == '\'' && i + 1 < s.Length)

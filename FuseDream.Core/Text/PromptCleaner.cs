@@ -170,21 +170,18 @@ public static class PromptCleaner
         return sb.ToString();
     }
 
-    private static bool IsControlToRemove(int cp) =>
-        cp is >= 0x00 and <= 0x08 or 0x0B or >= 0x0E and <= 0x1F or 0x7F or >= 0x206A and <= 0x206F or 0xFEFF
-            or >= 0xFFF9 and <= 0xFFFC or >= 0x1D173 and <= 0x1D17A or >= 0xE0000 and <= 0xE007F;
+    // ftfy's list; whitespace controls, C1 controls, joiners and bidi marks, musical formatting and
+    // tag characters (emoji flag sequences) are deliberately kept, as there. All are in the BMP.
+    private static bool IsControlToRemove(char c) =>
+        c is <= '\u0008' or '\u000B' or >= '\u000E' and <= '\u001F' or '\u007F' or >= '\u206A' and <= '\u206F' or '\uFEFF'
+            or >= '\uFFF9' and <= '\uFFFC';
 
-    private static string RemoveControlChars(string text)
-    {
-        var any = false;
-        foreach (var r in text.EnumerateRunes())
-            if (IsControlToRemove(r.Value)) { any = true; break; }
-        if (!any) return text;
-        var sb = new StringBuilder(text.Length);
-        foreach (var r in text.EnumerateRunes())
-            if (!IsControlToRemove(r.Value)) sb.Append(r.ToString());
-        return sb.ToString();
-    }
+    private static string RemoveControlChars(string text) => text.AsSpan().IndexOfAny(ControlChars) < 0
+        ? text
+        : string.Concat(text.Where(c => !IsControlToRemove(c)));
+
+    private static readonly System.Buffers.SearchValues<char> ControlChars = System.Buffers.SearchValues.Create(
+        Enumerable.Range(0, 0x10000).Select(i => (char)i).Where(IsControlToRemove).ToArray());
 
     /// <summary>Python's <c>str.isspace</c> (Unicode White_Space plus U+001C–U+001F).</summary>
     internal static bool IsPythonSpace(char c) => char.IsWhiteSpace(c) || c is >= '\u001C' and <= '\u001F';
