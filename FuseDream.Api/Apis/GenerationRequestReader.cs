@@ -22,6 +22,9 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
     /// <summary>The preset used when the request names none.</summary>
     public const string DefaultPreset = "paper";
 
+    /// <summary>Longer prompts are refused before tokenizing: 77 CLIP tokens never need this many characters.</summary>
+    public const int MaxPromptCharacters = 2000;
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
@@ -56,6 +59,8 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
 
         if (string.IsNullOrWhiteSpace(body.Prompt))
             Add("prompt", "is required and must not be empty");
+        else if (body.Prompt.Length > MaxPromptCharacters)
+            Add("prompt", $"is {body.Prompt.Length} characters long; CLIP reads at most {IPromptTokenCounter.MaxTokens} tokens (start and end included), far fewer than {MaxPromptCharacters} characters: shorten it");
         else
         {
             var count = tokenCounter.CountTokens(body.Prompt);

@@ -84,6 +84,18 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
     }
 
     [Fact]
+    public async Task IdempotencyKey_ConcurrentRepeats_CreateOneGeneration()
+    {
+        using var client = factory.CreateClient();
+        var body = GenerationClient.Quick("raced idempotent prompt");
+        var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => client.PostAsync(body, "raced-key")));
+        Assert.Single(responses.Select(r => r.Id()).Distinct());
+        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'raced idempotent prompt'"));
+        await client.WaitAsync(responses[0].Id());
+        Assert.Equal(1, factory.Pipelines.RunsOf("raced idempotent prompt"));
+    }
+
+    [Fact]
     public async Task UnknownId_Is404ProblemDetails()
     {
         using var client = factory.CreateClient();

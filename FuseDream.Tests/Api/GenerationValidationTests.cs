@@ -15,6 +15,7 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         { """{"model":"biggan-256"}""", "prompt", "required" },
         { """{"prompt":"   ","model":"biggan-256"}""", "prompt", "empty" },
         { $$"""{"prompt":"{{LongPrompt}}","model":"biggan-256"}""", "prompt", "82 CLIP tokens" },
+        { "{\"prompt\":\"" + new string('a', 2001) + "\",\"model\":\"biggan-256\"}", "prompt", "is 2001 characters long" },
         { """{"prompt":"a dog"}""", "model", "required" },
         { """{"prompt":"a dog","model":"biggan-1024"}""", "model", "unknown model 'biggan-1024'" },
         { """{"prompt":"a dog","model":"biggan-256","preset":"slow"}""", "preset", "unknown preset 'slow'" },
