@@ -55,22 +55,18 @@ public static class GenerationsApi
 
     public static async Task<Results<Accepted<GenerationResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         HttpRequest request,
+        [FromHeader(Name = IdempotencyHeader)] string? idempotencyKey,
         GenerationRequestReader reader,
         GenerationStore store,
         GenerationQueue queue,
-        LinkGenerator links,
-        ILogger<GenerationRequestReader> logger,
+        ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
-        string? key = null;
-        if (request.Headers.TryGetValue(IdempotencyHeader, out var values))
-        {
-            key = values.ToString().Trim();
-            if (key.Length is 0 or > 200 || values.Count > 1)
-                return TypedResults.ValidationProblem(
-                    new Dictionary<string, string[]> { [IdempotencyHeader] = ["must be a single non-empty value of at most 200 characters"] },
-                    title: "The request is invalid.");
-        }
+        var key = idempotencyKey?.Trim();
+        if (key is not null && (key.Length is 0 or > 200 || request.Headers[IdempotencyHeader].Count > 1))
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { [IdempotencyHeader] = ["must be a single non-empty value of at most 200 characters"] },
+                title: "The request is invalid.");
 
         var (generation, errors) = await reader.ReadAsync(request, cancellationToken);
         if (errors is not null)
@@ -105,7 +101,7 @@ public static class GenerationsApi
         catch (Exception ex)
         {
             // Not queued: take the row back so the client (and a retry with the same key) starts clean.
-            logger.LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
+            loggers.CreateLogger(typeof(GenerationsApi)).LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
             await store.DeleteQueuedAsync(record.Id, CancellationToken.None);
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
                 title: "The job queue is not available.", detail: "Nothing was stored; try again.");
@@ -152,7 +148,7 @@ public static class GenerationsApi
     }
 
     public static async Task<Results<Ok<GenerationResponse>, Accepted<GenerationResponse>, ProblemHttpResult>> CancelAsync(
-        Guid id, GenerationStore store, GenerationQueue queue, ILogger<GenerationRequestReader> logger, CancellationToken cancellationToken)
+        Guid id, GenerationStore store, GenerationQueue queue, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (outcome, record) = await store.CancelAsync(id, cancellationToken);
         switch (outcome)
@@ -169,7 +165,7 @@ public static class GenerationsApi
                 if (record!.JobId is { } jobId)
                 {
                     try { queue.Delete(jobId); }
-                    catch (Exception ex) { logger.LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message); }
+                    catch (Exception ex) { loggers.CreateLogger(typeof(GenerationsApi)).LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message); }
                 }
                 return TypedResults.Ok(await ToResponseAsync(record, store, cancellationToken));
             default:

@@ -42,6 +42,9 @@ public class ServiceInfoTests(ServiceInfoTests.Factory factory) : IClassFixture<
         Assert.Equal("biggan-256", request.GetProperty("example").GetProperty("model").GetString());
         Assert.Contains("biggan-512", request.GetProperty("properties").GetProperty("model").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
         Assert.True(doc.GetProperty("paths").TryGetProperty("/v1/generations/{id}/cancel", out _));
+        var create = doc.GetProperty("paths").GetProperty("/v1/generations").GetProperty("post");
+        Assert.Contains(create.GetProperty("parameters").EnumerateArray(),
+            p => p.GetProperty("name").GetString() == "Idempotency-Key" && p.GetProperty("in").GetString() == "header");
     }
 
     [Fact]
