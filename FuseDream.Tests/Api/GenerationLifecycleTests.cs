@@ -144,6 +144,18 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
     }
 
     [Fact]
+    public async Task PersistentTransientFailure_GivesUpAfterTheBoundedRetries()
+    {
+        using var client = factory.CreateClient();
+        var id = (await client.PostAsync(GenerationClient.Quick("hopeless [always-transient]"))).Id();
+        var done = await client.WaitAsync(id, g => g.Status() is "succeeded" or "failed" or "canceled", TimeSpan.FromSeconds(20));
+        Assert.Equal("failed", done.Status());
+        Assert.Contains("Gave up after 3 attempts", done.GetProperty("error").GetString());
+        await Task.Delay(500);
+        Assert.Equal(3, factory.Pipelines.RunsOf("hopeless [always-transient]")); // 1 + Queue:MaxRetries (2)
+    }
+
+    [Fact]
     public async Task JobReExecutedAfterSuccess_LeavesExactlyOneResult()
     {
         using var client = factory.CreateClient();

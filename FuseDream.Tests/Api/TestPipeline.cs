@@ -13,7 +13,8 @@ namespace FuseDream.Tests.Api;
 /// reports progress every step, honours cancellation at every step, emits a preview every
 /// <c>PreviewEvery</c> steps, and returns a real PNG (8×8, colour derived from prompt and
 /// seed) with a trace of one point per step. A prompt containing <c>[fail]</c> fails like an
-/// invalid request would; <c>[transient]</c> fails with an I/O error on its first run.
+/// invalid request would; <c>[transient]</c> fails with an I/O error on its first run,
+/// <c>[always-transient]</c> on every run.
 /// </summary>
 public sealed class TestPipeline(TestPipelineFactory owner) : IGenerationPipeline
 {
@@ -30,6 +31,8 @@ public sealed class TestPipeline(TestPipelineFactory owner) : IGenerationPipelin
             throw new ArgumentException("The test pipeline refuses prompts containing [fail].");
         if (request.Prompt.Contains("[transient]", StringComparison.Ordinal) && runs == 1)
             throw new IOException("Simulated disk hiccup on the first run.");
+        if (request.Prompt.Contains("[always-transient]", StringComparison.Ordinal))
+            throw new IOException($"Simulated disk hiccup, run {runs}.");
 
         var options = request.Options;
         var started = DateTime.UtcNow;
