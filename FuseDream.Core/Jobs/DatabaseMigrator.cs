@@ -100,10 +100,17 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
     }
 }
 
-/// <summary>Runs <see cref="DatabaseMigrator"/> before any other hosted service starts.</summary>
-public sealed class DatabaseMigrationHostedService(DatabaseMigrator migrator) : IHostedService
+/// <summary>
+/// Runs <see cref="DatabaseMigrator"/> before any other hosted service starts, then prepares
+/// Hangfire's schema, so that the first request does not pay for it.
+/// </summary>
+public sealed class DatabaseMigrationHostedService(DatabaseMigrator migrator, GenerationQueue queue) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => migrator.MigrateAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await migrator.MigrateAsync(cancellationToken);
+        _ = queue.Storage;
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

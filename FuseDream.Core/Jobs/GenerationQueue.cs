@@ -32,7 +32,9 @@ public sealed class GenerationQueue
             EnableLongPolling = true,
         };
         var connectionString = database.Value.ConnectionString;
-        _storage = new(() => new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, storageOptions), storageOptions));
+        // PublicationOnly: a failure (database down at that moment) is not cached; the next use tries again.
+        _storage = new(() => new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, storageOptions), storageOptions),
+            LazyThreadSafetyMode.PublicationOnly);
         Filters = new JobFilterProviderCollection(
             new JobFilterCollection
             {
@@ -48,9 +50,10 @@ public sealed class GenerationQueue
             },
             // [Queue] on the job method keeps retries on the GPU queue.
             new JobFilterAttributeFilterProvider());
-        _client = new(() => new BackgroundJobClient(_storage.Value, Filters));
+        _client = new(() => new BackgroundJobClient(_storage.Value, Filters), LazyThreadSafetyMode.PublicationOnly);
     }
 
+    /// <summary>The Hangfire storage; created (and its schema installed) on first use.</summary>
     public JobStorage Storage => _storage.Value;
 
     /// <summary>The filters both the client and the server apply (retries, queue).</summary>
