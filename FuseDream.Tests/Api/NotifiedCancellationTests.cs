@@ -37,7 +37,7 @@ public class NotifiedCancellationTests(NotifiedCancellationTests.Factory factory
         await CancelPromptlyAsync(client, "notified after reconnect");
     }
 
-    private static async Task CancelPromptlyAsync(HttpClient client, string prompt)
+    private async Task CancelPromptlyAsync(HttpClient client, string prompt)
     {
         var id = (await client.PostAsync(GenerationClient.Quick(prompt, steps: 1000))).Id();
         await client.WaitAsync(id, g => g.Status() == "running");
@@ -45,7 +45,12 @@ public class NotifiedCancellationTests(NotifiedCancellationTests.Factory factory
         var asked = DateTime.UtcNow;
         using (var cancel = await client.PostAsync($"/v1/generations/{id}/cancel", null))
             Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        var stepWhenAnswered = factory.Pipelines.StepOf(prompt);
         Assert.Equal("canceled", (await client.WaitAsync(id, timeout: TimeSpan.FromSeconds(5))).Status());
         Assert.True(DateTime.UtcNow - asked < TimeSpan.FromSeconds(3), "cancellation was not prompt");
+        // Steps are 20 ms: the run stops at its next step boundary once notified. The bound
+        // leaves room for a loaded test machine; without the notification it would run 30 s.
+        var extraSteps = factory.Pipelines.StepOf(prompt) - stepWhenAnswered;
+        Assert.InRange(extraSteps, 0, 10);
     }
 }

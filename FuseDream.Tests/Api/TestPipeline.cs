@@ -40,6 +40,7 @@ public sealed class TestPipeline(TestPipelineFactory owner) : IGenerationPipelin
         for (var step = 1; step <= options.Steps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            owner.RecordStep(request.Prompt, step);
             await Task.Delay(owner.StepDelay, cancellationToken);
             var loss = 1.0 / step + (request.Seed % 7) * 1e-3;
             double? augClip = options.ScoreEvery > 0 && step % options.ScoreEvery == 0 ? 0.2 + 0.001 * step : null;
@@ -69,6 +70,7 @@ public sealed class TestPipeline(TestPipelineFactory owner) : IGenerationPipelin
 public sealed class TestPipelineFactory : IGenerationPipelineFactory
 {
     private readonly ConcurrentDictionary<string, int> _runs = new();
+    private readonly ConcurrentDictionary<string, int> _steps = new();
 
     public IReadOnlyList<string> Models { get; init; } = [GenerationOptions.Models.BigGan256];
 
@@ -89,4 +91,9 @@ public sealed class TestPipelineFactory : IGenerationPipelineFactory
     public int RunsOf(string prompt) => _runs.GetValueOrDefault(prompt);
 
     internal int RecordRun(string prompt) => _runs.AddOrUpdate(prompt, 1, (_, n) => n + 1);
+
+    /// <summary>The step the latest run of <paramref name="prompt"/> has started.</summary>
+    public int StepOf(string prompt) => _steps.GetValueOrDefault(prompt);
+
+    internal void RecordStep(string prompt, int step) => _steps[prompt] = step;
 }
