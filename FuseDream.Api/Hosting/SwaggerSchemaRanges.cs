@@ -40,7 +40,7 @@ public sealed class SwaggerSchemaRanges : ISchemaFilter
                     p.Description = $"{p.Description} Allowed: {range.Min.ToString(CultureInfo.InvariantCulture)}–{range.Max.ToString(CultureInfo.InvariantCulture)}.".Trim();
                 }
             }
-            concrete.Example = new JsonObject { ["steps"] = 20, ["augmentations"] = 4, ["topK"] = 3 };
+            concrete.Example = new JsonObject { ["steps"] = 100, ["augmentations"] = 16, ["topK"] = 5 };
         }
         else if (context.Type == typeof(CreateGenerationRequest))
         {
@@ -62,8 +62,13 @@ public sealed class SwaggerSchemaRanges : ISchemaFilter
                 ["model"] = GenerationOptions.Models.BigGan256,
                 ["seed"] = 42,
                 ["preset"] = "fast",
-                ["options"] = new JsonObject { ["steps"] = 20, ["augmentations"] = 4, ["basisIterations"] = 5 },
-                ["previewEvery"] = 10,
+                // Small enough to finish in about a minute on a CPU with the fixture models.
+                ["options"] = new JsonObject
+                {
+                    ["basisIterations"] = 2, ["samplesPerIteration"] = 5, ["topK"] = 3,
+                    ["steps"] = 6, ["augmentations"] = 2, ["scoreEvery"] = 3, ["finalAugmentations"] = 4,
+                },
+                ["previewEvery"] = 3,
             };
         }
     }
