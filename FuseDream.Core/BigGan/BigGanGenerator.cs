@@ -207,8 +207,9 @@ public sealed class BigGanGenerator : nn.Module
                 $"y must have shape [batch, {EmbeddingDim}] (a class embedding, e.g. from ClassEmbedding); got [{string.Join(", ", y.shape)}].", nameof(y));
         if (z.shape[0] != y.shape[0])
             throw new ArgumentException($"z and y must have the same batch size; got {z.shape[0]} and {y.shape[0]}.", nameof(y));
-        if (z.dtype != ScalarType.Float32 || y.dtype != ScalarType.Float32)
-            throw new ArgumentException($"z and y must be float32; got {z.dtype} and {y.dtype}.", nameof(z));
+        var dtype = _shared.weight!.dtype;
+        if (z.dtype != dtype || y.dtype != dtype)
+            throw new ArgumentException($"z and y must be {dtype} like the generator's weights (float32 unless converted); got {z.dtype} and {y.dtype}.", nameof(z));
         var device = Device;
         if (z.device_type != device.type || y.device_type != device.type)
             throw new ArgumentException(

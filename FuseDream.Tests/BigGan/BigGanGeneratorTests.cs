@@ -86,7 +86,7 @@ public class BigGanGeneratorTests
         using var generator = Tiny();
         using var scope = NewDisposeScope();
         var ex = Assert.Throws<ArgumentException>(() => generator.Generate(zeros(1, 140, dtype: float64), zeros(1, 128)));
-        Assert.Contains("must be float32", ex.Message);
+        Assert.Contains("must be Float32 like the generator's weights", ex.Message);
     }
 
     [Fact]
