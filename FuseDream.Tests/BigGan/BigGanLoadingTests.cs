@@ -145,6 +145,21 @@ public class BigGanLoadingTests
     }
 
     [Fact]
+    public void Load_LegacyPickleCheckpoint_SaysHowToConvertIt()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"biggan-legacy-{Guid.NewGuid():N}.pth");
+        try
+        {
+            // The start of a pre-1.6 torch.save file: pickle protocol 2, then the legacy magic number.
+            File.WriteAllBytes(path, [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]);
+            var ex = Assert.Throws<NotSupportedException>(() => BigGanGenerator.Load(path).Dispose());
+            Assert.Contains(path, ex.Message);
+            Assert.Contains("torch.save(torch.load(old_path), new_path)", ex.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void Load_WrongConfiguration_NamesTheFile()
     {
         var path = Path.Combine(Path.GetTempPath(), $"biggan-{Guid.NewGuid():N}.safetensors");
