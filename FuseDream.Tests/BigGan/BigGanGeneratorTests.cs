@@ -90,6 +90,18 @@ public class BigGanGeneratorTests
     }
 
     [Fact]
+    public void ClassEmbedding_LeavesTheCallersTensorUsable()
+    {
+        using var generator = Tiny();
+        using var scope = NewDisposeScope();
+        var classes = tensor(new long[] { 5, 17 });
+        var first = generator.ClassEmbedding(classes);
+        var second = generator.ClassEmbedding(classes);
+        Assert.Equal(new long[] { 5, 17 }, classes.data<long>().ToArray());
+        Assert.True(first.equal(second).all().item<bool>());
+    }
+
+    [Fact]
     public void ClassEmbedding_OutOfRange_SaysTheValidRange()
     {
         using var generator = Tiny();

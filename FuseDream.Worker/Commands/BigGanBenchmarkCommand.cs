@@ -48,6 +48,10 @@ public static class BigGanBenchmarkCommand
             Description = "Channel width G_ch (96 = the released models; smaller for a quick smoke run).",
             DefaultValueFactory = _ => 96,
         };
+        var forwardOnly = new Option<bool>("--forward-only")
+        {
+            Description = "Measure the forward pass only (skips forward+backward).",
+        };
         var threads = new Option<int>("--threads")
         {
             Description = "CPU threads for libtorch (0 = libtorch's default).",
@@ -56,19 +60,19 @@ public static class BigGanBenchmarkCommand
 
         var command = new Command("biggan", "BigGAN generator: forward and forward+backward time and peak memory, random full-size weights.")
         {
-            resolutions, batches, repeats, warmup, device, channels, threads,
+            resolutions, batches, repeats, warmup, device, channels, forwardOnly, threads,
         };
         command.SetAction(parse =>
         {
             var settings = new Settings(
                 parse.GetValue(resolutions)!, parse.GetValue(batches)!, parse.GetValue(repeats), parse.GetValue(warmup),
-                parse.GetValue(device)!, parse.GetValue(channels), parse.GetValue(threads));
+                parse.GetValue(device)!, parse.GetValue(channels), parse.GetValue(forwardOnly), parse.GetValue(threads));
             return Run(settings, Console.Out);
         });
         return command;
     }
 
-    private sealed record Settings(int[] Resolutions, int[] Batches, int Repeats, int Warmup, string Device, int Channels, int Threads);
+    private sealed record Settings(int[] Resolutions, int[] Batches, int Repeats, int Warmup, string Device, int Channels, bool ForwardOnly, int Threads);
 
     private static int Run(Settings settings, TextWriter output)
     {
@@ -108,15 +112,23 @@ public static class BigGanBenchmarkCommand
             foreach (var batch in settings.Batches)
             {
                 var forward = Measure(generator, dev, batch, withBackward: false, settings);
-                var backward = Measure(generator, dev, batch, withBackward: true, settings);
+                var backward = settings.ForwardOnly
+                    ? new Measurement(double.NaN, double.NaN, double.NaN)
+                    : Measure(generator, dev, batch, withBackward: true, settings);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{dev.type.ToString().ToLowerInvariant(),-6} {resolution,4} {batch,5} {parameterCount / 1e6,7:F1}M {forward.Median,8:F1} / {forward.Fastest,6:F1} {backward.Median,8:F1} / {backward.Fastest,6:F1} {forward.MemoryMiB,9:F0} {backward.MemoryMiB,11:F0}"));
+                    $"{dev.type.ToString().ToLowerInvariant(),-6} {resolution,4} {batch,5} {parameterCount / 1e6,7:F1}M {Time(forward),17} {Time(backward),17} {Number(forward.MemoryMiB),9} {Number(backward.MemoryMiB),11}"));
             }
         }
         return 0;
     }
 
     private readonly record struct Measurement(double Median, double Fastest, double MemoryMiB);
+
+    private static string Time(Measurement m) =>
+        double.IsNaN(m.Median) ? "-" : string.Create(CultureInfo.InvariantCulture, $"{m.Median:F1} / {m.Fastest:F1}");
+
+    private static string Number(double value) =>
+        double.IsNaN(value) ? "-" : value.ToString("F0", CultureInfo.InvariantCulture);
 
     private static Measurement Measure(BigGanGenerator generator, Device device, int batch, bool withBackward, Settings settings)
     {
