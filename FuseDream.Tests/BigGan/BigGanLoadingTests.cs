@@ -108,6 +108,24 @@ public class BigGanLoadingTests
     }
 
     [Fact]
+    public void ShapesThatDescribeNoGenerator_AreADataError()
+    {
+        var stateDict = new Dictionary<string, Tensor>
+        {
+            ["shared.weight"] = zeros(1000, 128),
+            ["linear.weight"] = zeros(0, 20),
+        };
+        for (var i = 0; i < 6; i++) stateDict[$"blocks.{i}.0.conv1.weight"] = zeros(1);
+        try
+        {
+            var ex = LoadFails(stateDict);
+            Assert.Contains("describe no valid BigGAN generator", ex.Message);
+            Assert.Contains("Channels must be positive", ex.Message);
+        }
+        finally { DisposeAll(stateDict); }
+    }
+
+    [Fact]
     public void HalfPrecisionStateDict_LoadsAsFloat32()
     {
         var stateDict = TinyStateDict();
