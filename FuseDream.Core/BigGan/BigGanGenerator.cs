@@ -3,7 +3,6 @@ using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace FuseDream.BigGan;
 
