@@ -1,0 +1,314 @@
+using FuseDream.Checkpoints;
+using TorchSharp;
+using TorchSharp.Utils;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace FuseDream.BigGan;
+
+/// <summary>
+/// The BigGAN generator FuseDream optimises through: <c>BigGAN_utils/BigGAN.py</c>
+/// <c>Generator</c> (ajbrock BigGAN-PyTorch as vendored in FuseDream) with the configuration of
+/// <c>fusedream_utils.get_G(256|512)</c>: hierarchical z, shared class embedding, spectral-norm
+/// layers, conditional batch norm, self-attention at one resolution, tanh output. State-dict keys
+/// are the original's, so its <c>torch.save(G.state_dict())</c> files load as they are.
+/// <para>Deliberate differences: inference only (frozen, eval, no parameter gradients); the
+/// spectral-norm division is done once when the weights are loaded instead of on every call (same
+/// numbers: eval mode never updates <c>u0</c>), so <see cref="nn.Module.state_dict"/> returns the
+/// divided weights; loading is strict (missing or unexpected keys are errors, except the
+/// spectral-norm <c>sv0</c> buffers that released checkpoints lack and eval never reads); no
+/// training-mode batch norm, cross-replica BN or fp16 paths.</para>
+/// </summary>
+public sealed class BigGanGenerator : nn.Module
+{
+    [ComponentName(Name = "shared")] private readonly Embedding _shared;
+    [ComponentName(Name = "linear")] private readonly SNLinear _linear;
+    [ComponentName(Name = "blocks")] private readonly ModuleList<ModuleList<nn.Module>> _blocks;
+    [ComponentName(Name = "output_layer")] private readonly Sequential _outputLayer;
+
+    // Typed views of the registered blocks for the forward pass (an array is not registered again).
+    private readonly (GBlock Block, SelfAttention? Attention)[] _stages;
+
+    private BigGanGenerator(BigGanConfig config) : base(nameof(BigGanGenerator))
+    {
+        config.Validate();
+        Config = config;
+        _shared = nn.Embedding(config.NumClasses, config.SharedDim);
+        _linear = new SNLinear(config.ZChunkSize, config.BlockInChannels[0] * config.BottomWidth * config.BottomWidth);
+
+        _stages = new (GBlock, SelfAttention?)[config.NumBlocks];
+        var blockLists = new ModuleList<nn.Module>[config.NumBlocks];
+        for (var i = 0; i < config.NumBlocks; i++)
+        {
+            var block = new GBlock(config.BlockInChannels[i], config.BlockOutChannels[i], config.ConditioningDim, config.BatchNormEps);
+            var attention = i == config.AttentionBlockIndex ? new SelfAttention(config.BlockOutChannels[i]) : null;
+            _stages[i] = (block, attention);
+            blockLists[i] = attention is null ? nn.ModuleList<nn.Module>(block) : nn.ModuleList<nn.Module>(block, attention);
+        }
+        _blocks = nn.ModuleList(blockLists);
+
+        var lastChannels = config.BlockOutChannels[^1];
+        _outputLayer = nn.Sequential(
+            ("0", new OutputBatchNorm(lastChannels, config.BatchNormEps)),
+            ("1", nn.ReLU()),
+            ("2", new SNConv2d(lastChannels, 3, kernelSize: 3)));
+        RegisterComponents();
+    }
+
+    public BigGanConfig Config { get; }
+
+    /// <summary>The z size callers pass: the configured dim_z rounded down to a multiple of the number of z slots.</summary>
+    public int DimZ => Config.EffectiveDimZ;
+
+    /// <summary>Size of the class embedding y (128).</summary>
+    public int EmbeddingDim => Config.SharedDim;
+
+    public int Resolution => Config.Resolution;
+
+    public int NumClasses => Config.NumClasses;
+
+    /// <summary>Where the weights live.</summary>
+    public Device Device => _shared.weight!.device;
+
+    /// <summary>Reads a <c>torch.save(G.state_dict())</c> file (PyTorch zip format) and builds the generator from it.</summary>
+    /// <param name="config">The architecture; null reads it off the tensors' shapes.</param>
+    /// <param name="device">Where to put the weights; null keeps them on the CPU.</param>
+    public static BigGanGenerator Load(string path, BigGanConfig? config = null, Device? device = null)
+    {
+        var tensors = CheckpointReader.ReadTensors(path);
+        try
+        {
+            return FromStateDict(tensors, config, device);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new InvalidDataException($"'{path}' is not a usable BigGAN generator checkpoint: {ex.Message}", ex);
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Builds the generator from a state dict with the original's key names. Every key must be
+    /// there and nothing else, except the <c>*.sv0</c> spectral-norm buffers, which may be absent.
+    /// The tensors are copied (and converted to fp32); the caller keeps ownership of the dictionary.
+    /// </summary>
+    public static BigGanGenerator FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, BigGanConfig? config = null, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(stateDict);
+        config ??= BigGanConfig.InferFrom(stateDict);
+        var generator = new BigGanGenerator(config);
+        try
+        {
+            generator.CopyWeights(stateDict);
+            generator.Prepare(device);
+            return generator;
+        }
+        catch
+        {
+            generator.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A generator with random weights drawn from its own generator seeded with <paramref name="seed"/>
+    /// (for manifests and benchmarks: the images mean nothing).
+    /// </summary>
+    public static BigGanGenerator CreateRandom(BigGanConfig config, long seed)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var generator = new BigGanGenerator(config);
+        try
+        {
+            generator.Randomize(new Generator((ulong)seed));
+            generator.Prepare(device: null);
+            return generator;
+        }
+        catch
+        {
+            generator.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The shared class embedding: [B] int64 class indices → [B, <see cref="EmbeddingDim"/>].</summary>
+    public Tensor ClassEmbedding(Tensor classIndices)
+    {
+        ArgumentNullException.ThrowIfNull(classIndices);
+        if (classIndices.dim() != 1)
+            throw new ArgumentException($"classIndices must be a 1-D tensor [batch]; got shape [{string.Join(", ", classIndices.shape)}].", nameof(classIndices));
+        if (classIndices.dtype is not (ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Int8 or ScalarType.Byte))
+            throw new ArgumentException($"classIndices must hold integers (int64); got {classIndices.dtype}.", nameof(classIndices));
+        if (classIndices.numel() > 0)
+        {
+            var min = classIndices.min().item<long>();
+            var max = classIndices.max().item<long>();
+            if (min < 0 || max >= NumClasses)
+                throw new ArgumentOutOfRangeException(nameof(classIndices),
+                    $"Class indices must lie in [0, {NumClasses - 1}]; got values from {min} to {max}.");
+        }
+        using var indices = classIndices.to(ScalarType.Int64, Device);
+        return _shared.call(indices); // [B, shared_dim]
+    }
+
+    /// <summary>
+    /// The image for latents <paramref name="z"/> [B, <see cref="DimZ"/>] and continuous class
+    /// embeddings <paramref name="y"/> [B, <see cref="EmbeddingDim"/>]: [B, 3, R, R] in [-1, 1].
+    /// Gradients flow to z and y; the weights never take gradients.
+    /// </summary>
+    public Tensor Generate(Tensor z, Tensor y) => Forward(z, y, tap: null);
+
+    /// <summary>
+    /// The forward pass, optionally showing intermediate results to <paramref name="tap"/> under the
+    /// original's module names (<c>linear</c> before the reshape, <c>blocks.i.j</c>). The tapped
+    /// tensors are freed after the call returns: keep copies detached from the dispose scope
+    /// (<c>clone().DetachFromDisposeScope()</c>).
+    /// </summary>
+    internal Tensor Forward(Tensor z, Tensor y, Action<string, Tensor>? tap)
+    {
+        ValidateInputs(z, y);
+        using var scope = NewDisposeScope();
+        var batch = z.shape[0];
+        var chunks = z.split(Config.ZChunkSize, dim: 1);       // NumSlots × [B, chunk]
+        var h = _linear.call(chunks[0]);                       // [B, 16·ch·bw²]
+        tap?.Invoke("linear", h);
+        h = h.view(batch, -1, Config.BottomWidth, Config.BottomWidth); // [B, 16·ch, 4, 4]
+        for (var i = 0; i < _stages.Length; i++)
+        {
+            using var stepScope = NewDisposeScope();
+            var conditioning = cat([y, chunks[i + 1]], 1);     // [B, shared_dim + chunk]
+            var (block, attention) = _stages[i];
+            h = block.call(h, conditioning);                   // [B, out_i, 2H, 2W]
+            tap?.Invoke($"blocks.{i}.0", h);
+            if (attention is not null)
+            {
+                h = attention.call(h);                         // same shape
+                tap?.Invoke($"blocks.{i}.1", h);
+            }
+            h.MoveToOuterDisposeScope();
+        }
+        var image = _outputLayer.call(h);                      // [B, 3, R, R]
+        return image.tanh_().MoveToOuterDisposeScope();
+    }
+
+    private void ValidateInputs(Tensor z, Tensor y)
+    {
+        ArgumentNullException.ThrowIfNull(z);
+        ArgumentNullException.ThrowIfNull(y);
+        if (z.dim() != 2 || z.shape[1] != DimZ)
+            throw new ArgumentException(
+                $"z must have shape [batch, {DimZ}] (dim_z {Config.DimZ} rounded down to {Config.NumSlots} chunks of {Config.ZChunkSize}); got [{string.Join(", ", z.shape)}].", nameof(z));
+        if (y.dim() != 2 || y.shape[1] != EmbeddingDim)
+            throw new ArgumentException(
+                $"y must have shape [batch, {EmbeddingDim}] (a class embedding, e.g. from ClassEmbedding); got [{string.Join(", ", y.shape)}].", nameof(y));
+        if (z.shape[0] != y.shape[0])
+            throw new ArgumentException($"z and y must have the same batch size; got {z.shape[0]} and {y.shape[0]}.", nameof(y));
+        if (z.dtype != ScalarType.Float32 || y.dtype != ScalarType.Float32)
+            throw new ArgumentException($"z and y must be float32; got {z.dtype} and {y.dtype}.", nameof(z));
+        var device = Device;
+        if (z.device_type != device.type || y.device_type != device.type)
+            throw new ArgumentException(
+                $"z and y must be on the generator's device ({device}); got {z.device} and {y.device}. Move them with .to(generator.Device).", nameof(z));
+    }
+
+    private void CopyWeights(IReadOnlyDictionary<string, Tensor> stateDict)
+    {
+        var expected = state_dict();
+        var missing = expected.Keys.Where(k => !stateDict.ContainsKey(k) && !k.EndsWith(".sv0", StringComparison.Ordinal)).ToList();
+        var unexpected = stateDict.Keys.Where(k => !expected.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        var wrongShape = new List<string>();
+        var wrongType = new List<string>();
+        foreach (var (key, target) in expected)
+        {
+            if (!stateDict.TryGetValue(key, out var source)) continue;
+            if (!source.shape.SequenceEqual(target.shape))
+                wrongShape.Add($"{key} is [{string.Join(", ", source.shape)}], expected [{string.Join(", ", target.shape)}]");
+            else if (!source.is_floating_point())
+                wrongType.Add($"{key} is {source.dtype}, expected a floating-point tensor");
+        }
+        if (missing.Count + unexpected.Count + wrongShape.Count + wrongType.Count > 0)
+        {
+            var problems = new List<string>();
+            if (missing.Count > 0) problems.Add($"missing keys ({missing.Count}): {List(missing)}");
+            if (unexpected.Count > 0) problems.Add($"unexpected keys ({unexpected.Count}): {List(unexpected)}");
+            if (wrongShape.Count > 0) problems.Add($"wrong shapes ({wrongShape.Count}): {List(wrongShape)}");
+            if (wrongType.Count > 0) problems.Add($"wrong types ({wrongType.Count}): {List(wrongType)}");
+            throw new InvalidDataException(
+                $"the state dict does not match a BigGAN-{Config.Resolution} generator with G_ch {Config.Channels}, dim_z {Config.DimZ}, " +
+                $"attention at {Config.AttentionResolution?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}: " +
+                string.Join("; ", problems) +
+                ". Check the file is torch.save(G.state_dict()) of this generator, or pass no configuration to read it off the file.");
+        }
+
+        using var noGrad = no_grad();
+        foreach (var (key, target) in expected)
+        {
+            if (stateDict.TryGetValue(key, out var source))
+                target.copy_(source); // converts fp16/fp64 to fp32
+        }
+    }
+
+    private static string List(List<string> items) =>
+        items.Count <= 12 ? string.Join(", ", items) : string.Join(", ", items.Take(12)) + $", … ({items.Count - 12} more)";
+
+    private void Randomize(Generator random)
+    {
+        using var noGrad = no_grad();
+        foreach (var (key, tensor) in state_dict())
+        {
+            var name = key[(key.LastIndexOf('.') + 1)..];
+            switch (name)
+            {
+                case "sv0":
+                    tensor.fill_(1);
+                    break;
+                case "u0":
+                case "weight" when key == "shared.weight":
+                    tensor.normal_(0, 1, random);
+                    break;
+                case "weight":
+                    tensor.normal_(0, 1 / Math.Sqrt(tensor.numel() / tensor.shape[0]), random);
+                    break;
+                case "stored_mean":
+                    tensor.normal_(0, 0.2, random);
+                    break;
+                case "stored_var":
+                    tensor.uniform_(0.5, 1.5, random);
+                    break;
+                case "gamma":
+                    tensor.uniform_(0.5, 1.0, random);
+                    break;
+                case "gain":
+                    tensor.fill_(1);
+                    break;
+                case "bias":
+                    tensor.zero_();
+                    break;
+                default:
+                    throw new InvalidOperationException($"No random initialisation for '{key}'.");
+            }
+        }
+    }
+
+    // Divides every spectral-norm weight by its σ, freezes, and moves to the device.
+    private void Prepare(Device? device)
+    {
+        foreach (var (name, module) in named_modules())
+        {
+            if (module is not ISpectralNormLayer layer) continue;
+            layer.FoldSpectralNorm(Config.SpectralNormEps);
+            if (!float.IsFinite(layer.Sigma) || layer.Sigma <= 0)
+                throw new InvalidDataException(
+                    $"spectral norm of '{name}' is {layer.Sigma}; its weight or '{name}.u0' is zero or not finite.");
+        }
+        foreach (var parameter in parameters())
+            parameter.requires_grad_(false);
+        eval();
+        if (device is not null && device.type != DeviceType.CPU)
+            this.to(device);
+    }
+}

@@ -1,0 +1,27 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FuseDream.Clip;
+
+/// <summary>
+/// The normalisation of openai/CLIP's <c>_transform</c> (<c>Normalize(mean, std)</c>), applied to
+/// images already resized to the model's resolution with values in [0, 1]. Differentiable.
+/// </summary>
+public static class ClipPreprocessing
+{
+    public static readonly float[] Mean = [0.48145466f, 0.4578275f, 0.40821073f];
+    public static readonly float[] Std = [0.26862954f, 0.26130258f, 0.27577711f];
+
+    /// <summary>(image − mean) / std per channel; <paramref name="imageIn01"/> is [B, 3, H, W].</summary>
+    public static Tensor Normalize(Tensor imageIn01)
+    {
+        ArgumentNullException.ThrowIfNull(imageIn01);
+        if (imageIn01.dim() != 4 || imageIn01.shape[1] != 3)
+            throw new ArgumentException(
+                $"Expected an image batch [B, 3, H, W]; got [{string.Join(", ", imageIn01.shape)}].", nameof(imageIn01));
+        using var scope = NewDisposeScope();
+        var mean = tensor(Mean, dtype: imageIn01.dtype, device: imageIn01.device).view(1, 3, 1, 1);
+        var std = tensor(Std, dtype: imageIn01.dtype, device: imageIn01.device).view(1, 3, 1, 1);
+        return ((imageIn01 - mean) / std).MoveToOuterDisposeScope();
+    }
+}

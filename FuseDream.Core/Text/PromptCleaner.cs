@@ -1,0 +1,261 @@
+using System.Globalization;
+using System.Text;
+
+namespace FuseDream.Text;
+
+/// <summary>
+/// CLIP's text cleanup before BPE (openai/CLIP <c>clip/simple_tokenizer.py</c>):
+/// <c>whitespace_clean(basic_clean(text)).lower()</c>, where <c>basic_clean</c> is
+/// <c>ftfy.fix_text</c> then <c>html.unescape</c> twice then <c>strip()</c>.
+/// ftfy 6.3's <c>fix_text</c> is reproduced for the fixes a prompt can need: HTML entities,
+/// mojibake (see <see cref="Mojibake"/>), C1 controls, Latin ligatures, full-width characters,
+/// curly quotes, line breaks, lone surrogates, terminal escapes, control characters, NFC.
+/// Python's <c>str.lower</c> (full mapping: "İ" → "i̇", final sigma) and its whitespace
+/// classes are reproduced too, since they change the tokens.
+/// </summary>
+public static class PromptCleaner
+{
+    /// <summary>The full cleanup: the text the BPE pre-tokeniser sees.</summary>
+    public static string Clean(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var s = FixText(text);
+        s = HtmlEntities.PythonUnescape(HtmlEntities.PythonUnescape(s));
+        s = PythonStrip(s);
+        s = CollapseWhitespace(s);
+        s = PythonStrip(s);
+        return PythonLower(s);
+    }
+
+    /// <summary>ftfy.fix_text with its default configuration, as far as described above.</summary>
+    public static string FixText(string text)
+    {
+        var unescapeHtml = true;
+        var sb = new StringBuilder(text.Length);
+        var pos = 0;
+        while (pos < text.Length)
+        {
+            // ftfy fixes line by line; once a line contains '<' it stops unescaping HTML for the rest.
+            var lineBreak = text.IndexOf('\n', pos);
+            var end = lineBreak < 0 ? text.Length : lineBreak + 1;
+            var segment = text[pos..end];
+            if (segment.Contains('<')) unescapeHtml = false;
+            sb.Append(FixSegment(segment, unescapeHtml));
+            pos = end;
+        }
+        return sb.ToString();
+    }
+
+    private static string FixSegment(string text, bool unescapeHtml)
+    {
+        // ftfy applies its fixes until the text stops changing.
+        for (var round = 0; round < 16; round++)
+        {
+            var original = text;
+            if (unescapeHtml) text = HtmlEntities.FtfyUnescape(text);
+            text = Mojibake.Fix(text);
+            text = FixC1Controls(text);
+            text = FixLatinLigatures(text);
+            text = FixCharacterWidth(text);
+            text = UncurlQuotes(text);
+            text = FixLineBreaks(text);
+            text = FixSurrogates(text);
+            text = RemoveTerminalEscapes(text);
+            text = RemoveControlChars(text);
+            text = CanonicalComposition.Normalize(text);
+            if (text == original) break;
+        }
+        return text;
+    }
+
+    private static string Map(string text, Func<char, bool> needs, Action<StringBuilder, char> append)
+    {
+        var first = -1;
+        for (var i = 0; i < text.Length; i++)
+            if (needs(text[i])) { first = i; break; }
+        if (first < 0) return text;
+        var sb = new StringBuilder(text.Length);
+        sb.Append(text, 0, first);
+        for (var i = first; i < text.Length; i++)
+        {
+            if (needs(text[i])) append(sb, text[i]);
+            else sb.Append(text[i]);
+        }
+        return sb.ToString();
+    }
+
+    // C1 control characters were almost certainly meant as Windows-1252.
+    private static string FixC1Controls(string text) =>
+        Map(text, c => c is >= '\u0080' and <= '\u009F', (sb, c) => sb.Append(Mojibake.DecodeSloppyCp1252((byte)c)));
+
+    private static readonly Dictionary<char, string> Ligatures = new()
+    {
+        ['\u0132'] = "IJ", ['\u0133'] = "ij", ['\u0149'] = "\u02BCn", ['\u01C7'] = "LJ", ['\u01C8'] = "Lj", ['\u01C9'] = "lj",
+        ['\u01CA'] = "NJ", ['\u01CB'] = "Nj", ['\u01CC'] = "nj", ['\uFB00'] = "ff", ['\uFB01'] = "fi", ['\uFB02'] = "fl",
+        ['\uFB03'] = "ffi", ['\uFB04'] = "ffl", ['\uFB05'] = "\u017Ft", ['\uFB06'] = "st",
+    };
+
+    private static string FixLatinLigatures(string text) =>
+        Map(text, Ligatures.ContainsKey, (sb, c) => sb.Append(Ligatures[c]));
+
+    private static string FixCharacterWidth(string text) =>
+        Map(text, CharacterWidth.Map.ContainsKey, (sb, c) => sb.Append(CharacterWidth.Map[c]));
+
+    private static string UncurlQuotes(string text) =>
+        Map(text, c => c is '\u02BC' or >= '\u2018' and <= '\u201F',
+            (sb, c) => sb.Append(c is '\u02BC' or <= '\u201B' ? '\'' : '"'));
+
+    private static string FixLineBreaks(string text)
+    {
+        if (text.IndexOfAny(['\r', '\u2028', '\u2029', '\u0085']) < 0) return text;
+        return text.Replace("\r\n", "\n").Replace('\r', '\n').Replace('\u2028', '\n').Replace('\u2029', '\n').Replace('\u0085', '\n');
+    }
+
+    // Python strings may hold lone surrogates; ftfy replaces them with U+FFFD (pairs are already joined in .NET).
+    private static string FixSurrogates(string text)
+    {
+        var sb = (StringBuilder?)null;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            var lone = char.IsHighSurrogate(c) ? !(i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+                     : char.IsLowSurrogate(c) && !(i > 0 && char.IsHighSurrogate(text[i - 1]));
+            if (lone)
+            {
+                sb ??= new StringBuilder(text, 0, i, text.Length);
+                sb.Append('\uFFFD');
+            }
+            else sb?.Append(c);
+        }
+        return sb?.ToString() ?? text;
+    }
+
+    // ANSI escapes: ESC '[' digits/semicolons letter.
+    private static string RemoveTerminalEscapes(string text)
+    {
+        var esc = text.IndexOf('\u001B');
+        if (esc < 0) return text;
+        var sb = new StringBuilder(text.Length);
+        var i = 0;
+        while (esc >= 0)
+        {
+            sb.Append(text, i, esc - i);
+            var p = esc + 1;
+            if (p < text.Length && text[p] == '[')
+            {
+                p++;
+                while (p < text.Length && (char.IsAsciiDigit(text[p]) || text[p] == ';')) p++;
+                if (p < text.Length && char.IsAsciiLetter(text[p]))
+                {
+                    i = p + 1;
+                    esc = text.IndexOf('\u001B', i);
+                    continue;
+                }
+            }
+            sb.Append('\u001B');
+            i = esc + 1;
+            esc = text.IndexOf('\u001B', i);
+        }
+        sb.Append(text, i, text.Length - i);
+        return sb.ToString();
+    }
+
+    private static bool IsControlToRemove(int cp) =>
+        cp is >= 0x00 and <= 0x08 or 0x0B or >= 0x0E and <= 0x1F or 0x7F or >= 0x206A and <= 0x206F or 0xFEFF
+            or >= 0xFFF9 and <= 0xFFFC or >= 0x1D173 and <= 0x1D17A or >= 0xE0000 and <= 0xE007F;
+
+    private static string RemoveControlChars(string text)
+    {
+        var any = false;
+        foreach (var r in text.EnumerateRunes())
+            if (IsControlToRemove(r.Value)) { any = true; break; }
+        if (!any) return text;
+        var sb = new StringBuilder(text.Length);
+        foreach (var r in text.EnumerateRunes())
+            if (!IsControlToRemove(r.Value)) sb.Append(r.ToString());
+        return sb.ToString();
+    }
+
+    /// <summary>Python's <c>str.isspace</c> (Unicode White_Space plus U+001C–U+001F).</summary>
+    internal static bool IsPythonSpace(char c) => char.IsWhiteSpace(c) || c is >= '\u001C' and <= '\u001F';
+
+    private static string PythonStrip(string s)
+    {
+        var start = 0;
+        var end = s.Length;
+        while (start < end && IsPythonSpace(s[start])) start++;
+        while (end > start && IsPythonSpace(s[end - 1])) end--;
+        return start == 0 && end == s.Length ? s : s[start..end];
+    }
+
+    /// <summary><c>regex.sub(r'\s+', ' ', s)</c>; the <c>regex</c> module's <c>\s</c> is Unicode White_Space.</summary>
+    private static string CollapseWhitespace(string s)
+    {
+        var sb = new StringBuilder(s.Length);
+        var inSpace = false;
+        foreach (var c in s)
+        {
+            if (char.IsWhiteSpace(c))
+            {
+                if (!inSpace) sb.Append(' ');
+                inSpace = true;
+            }
+            else
+            {
+                sb.Append(c);
+                inSpace = false;
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Python's <c>str.lower</c>: the simple lower-case mapping except "İ" → "i̇" (its one
+    /// unconditional multi-character mapping) and Σ → ς at the end of a word.
+    /// </summary>
+    internal static string PythonLower(string s)
+    {
+        var sb = new StringBuilder(s.Length + 4);
+        for (var i = 0; i < s.Length;)
+        {
+            var rune = Rune.GetRuneAt(s, i);
+            if (rune.Value == 0x130) sb.Append("i\u0307");
+            else if (rune.Value == 0x3A3) sb.Append(IsFinalSigma(s, i) ? '\u03C2' : '\u03C3');
+            else sb.Append(Rune.ToLowerInvariant(rune).ToString());
+            i += rune.Utf16SequenceLength;
+        }
+        return sb.ToString();
+    }
+
+    // \p{cased}\p{case-ignorable}* Σ !(\p{case-ignorable}* \p{cased})
+    private static bool IsFinalSigma(string s, int index)
+    {
+        var j = index;
+        Rune before = default;
+        var found = false;
+        while (j > 0)
+        {
+            Rune.DecodeLastFromUtf16(s.AsSpan(0, j), out var r, out var n);
+            j -= n;
+            if (!IsCaseIgnorable(r)) { before = r; found = true; break; }
+        }
+        if (!found || !IsCased(before)) return false;
+        j = index + 1;
+        while (j < s.Length)
+        {
+            var r = Rune.GetRuneAt(s, j);
+            j += r.Utf16SequenceLength;
+            if (!IsCaseIgnorable(r)) return !IsCased(r);
+        }
+        return true;
+    }
+
+    private static bool IsCased(Rune r) => Rune.GetUnicodeCategory(r) is UnicodeCategory.UppercaseLetter
+        or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter;
+
+    private static bool IsCaseIgnorable(Rune r) =>
+        Rune.GetUnicodeCategory(r) is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark
+            or UnicodeCategory.Format or UnicodeCategory.ModifierLetter or UnicodeCategory.ModifierSymbol
+        || r.Value is '\'' or '.' or ':' or 0xB7 or 0x387 or 0x5F4 or 0x2018 or 0x2019 or 0x2024 or 0x2027
+            or 0xFE13 or 0xFE52 or 0xFE55 or 0xFF07 or 0xFF0E or 0xFF1A;
+}
