@@ -5,10 +5,11 @@ namespace FuseDream.Generation;
 /// <summary>
 /// Bilinear resampling with <c>align_corners=False</c> and no antialiasing (the original's
 /// <c>F.interpolate(..., mode='bilinear')</c>), written as two separable blends of gathered
-/// rows and columns. libtorch 2.10's CPU kernel carries up to ~6e-6 of float32 error in its
-/// weights, more than the fixtures allow; here the source coordinates and weights are
-/// computed in float64 (as PyTorch 1.13 effectively did) and only the blend runs in the
-/// tensor's dtype. Differentiable, and the same on every device.
+/// rows and columns. The weights follow PyTorch 1.13's CPU kernel, which the fixtures come
+/// from: the scale in/out is rounded to the tensor's precision (float for float32), the source
+/// coordinate <c>scale·(i + 0.5) − 0.5</c> is then computed in float64. libtorch 2.10's kernel
+/// rounds that coordinate to float32, which moves outputs by up to ~6e-6 — more than the
+/// fixtures allow. Differentiable, and the same on every device.
 /// </summary>
 public static class BilinearResize
 {
@@ -30,7 +31,7 @@ public static class BilinearResize
     {
         var inSize = x.shape[dim];
         if (inSize == outSize) return x.alias();
-        var (first, second, weightSecond) = Taps(inSize, outSize);
+        var (first, second, weightSecond) = Taps(inSize, outSize, singlePrecisionScale: x.dtype != ScalarType.Float64);
         var shape = new long[] { 1, 1, 1, 1 };
         shape[dim] = outSize;
         var index0 = tensor(first, device: x.device);
@@ -40,10 +41,10 @@ public static class BilinearResize
         return x.index_select(dim, index0) * w0 + x.index_select(dim, index1) * w1;
     }
 
-    /// <summary>PyTorch's <c>area_pixel_compute_source_index</c> and <c>compute_source_index_and_lambda</c>, in float64.</summary>
-    internal static (long[] First, long[] Second, double[] WeightSecond) Taps(long inSize, long outSize)
+    /// <summary>PyTorch's <c>area_pixel_compute_scale</c>, <c>area_pixel_compute_source_index</c> and <c>compute_source_index_and_lambda</c>.</summary>
+    internal static (long[] First, long[] Second, double[] WeightSecond) Taps(long inSize, long outSize, bool singlePrecisionScale)
     {
-        var scale = (double)inSize / outSize;
+        var scale = singlePrecisionScale ? (float)inSize / outSize : (double)inSize / outSize;
         var first = new long[outSize];
         var second = new long[outSize];
         var weight = new double[outSize];
