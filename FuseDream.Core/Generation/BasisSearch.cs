@@ -56,7 +56,7 @@ public static class BasisSearch
     public const double ZThreshold = 2.0;
 
     /// <param name="onProgress">Called after each batch with (samples scored, total samples).</param>
-    /// <param name="onScores">Called with each batch's cosines [batch], in sample order (diagnostics).</param>
+    /// <param name="onScores">Called with each batch's cosines, in sample order (diagnostics; copies them to the CPU).</param>
     public static LatentBasis Run(
         BigGanGenerator generator,
         AugClipScorer scorer,
@@ -64,7 +64,7 @@ public static class BasisSearch
         IRandomSource random,
         Device device,
         Action<long, long>? onProgress = null,
-        Action<Tensor>? onScores = null,
+        Action<float[]>? onScores = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(generator);
@@ -86,7 +86,7 @@ public static class BasisSearch
                 z = z.clamp(-ZThreshold, ZThreshold);
                 var images = generator.Generate(z, generator.ClassEmbedding(classes)); // [n, 3, R, R]
                 var scores = scorer.Cosine(images); // [n]
-                onScores?.Invoke(scores);
+                if (onScores is not null) onScores(scores.cpu().data<float>().ToArray());
 
                 var allScores = keptScores is null ? scores : cat([keptScores, scores]);
                 var allZ = keptZ is null ? z : cat([keptZ, z]);
