@@ -23,8 +23,9 @@ public sealed class AugClipScorer : IDisposable
         ArgumentNullException.ThrowIfNull(clip);
         ArgumentNullException.ThrowIfNull(textFeatures);
         _clip = clip;
-        _textFeatures = (textFeatures.dim() == 1 ? textFeatures.unsqueeze(0) : textFeatures).detach();
-        _textFeatures.DetachFromDisposeScope();
+        using (NewDisposeScope())
+            _textFeatures = (textFeatures.dim() == 1 ? textFeatures.unsqueeze(0) : textFeatures.alias()).detach().DetachFromDisposeScope();
+        textFeatures.Dispose();
         Resolution = clip.InputResolution;
     }
 

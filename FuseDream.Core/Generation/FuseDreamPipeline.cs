@@ -167,7 +167,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             basis = BasisSearch.Run(generator, scorer, search, random, _device,
                 onProgress: (done, total) => reporter.Report(GenerationPhase.BasisSearch, (int)Math.Min(done, int.MaxValue), (int)Math.Min(total, int.MaxValue), null),
                 cancellationToken: cancellationToken);
-            var basisAugClip = MeasureLatents(generator, scorer, basis.Z.narrow(0, 0, 1), basis.Y.narrow(0, 0, 1), options.FinalAugmentations, measureRandom);
+            double basisAugClip;
+            using (NewDisposeScope())
+                basisAugClip = MeasureLatents(generator, scorer, basis.Z.narrow(0, 0, 1), basis.Y.narrow(0, 0, 1), options.FinalAugmentations, measureRandom);
 
             optimizer = new LatentOptimizer(generator, scorer, basis.Z, basis.Y, LatentOptimizerSettings.From(options), random, _device);
             var trace = new List<TracePoint>(options.Steps);
@@ -258,8 +260,8 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 
     private static float[] ToArray(Tensor t)
     {
-        using var cpu = t.detach().to(float32).cpu().contiguous();
-        return cpu.data<float>().ToArray();
+        using var scope = NewDisposeScope();
+        return t.detach().to(float32).cpu().contiguous().data<float>().ToArray();
     }
 
     public static string ModelId(BigGanGenerator generator) => $"biggan-{generator.Resolution}";

@@ -86,6 +86,7 @@ public sealed class LatentOptimizer : IDisposable
         _random = random;
         _device = device;
 
+        using (NewDisposeScope())
         using (no_grad())
         {
             WeightsZ = NewParameter(random.RandN([basisZ.shape[0], basisZ.shape[1]], device), true);

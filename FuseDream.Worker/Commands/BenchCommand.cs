@@ -9,6 +9,7 @@ public static class BenchCommand
     {
         var command = new Command("bench", "Measure speed and memory; prints a table.");
         // One subcommand per benchmark; each lives in its own file under Commands/.
+        command.Subcommands.Add(PipelineBenchmark.Create());
         return command;
     }
 }
