@@ -54,6 +54,11 @@ public static class GenerateCommand
                     torch.set_num_threads(n);
                 }
                 var paths = OutputPaths.For(parse.GetValue(output)!);
+                // Fail fast, before the models load; the model id is settled once they have.
+                var modelGiven = parse.GetValue(overrides.Model) is not null;
+                var errors = options.Validate().Where(e => modelGiven || e.Field != nameof(GenerationOptions.Model)).ToList();
+                if (errors.Count > 0)
+                    throw new ArgumentException("invalid options: " + string.Join("; ", errors.Select(e => $"{e.Field}: {e.Reason}")));
 
                 Console.Error.WriteLine($"Loading {models.Clip} and {models.BigGan} on {deviceName}…");
                 using var pipeline = FuseDreamPipeline.Load(new FuseDreamPipelineSettings
@@ -63,7 +68,7 @@ public static class GenerateCommand
                     Device = deviceName,
                     Tuning = new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch) },
                 });
-                if (parse.GetValue(overrides.Model) is null && !pipeline.Models.Contains(options.Model))
+                if (!modelGiven && !pipeline.Models.Contains(options.Model))
                     options = options with { Model = pipeline.Models[0] };
                 options.EnsureValid();
 
