@@ -12,6 +12,7 @@ public static class BenchCommand
         command.Subcommands.Add(TokenizerBenchmark.Create());
         command.Subcommands.Add(ClipBenchmark.Create());
         command.Subcommands.Add(BigGanBenchmarkCommand.Create());
+        command.Subcommands.Add(PipelineBenchmark.Create());
         return command;
     }
 }
