@@ -13,6 +13,7 @@ public static class Program
             ServeCommand.Create(),
             BenchCommand.Create(),
             ModelsCommand.Create(),
+            GenerateCommand.Create(),
         };
         return root.Parse(args).InvokeAsync();
     }

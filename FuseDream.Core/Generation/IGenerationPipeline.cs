@@ -36,7 +36,17 @@ public sealed record GenerationResult(
     long Seed,
     GenerationOptions Options,
     float[] FinalZ,
-    float[] FinalY);
+    float[] FinalY)
+{
+    /// <summary>Plain CLIP cosine of each basis sample, best first (empty when not reported).</summary>
+    public IReadOnlyList<float> BasisScores { get; init; } = [];
+
+    /// <summary>AugCLIP of the best basis sample before optimisation, when measured.</summary>
+    public double? BasisAugClip { get; init; }
+
+    /// <summary>What is embedded in the PNG, when the pipeline produced it.</summary>
+    public FuseDream.Imaging.ImageProvenance? Provenance { get; init; }
+}
 
 /// <summary>
 /// Runs one generation end to end. Implementations hold loaded models and are used by one

@@ -11,6 +11,8 @@ public static class BenchCommand
         // One subcommand per benchmark; each lives in its own file under Commands/.
         command.Subcommands.Add(TokenizerBenchmark.Create());
         command.Subcommands.Add(ClipBenchmark.Create());
+        command.Subcommands.Add(BigGanBenchmarkCommand.Create());
+        command.Subcommands.Add(PipelineBenchmark.Create());
         return command;
     }
 }

@@ -1,0 +1,61 @@
+using static TorchSharp.torch;
+
+namespace FuseDream.Generation;
+
+/// <summary>
+/// Bilinear resampling with <c>align_corners=False</c> and no antialiasing (the original's
+/// <c>F.interpolate(..., mode='bilinear')</c>), written as two separable blends of gathered
+/// rows and columns. The weights follow PyTorch 1.13's CPU kernel, which the fixtures come
+/// from: the scale in/out is rounded to the tensor's precision (float for float32), the source
+/// coordinate <c>scale·(i + 0.5) − 0.5</c> is then computed in float64. libtorch 2.10's kernel
+/// rounds that coordinate to float32, which moves outputs by up to ~6e-6 — more than the
+/// fixtures allow. Differentiable, and the same on every device.
+/// </summary>
+public static class BilinearResize
+{
+    /// <summary>Resizes <c>x</c> [batch, channels, height, width] to [batch, channels, <paramref name="height"/>, <paramref name="width"/>].</summary>
+    public static Tensor Resize(Tensor x, long height, long width)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.dim() != 4)
+            throw new ArgumentException($"expected an image batch [batch, channels, height, width], got shape [{string.Join(", ", x.shape)}]", nameof(x));
+        if (height < 1 || width < 1)
+            throw new ArgumentOutOfRangeException(nameof(height), $"output size must be positive (got {height}×{width})");
+        using var scope = NewDisposeScope();
+        var rows = ResizeAxis(x, 2, height);  // [batch, channels, height', width]
+        var both = ResizeAxis(rows, 3, width); // [batch, channels, height', width']
+        return both.MoveToOuterDisposeScope();
+    }
+
+    private static Tensor ResizeAxis(Tensor x, int dim, long outSize)
+    {
+        var inSize = x.shape[dim];
+        if (inSize == outSize) return x.alias();
+        var (first, second, weightSecond) = Taps(inSize, outSize, singlePrecisionScale: x.dtype != ScalarType.Float64);
+        var shape = new long[] { 1, 1, 1, 1 };
+        shape[dim] = outSize;
+        var index0 = tensor(first, device: x.device);
+        var index1 = tensor(second, device: x.device);
+        var w1 = tensor(weightSecond, device: x.device).to(x.dtype).view(shape);
+        var w0 = 1 - w1;
+        return x.index_select(dim, index0) * w0 + x.index_select(dim, index1) * w1;
+    }
+
+    /// <summary>PyTorch's <c>area_pixel_compute_scale</c>, <c>area_pixel_compute_source_index</c> and <c>compute_source_index_and_lambda</c>.</summary>
+    internal static (long[] First, long[] Second, double[] WeightSecond) Taps(long inSize, long outSize, bool singlePrecisionScale)
+    {
+        var scale = singlePrecisionScale ? (float)inSize / outSize : (double)inSize / outSize;
+        var first = new long[outSize];
+        var second = new long[outSize];
+        var weight = new double[outSize];
+        for (long i = 0; i < outSize; i++)
+        {
+            var source = Math.Max(0.0, scale * (i + 0.5) - 0.5);
+            var i0 = (long)source;
+            first[i] = i0;
+            second[i] = i0 < inSize - 1 ? i0 + 1 : i0;
+            weight[i] = source - i0;
+        }
+        return (first, second, weight);
+    }
+}

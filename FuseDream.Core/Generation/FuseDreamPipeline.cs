@@ -1,0 +1,335 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using FuseDream.BigGan;
+using FuseDream.Clip;
+using FuseDream.Imaging;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FuseDream.Generation;
+
+/// <summary>Where the models are and how to run them (hardware knobs that do not change what is computed).</summary>
+public sealed record FuseDreamPipelineSettings
+{
+    /// <summary>CLIP checkpoint (OpenAI TorchScript <c>.pt</c>, <c>torch.save</c> state dict or safetensors).</summary>
+    public required string ClipPath { get; init; }
+
+    /// <summary>BigGAN generator checkpoints; each is offered as <c>biggan-&lt;resolution&gt;</c>.</summary>
+    public required IReadOnlyList<string> BigGanPaths { get; init; }
+
+    /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    public string Device { get; init; } = "cpu";
+
+    public PipelineTuning Tuning { get; init; } = new();
+}
+
+/// <summary>Batch sizes: speed and memory only. Results are reproducible for a given tuning and device.</summary>
+public sealed record PipelineTuning
+{
+    /// <summary>Basis samples rendered and scored per batch (independent of the sample count).</summary>
+    public int BasisBatchSize { get; init; } = 10;
+
+    /// <summary>Augmented copies scored per batch when measuring AugCLIP.</summary>
+    public int MeasureBatchSize { get; init; } = 50;
+}
+
+/// <summary>
+/// FuseDream end to end (the paper's AugCLIP + initialisation + over-parameterisation):
+/// encode the prompt once, search the basis, optimise the latents, measure AugCLIP, write the
+/// PNG with its provenance. Models are loaded once and kept frozen (eval, no parameter
+/// gradients); one run at a time. Randomness: one stream seeded with the request's seed for
+/// everything the original draws (basis samples, softmax weights, latent noise, augmentations),
+/// and a second stream derived from it for AugCLIP measurements, so measuring more or less
+/// often does not change the image. Same seed, options, tuning and device → the same image on CPU.
+/// </summary>
+public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
+{
+    private readonly ClipModel _clip;
+    private readonly Dictionary<string, BigGanGenerator> _generators;
+    private readonly Device _device;
+    private readonly IReadOnlyDictionary<string, string> _clipHash;
+    private readonly Dictionary<string, string> _generatorHashes;
+    private readonly PipelineTuning _tuning;
+    private readonly bool _ownsModels;
+
+    /// <summary>Wraps already loaded models (the pipeline freezes them; it does not dispose them).</summary>
+    public FuseDreamPipeline(ClipModel clip, IEnumerable<BigGanGenerator> generators, Device device,
+        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null)
+        : this(clip, generators, device, modelHashes, tuning, ownsModels: false)
+    {
+    }
+
+    private FuseDreamPipeline(ClipModel clip, IEnumerable<BigGanGenerator> generators, Device device,
+        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, bool ownsModels)
+    {
+        ArgumentNullException.ThrowIfNull(clip);
+        ArgumentNullException.ThrowIfNull(generators);
+        ArgumentNullException.ThrowIfNull(device);
+        _clip = clip;
+        _device = device;
+        _tuning = tuning ?? new PipelineTuning();
+        if (_tuning.BasisBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(tuning), $"BasisBatchSize must be at least 1 (got {_tuning.BasisBatchSize})");
+        if (_tuning.MeasureBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(tuning), $"MeasureBatchSize must be at least 1 (got {_tuning.MeasureBatchSize})");
+        _ownsModels = ownsModels;
+        _generators = new Dictionary<string, BigGanGenerator>(StringComparer.Ordinal);
+        foreach (var generator in generators)
+        {
+            var id = ModelId(generator);
+            if (!_generators.TryAdd(id, generator))
+                throw new ArgumentException($"two generators for {id}; give one checkpoint per resolution", nameof(generators));
+        }
+        if (_generators.Count == 0) throw new ArgumentException("no BigGAN generator given", nameof(generators));
+        var hashes = modelHashes ?? new Dictionary<string, string>();
+        _clipHash = hashes.TryGetValue("clip", out var clipHash) ? new Dictionary<string, string> { ["clip"] = clipHash } : new Dictionary<string, string>();
+        _generatorHashes = _generators.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
+        Freeze(_clip);
+        foreach (var generator in _generators.Values) Freeze(generator);
+    }
+
+    /// <summary>Loads the models named in <paramref name="settings"/>, with clear errors for missing or wrong files.</summary>
+    public static FuseDreamPipeline Load(FuseDreamPipelineSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var device = ParseDevice(settings.Device);
+        if (settings.BigGanPaths.Count == 0)
+            throw new ArgumentException("no BigGAN checkpoint given; pass the path of biggan-256.pth or biggan-512.pth");
+        RequireFile(settings.ClipPath, "CLIP model");
+        foreach (var path in settings.BigGanPaths) RequireFile(path, "BigGAN generator");
+
+        var hashes = new Dictionary<string, string> { ["clip"] = Sha256(settings.ClipPath) };
+        ClipModel clip;
+        try { clip = ClipModel.Load(settings.ClipPath, device); }
+        catch (Exception ex) when (ex is not FileNotFoundException)
+        {
+            throw new InvalidDataException($"'{settings.ClipPath}' could not be loaded as a CLIP model: {ex.Message}", ex);
+        }
+        var generators = new List<BigGanGenerator>();
+        try
+        {
+            foreach (var path in settings.BigGanPaths)
+            {
+                BigGanGenerator generator;
+                try { generator = BigGanGenerator.Load(path, null, device); }
+                catch (Exception ex) when (ex is not FileNotFoundException)
+                {
+                    throw new InvalidDataException($"'{path}' could not be loaded as a BigGAN generator: {ex.Message}", ex);
+                }
+                generators.Add(generator);
+                hashes[ModelId(generator)] = Sha256(path);
+            }
+            return new FuseDreamPipeline(clip, generators, device, hashes, settings.Tuning, ownsModels: true);
+        }
+        catch
+        {
+            clip.Dispose();
+            foreach (var g in generators) g.Dispose();
+            throw;
+        }
+    }
+
+    public IReadOnlyList<string> Models => [.. _generators.Keys.Order(StringComparer.Ordinal)];
+
+    public Device Device => _device;
+
+    public ClipModel Clip => _clip;
+
+    public BigGanGenerator Generator(string model) =>
+        _generators.TryGetValue(model, out var generator)
+            ? generator
+            : throw new ArgumentException($"Model: '{model}' is not loaded by this pipeline; loaded: {string.Join(", ", Models)}", nameof(model));
+
+    public async Task<GenerationResult> RunAsync(
+        GenerationRequest request,
+        IProgress<GenerationProgress>? progress,
+        Func<GenerationPreview, CancellationToken, Task>? onPreview,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var options = request.Options ?? throw new ArgumentException("Options: missing", nameof(request));
+        options.EnsureValid();
+        if (string.IsNullOrWhiteSpace(request.Prompt))
+            throw new ArgumentException("Prompt: empty; give a text describing the image", nameof(request));
+        var generator = Generator(options.Model);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var reporter = new ProgressReporter(progress);
+        reporter.Report(GenerationPhase.Loading, 0, 1, null);
+        using var random = new TorchRandomSource(request.Seed);
+        using var measureRandom = new TorchRandomSource(TorchRandomSource.DeriveSeed(request.Seed, 1));
+        AugClipScorer? scorer = null;
+        LatentBasis? basis = null;
+        LatentOptimizer? optimizer = null;
+        try
+        {
+            scorer = AugClipScorer.ForPrompt(_clip, request.Prompt, _device);
+
+            var search = new BasisSearchSettings(options.BasisIterations, options.SamplesPerIteration, options.TopK, _tuning.BasisBatchSize);
+            basis = BasisSearch.Run(generator, scorer, search, random, _device,
+                onProgress: (done, total) => reporter.Report(GenerationPhase.BasisSearch, (int)Math.Min(done, int.MaxValue), (int)Math.Min(total, int.MaxValue), null),
+                cancellationToken: cancellationToken);
+            double basisAugClip;
+            using (NewDisposeScope())
+                basisAugClip = MeasureLatents(generator, scorer, basis.Z.narrow(0, 0, 1), basis.Y.narrow(0, 0, 1), options.FinalAugmentations, measureRandom);
+
+            optimizer = new LatentOptimizer(generator, scorer, basis.Z, basis.Y, LatentOptimizerSettings.From(options), random, _device);
+            var trace = new List<TracePoint>(options.Steps);
+            for (var step = 1; step <= options.Steps; step++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var loss = optimizer.Step();
+                double? measured = null;
+                if (options.ScoreEvery > 0 && step % options.ScoreEvery == 0)
+                {
+                    var (z, y) = optimizer.Combine();
+                    using (z)
+                    using (y)
+                        measured = MeasureLatents(generator, scorer, z, y, options.Augmentations, measureRandom);
+                }
+                trace.Add(new TracePoint(step, loss, measured));
+                reporter.Report(GenerationPhase.Optimizing, step, options.Steps, measured ?? -loss);
+                if (onPreview is not null && options.PreviewEvery > 0 && step % options.PreviewEvery == 0)
+                {
+                    var png = RenderCurrent(generator, optimizer);
+                    await onPreview(new GenerationPreview(step, png), cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            reporter.Report(GenerationPhase.Scoring, 0, 1, trace.LastOrDefault()?.AugClip);
+            var (finalZ, finalY) = optimizer.Result();
+            using (finalZ)
+            using (finalY)
+            using (var image = Render(generator, finalZ, finalY))
+            {
+                var score = scorer.MeasureAugClip(image, options.FinalAugmentations, measureRandom, _tuning.MeasureBatchSize);
+                var provenance = new ImageProvenance
+                {
+                    Prompt = request.Prompt,
+                    Seed = request.Seed,
+                    Options = options,
+                    ModelSha256 = ModelHashes(options.Model),
+                    Device = _device.type.ToString().ToLowerInvariant(),
+                    AugClipScore = score,
+                };
+                var png = PngImage.Encode(image, provenance);
+                reporter.Report(GenerationPhase.Finished, options.Steps, options.Steps, score);
+                return new GenerationResult(png, score, trace, request.Seed, options, ToArray(finalZ), ToArray(finalY))
+                {
+                    BasisScores = basis.Scores,
+                    BasisAugClip = basisAugClip,
+                    Provenance = provenance,
+                };
+            }
+        }
+        finally
+        {
+            // Cancelled or not: the latents, the optimiser state and the text features go now.
+            optimizer?.Dispose();
+            basis?.Dispose();
+            scorer?.Dispose();
+        }
+    }
+
+    /// <summary>SHA-256 of the model files behind <paramref name="model"/>, by role.</summary>
+    public IReadOnlyDictionary<string, string> ModelHashes(string model)
+    {
+        var hashes = new Dictionary<string, string>(_clipHash);
+        if (_generatorHashes.TryGetValue(model, out var hash)) hashes["biggan"] = hash;
+        return hashes;
+    }
+
+    private double MeasureLatents(BigGanGenerator generator, AugClipScorer scorer, Tensor z, Tensor y, int count, IRandomSource random)
+    {
+        using var image = Render(generator, z, y);
+        return scorer.MeasureAugClip(image, count, random, _tuning.MeasureBatchSize);
+    }
+
+    private static Tensor Render(BigGanGenerator generator, Tensor z, Tensor y)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        return generator.Generate(z, y).detach().MoveToOuterDisposeScope(); // [1, 3, R, R]
+    }
+
+    private static byte[] RenderCurrent(BigGanGenerator generator, LatentOptimizer optimizer)
+    {
+        using var scope = NewDisposeScope();
+        var (z, y) = optimizer.Combine();
+        return PngImage.Encode(Render(generator, z, y));
+    }
+
+    private static float[] ToArray(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.detach().to(float32).cpu().contiguous().data<float>().ToArray();
+    }
+
+    public static string ModelId(BigGanGenerator generator) => $"biggan-{generator.Resolution}";
+
+    public static Device ParseDevice(string device)
+    {
+        if (string.IsNullOrWhiteSpace(device)) return CPU;
+        Device parsed;
+        try { parsed = torch.device(device); }
+        catch (Exception ex)
+        {
+            throw new ArgumentException($"Device: '{device}' is not a device; use cpu, cuda or cuda:N", nameof(device), ex);
+        }
+        if (parsed.type == DeviceType.CUDA && !cuda.is_available())
+            throw new ArgumentException($"Device: '{device}' asked for CUDA, but no CUDA device is available (is this the GPU build, with a GPU visible?); use cpu");
+        return parsed;
+    }
+
+    public static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    private static void RequireFile(string path, string what)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new ArgumentException($"no {what} file given");
+        if (Directory.Exists(path))
+            throw new ArgumentException($"the {what} path '{path}' is a directory; give the checkpoint file itself");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{what} file not found: '{Path.GetFullPath(path)}'", path);
+    }
+
+    private static void Freeze(nn.Module module)
+    {
+        module.eval();
+        foreach (var parameter in module.parameters()) parameter.requires_grad = false;
+    }
+
+    public void Dispose()
+    {
+        if (!_ownsModels) return;
+        _clip.Dispose();
+        foreach (var generator in _generators.Values) generator.Dispose();
+    }
+
+    /// <summary>Elapsed time and a per-phase ETA from the phase's average rate so far.</summary>
+    private sealed class ProgressReporter(IProgress<GenerationProgress>? progress)
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private GenerationPhase _phase = GenerationPhase.Loading;
+        private TimeSpan _phaseStart;
+
+        public void Report(GenerationPhase phase, int step, int total, double? augClip)
+        {
+            if (progress is null) return;
+            var elapsed = _clock.Elapsed;
+            if (phase != _phase)
+            {
+                _phase = phase;
+                _phaseStart = elapsed;
+            }
+            TimeSpan? eta = null;
+            if (phase == GenerationPhase.Finished) eta = TimeSpan.Zero;
+            else if (step > 0 && total >= step)
+                eta = TimeSpan.FromTicks((long)((elapsed - _phaseStart).Ticks * ((double)(total - step) / step)));
+            progress.Report(new GenerationProgress(phase, step, total, augClip, elapsed, eta));
+        }
+    }
+}

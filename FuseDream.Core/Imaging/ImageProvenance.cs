@@ -1,0 +1,32 @@
+using System.Reflection;
+using FuseDream.Generation;
+
+namespace FuseDream.Imaging;
+
+/// <summary>
+/// Everything needed to reproduce an image, embedded in its PNG: the prompt, the seed, every
+/// option, the SHA-256 of each model file, the device kind and the program version.
+/// </summary>
+public sealed record ImageProvenance
+{
+    public required string Prompt { get; init; }
+    public required long Seed { get; init; }
+    public required GenerationOptions Options { get; init; }
+
+    /// <summary>Lower-case hex SHA-256 of each model file, by role (<c>clip</c>, <c>biggan</c>).</summary>
+    public IReadOnlyDictionary<string, string> ModelSha256 { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The device kind the image was computed on (<c>cpu</c>, <c>cuda</c>): results are reproducible per device kind.</summary>
+    public string? Device { get; init; }
+
+    /// <summary>The final AugCLIP score, when known.</summary>
+    public double? AugClipScore { get; init; }
+
+    public string ProgramVersion { get; init; } = CurrentProgramVersion;
+
+    /// <summary>The informational version of this program (set by the build).</summary>
+    public static string CurrentProgramVersion { get; } =
+        typeof(ImageProvenance).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(ImageProvenance).Assembly.GetName().Version?.ToString()
+        ?? "unknown";
+}

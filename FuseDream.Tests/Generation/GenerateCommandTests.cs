@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using FuseDream.Generation;
+using FuseDream.Imaging;
+using FuseDream.Tests.Support;
+
+namespace FuseDream.Tests.Generation;
+
+/// <summary><c>FuseDream.Worker generate</c> run as a process, on the fixtures' tiny models.</summary>
+public sealed class GenerateCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fusedream-generate-").FullName;
+    private static string Clip => Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt");
+    private static string BigGan => Path.Combine(FixtureSets.Root, "biggan", "G512_tiny.pth");
+
+    private static readonly string[] TinyOptions =
+    [
+        "--preset", "fast", "--basis-iterations", "1", "--samples-per-iteration", "2", "--top-k", "1",
+        "--steps", "2", "--augmentations", "2", "--final-augmentations", "2", "--score-every", "1",
+        "--device", "cpu", "--basis-batch", "2",
+    ];
+
+    [Fact]
+    public async Task Generate_WritesPngTraceAndPreviews_AndPrintsTheScore()
+    {
+        var png = Path.Combine(_dir, "corgi.png");
+        var run = await Worker(["generate", "a photo of a cute corgi", "--clip", Clip, "--biggan", BigGan, "--out", png, "--seed", "21", "--preview-every", "1", .. TinyOptions]);
+
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.StdErr}");
+        Assert.Contains("AugCLIP score: ", run.StdOut);
+        Assert.Contains("optimising", run.StdErr);
+
+        var provenance = PngImage.ReadProvenance(await File.ReadAllBytesAsync(png));
+        Assert.Equal("a photo of a cute corgi", provenance.Provenance!.Prompt);
+        Assert.Equal(21, provenance.Provenance.Seed);
+        Assert.Equal(GenerationOptions.Models.BigGan512, provenance.Provenance.Options.Model);
+        Assert.Equal(FuseDreamPipeline.Sha256(BigGan), provenance.Provenance.ModelSha256["biggan"]);
+        Assert.Equal(FuseDreamPipeline.Sha256(Clip), provenance.Provenance.ModelSha256["clip"]);
+
+        var trace = ScoreTrace.FromJson(await File.ReadAllTextAsync(Path.Combine(_dir, "corgi.trace.json")));
+        Assert.Equal([1, 2], trace.Points.Select(p => p.Step));
+        Assert.All(trace.Points, p => Assert.NotNull(p.AugClip));
+        Assert.Equal(provenance.Provenance.AugClipScore, trace.FinalAugClip);
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(_dir, "corgi.previews"), "step-*.png").Length);
+    }
+
+    [Fact]
+    public async Task MissingModelFile_IsNamed()
+    {
+        var missing = Path.Combine(_dir, "nope", "ViT-B-32.pt");
+        var run = await Worker(["generate", "a cat", "--clip", missing, "--biggan", BigGan, "--out", _dir, .. TinyOptions]);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("not found", run.StdErr);
+        Assert.Contains(missing, run.StdErr);
+    }
+
+    [Fact]
+    public async Task WrongModelFile_SaysWhatItIsNot()
+    {
+        var run = await Worker(["generate", "a cat", "--clip", Clip, "--biggan", Clip, "--out", _dir, .. TinyOptions]);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("could not be loaded as a BigGAN generator", run.StdErr);
+    }
+
+    [Fact]
+    public async Task InvalidOption_NamesTheField()
+    {
+        var options = TinyOptions.Chunk(2).Where(pair => pair[0] != "--steps").SelectMany(pair => pair);
+        var run = await Worker(["generate", "a cat", "--clip", Clip, "--biggan", BigGan, "--out", _dir, .. options, "--steps", "-5"]);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("Steps: must be between 0 and 10000 (got -5)", run.StdErr);
+    }
+
+    private static async Task<(int ExitCode, string StdOut, string StdErr)> Worker(string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "FuseDream.Worker.dll"));
+        foreach (var arg in args) psi.ArgumentList.Add(arg);
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+}

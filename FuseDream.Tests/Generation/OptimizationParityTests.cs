@@ -1,0 +1,205 @@
+using System.Text.Json;
+using FuseDream.Generation;
+using FuseDream.Tests.Support;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace FuseDream.Tests.Generation;
+
+/// <summary>
+/// Basis search, the softmax combination and two optimisation iterations against the
+/// original's <c>generate_basis</c> and <c>optimize_clip_score</c> (every set under Fixtures/fusedream).
+/// </summary>
+public class OptimizationParityTests
+{
+    public static TheoryData<string> Sets => FuseDreamFixtureSet.All();
+
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public void BasisSearch_KeepsTheOriginalsTopK_WithAnyBatchSize(string descriptor)
+    {
+        using var set = new FuseDreamFixtureSet(descriptor);
+        using var clip = set.LoadClip();
+        using var generator = set.LoadGenerator();
+        using var scorer = AugClipScorer.ForTokens(clip, set.TextTokens, CPU);
+        using var scope = NewDisposeScope();
+        var spec = set.Root.GetProperty("basis");
+        var zSamples = set.Reference["basis.z_samples"]; // [iterations, samples, dimZ]
+        var ySamples = set.Reference["basis.y_samples"]; // [iterations, samples]
+        var iterations = (int)zSamples.shape[0];
+        var perIteration = (int)zSamples.shape[1];
+        var topK = (int)set.Reference["basis.z_init"].shape[0];
+        var tolerance = FuseDreamFixtureSet.Tolerance(spec.GetProperty("tolerances").GetProperty("basis.scores_*"));
+
+        foreach (var batchSize in new[] { 7, iterations * perIteration })
+        {
+            var draws = new RecordedRandomSource();
+            for (var i = 0; i < iterations; i++)
+            {
+                draws.AddTensor(RecordedRandomSource.DrawKind.RandN, zSamples[i]);
+                draws.AddRandInt(0, generator.NumClasses, ySamples[i]);
+            }
+            var scores = new List<float>();
+            using var basis = BasisSearch.Run(generator, scorer, new BasisSearchSettings(iterations, perIteration, topK, batchSize),
+                draws, CPU, onScores: scores.AddRange);
+            Assert.Equal(0, draws.Remaining);
+            var label = $"batch {batchSize}";
+
+            TensorAssert.Close(set.Reference["basis.z_init"], basis.Z, 0, 0, $"{label}: basis.z_init");
+            TensorAssert.Close(set.Reference["basis.y_init"], basis.Y, 0, 0, $"{label}: basis.y_init");
+            Assert.Equal(set.Reference["basis.y_init_classes"].data<long>().ToArray(), basis.Classes);
+            TensorAssert.Close(set.Reference["basis.scores_final"], tensor(basis.Scores), tolerance.Atol, tolerance.Rtol, $"{label}: basis.scores_final");
+
+            // Every sample's score: replay the vectors the original sorted each iteration
+            // (the kept scores, best first, then the new ones in sample order).
+            var all = tensor(scores.ToArray()); // [iterations · samples], in sample order
+            Tensor? kept = null;
+            for (var i = 0; i < iterations; i++)
+            {
+                var fresh = all.narrow(0, i * perIteration, perIteration);
+                var merged = kept is null ? fresh : cat([kept, fresh]);
+                TensorAssert.Close(set.Reference[$"basis.scores_iter{i}"], merged, tolerance.Atol, tolerance.Rtol, $"{label}: basis.scores_iter{i}");
+                kept = merged.sort(descending: true).Values.narrow(0, 0, Math.Min(topK, merged.shape[0]));
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public void Combination_IsASoftmaxOverTheBasis_PerCoordinate(string descriptor)
+    {
+        using var set = new FuseDreamFixtureSet(descriptor);
+        using var clip = set.LoadClip();
+        using var generator = set.LoadGenerator();
+        using var scorer = AugClipScorer.ForTokens(clip, set.TextTokens, CPU);
+        using var scope = NewDisposeScope();
+        var combine = set.Root.GetProperty("combine");
+        var inputs = combine.GetProperty("inputs");
+        var draws = new RecordedRandomSource()
+            .AddTensor(RecordedRandomSource.DrawKind.RandN, set.Reference[inputs.GetProperty("w_z").GetString()!])
+            .AddTensor(RecordedRandomSource.DrawKind.RandN, set.Reference[inputs.GetProperty("w_y").GetString()!]);
+        using var optimizer = new LatentOptimizer(generator, scorer,
+            set.Reference[inputs.GetProperty("basis_z").GetString()!], set.Reference[inputs.GetProperty("basis_y").GetString()!],
+            new LatentOptimizerSettings(), draws, CPU);
+        var (z, y) = optimizer.Combine();
+        var (atol, rtol) = FuseDreamFixtureSet.Tolerance(combine.GetProperty("tolerances"));
+        var outputs = combine.GetProperty("outputs");
+        TensorAssert.Close(set.Reference[outputs.GetProperty("cur_z").GetString()!], z, atol, rtol, "cur_z");
+        TensorAssert.Close(set.Reference[outputs.GetProperty("cur_y").GetString()!], y, atol, rtol, "cur_y");
+    }
+
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public void TwoIterations_WithoutNoiseOrAugmentation_MatchTheOriginal(string descriptor) =>
+        CompareIterations(descriptor, "step_det", new LatentOptimizerSettings { LatentNoise = false, Augment = false, OptimizeY = true });
+
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public void TwoIterations_WithNoiseAndAugmentation_MatchTheOriginal(string descriptor) =>
+        CompareIterations(descriptor, "step_full", new LatentOptimizerSettings { LatentNoise = true, Augment = true, OptimizeY = true, Augmentations = 50 });
+
+    private static void CompareIterations(string descriptor, string key, LatentOptimizerSettings settings)
+    {
+        using var set = new FuseDreamFixtureSet(descriptor);
+        using var clip = set.LoadClip();
+        using var generator = set.LoadGenerator();
+        using var scorer = AugClipScorer.ForTokens(clip, set.TextTokens, CPU);
+        using var scope = NewDisposeScope();
+        var spec = set.Root.GetProperty(key);
+        var tolerances = spec.GetProperty("tolerances");
+        var lr = settings.LearningRate;
+        Assert.Equal(set.Root.GetProperty("constants").GetProperty("lr").GetDouble(), lr);
+        var draws = RecordedRandomSource.FromFixture(spec.GetProperty("draws"), set.Reference);
+        var iterations = set.Reference.Names.Count(n => n.StartsWith($"{key}.iter", StringComparison.Ordinal) && n.EndsWith(".loss", StringComparison.Ordinal));
+        Assert.True(iterations > 0, $"{key}: no iterations recorded");
+
+        using var optimizer = new LatentOptimizer(generator, scorer,
+            set.Reference[$"{key}.init.opt_z"], set.Reference[$"{key}.init.opt_y"], settings, draws, CPU);
+        var parameters = new Dictionary<string, Parameter>
+        {
+            ["w_z"] = optimizer.WeightsZ,
+            ["w_y"] = optimizer.WeightsY,
+            ["opt_y"] = optimizer.BasisY,
+            ["opt_z"] = optimizer.BasisZ,
+        };
+        // Elements whose reference gradient was ever tiny may flip their Adam update (fixture rule).
+        var smallGradient = parameters.Keys.ToDictionary(p => p, p => zeros_like(parameters[p], dtype: ScalarType.Bool));
+        var inputTol = FuseDreamFixtureSet.Tolerance(tolerances.GetProperty("*.G_input_*"));
+        var lossTol = FuseDreamFixtureSet.Tolerance(tolerances.GetProperty("*.loss"));
+        var paramTol = FuseDreamFixtureSet.Tolerance(tolerances.GetProperty("*.after_step.<p> / *.final.<p> / *.returned.z / *.returned.y"));
+        var gradRtol = tolerances.GetProperty("*.grad.<p>").GetProperty("rtol").GetDouble();
+
+        for (var i = 0; i < iterations; i++)
+        {
+            var observer = new Observer(set, key, i, parameters, smallGradient, inputTol, gradRtol, paramTol, lr);
+            var loss = optimizer.Step(observer);
+            Assert.True(observer.SawAll, $"{key}.iter{i}: a step hook did not run");
+            TensorAssert.Close(set.Reference[$"{key}.iter{i}.loss"], tensor(new[] { (float)loss }), lossTol.Atol, lossTol.Rtol, $"{key}.iter{i}.loss");
+        }
+        Assert.Equal(0, draws.Remaining);
+
+        foreach (var (name, parameter) in parameters)
+            CloseWithFlips(set.Reference[$"{key}.final.{name}"], parameter, smallGradient[name], paramTol, 2 * lr * iterations, $"{key}.final.{name}");
+
+        var (z, y) = optimizer.Result();
+        TensorAssert.Close(set.Reference[$"{key}.returned.z"], z, paramTol.Atol + 2 * lr * iterations, paramTol.Rtol, $"{key}.returned.z");
+        TensorAssert.Close(set.Reference[$"{key}.returned.y"], y, paramTol.Atol + 2 * lr * iterations, paramTol.Rtol, $"{key}.returned.y");
+        using (no_grad())
+        {
+            var image = generator.Generate(z, y);
+            set.CompareViews($"{key}.returned.image", image, tolerances.GetProperty("*.returned.image.*").GetProperty("atol").GetDouble(), 0);
+        }
+    }
+
+    private static void CloseWithFlips(Tensor expected, Tensor actual, Tensor mayFlip, (double Atol, double Rtol) tolerance, double flipAllowance, string name)
+    {
+        using var scope = NewDisposeScope();
+        var allowance = where(mayFlip, tensor(flipAllowance), tensor(0.0));
+        var e = expected.to(float64);
+        var excess = (actual.detach().to(float64) - e).abs() - (e.abs() * tolerance.Rtol + tolerance.Atol + allowance);
+        var worst = excess.max().item<double>();
+        if (worst > 0)
+        {
+            var index = excess.flatten().argmax().item<long>();
+            Assert.Fail($"{name}: element {index} is {actual.detach().flatten()[index].item<float>():G9}, expected {expected.flatten()[index].item<float>():G9} (exceeds tolerance by {worst:G3}; may flip: {mayFlip.flatten()[index].item<bool>()})");
+        }
+    }
+
+    private sealed class Observer(
+        FuseDreamFixtureSet set, string key, int iteration, Dictionary<string, Parameter> parameters,
+        Dictionary<string, Tensor> smallGradient, (double Atol, double Rtol) inputTol, double gradRtol,
+        (double Atol, double Rtol) paramTol, double lr) : IStepObserver
+    {
+        private int _seen;
+
+        public bool SawAll => _seen == 3;
+
+        public void OnGeneratorInput(Tensor z, Tensor y)
+        {
+            TensorAssert.Close(set.Reference[$"{key}.iter{iteration}.G_input_z"], z, inputTol.Atol, inputTol.Rtol, $"{key}.iter{iteration}.G_input_z");
+            TensorAssert.Close(set.Reference[$"{key}.iter{iteration}.G_input_y"], y, inputTol.Atol, inputTol.Rtol, $"{key}.iter{iteration}.G_input_y");
+            _seen++;
+        }
+
+        public void OnGradients(LatentOptimizer optimizer)
+        {
+            foreach (var (name, parameter) in parameters)
+            {
+                var expected = set.Reference[$"{key}.iter{iteration}.grad.{name}"];
+                var scale = expected.abs().max().item<float>();
+                TensorAssert.Close(expected, parameter.grad!, 0.01 * scale, gradRtol, $"{key}.iter{iteration}.grad.{name}");
+                var small = expected.abs().lt(0.01 * scale);
+                smallGradient[name].logical_or_(small);
+            }
+            _seen++;
+        }
+
+        public void OnUpdated(LatentOptimizer optimizer)
+        {
+            foreach (var (name, parameter) in parameters)
+                CloseWithFlips(set.Reference[$"{key}.iter{iteration}.after_step.{name}"], parameter, smallGradient[name], paramTol,
+                    2 * lr * (iteration + 1), $"{key}.iter{iteration}.after_step.{name}");
+            _seen++;
+        }
+    }
+}

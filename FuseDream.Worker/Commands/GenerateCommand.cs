@@ -1,0 +1,249 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Security.Cryptography;
+using FuseDream.Generation;
+using FuseDream.Text;
+using TorchSharp;
+
+namespace FuseDream.Worker.Commands;
+
+/// <summary>
+/// <c>generate "&lt;prompt&gt;"</c>: one FuseDream generation from the command line. Writes the PNG
+/// (with its provenance), the score trace and the previews, shows a progress line, prints the
+/// final AugCLIP score.
+/// </summary>
+public static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var promptArgument = new Argument<string?>("prompt") { Description = "The text to draw (or --prompt).", Arity = ArgumentArity.ZeroOrOne };
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "The text to draw." };
+        var clip = new Option<string?>("--clip") { Description = "CLIP checkpoint (OpenAI ViT-B-32.pt, a torch.save state dict or safetensors)." };
+        var bigGan = new Option<string?>("--biggan") { Description = "BigGAN generator checkpoint (biggan-256.pth or biggan-512.pth)." };
+        var modelDir = new Option<string?>("--model-dir") { Description = $"Folder holding {string.Join(" or ", ModelFiles.ClipNames)} and biggan-256.pth / biggan-512.pth (used for what --clip/--biggan leave out)." };
+        var output = new Option<string>("--out", "-o") { Description = "Output: a .png path (trace and previews beside it) or a folder.", DefaultValueFactory = _ => "fusedream-out" };
+        var preset = new Option<string>("--preset") { Description = $"Starting options: {string.Join(", ", GenerationPresets.All.Keys)}.", DefaultValueFactory = _ => "paper" };
+        var seed = new Option<long?>("--seed") { Description = "Random seed (default: a fresh one, printed)." };
+        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto (CUDA when available).", DefaultValueFactory = _ => "auto" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for tensor work (default: libtorch's choice)." };
+        var basisBatch = new Option<int>("--basis-batch") { Description = "Basis samples rendered per batch (speed/memory only).", DefaultValueFactory = _ => new PipelineTuning().BasisBatchSize };
+        var measureBatch = new Option<int>("--measure-batch") { Description = "Augmented copies scored per batch when measuring AugCLIP.", DefaultValueFactory = _ => new PipelineTuning().MeasureBatchSize };
+        var overrides = new OptionOverrides();
+
+        var command = new Command("generate", "Generate one image from a prompt with FuseDream (AugCLIP + over-parameterised BigGAN latents).")
+        {
+            promptArgument, prompt, clip, bigGan, modelDir, output, preset, seed, device, threads, basisBatch, measureBatch,
+        };
+        overrides.AddTo(command);
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            try
+            {
+                var text = parse.GetValue(prompt) ?? parse.GetValue(promptArgument);
+                if (string.IsNullOrWhiteSpace(text))
+                    throw new ArgumentException("no prompt: give it as the first argument or with --prompt, e.g. generate \"a photo of a cute corgi\"");
+                var options = overrides.Apply(GenerationPresets.Get(parse.GetValue(preset)!), parse);
+                var models = ModelFiles.Resolve(parse.GetValue(clip), parse.GetValue(bigGan), parse.GetValue(modelDir), parse.GetValue(overrides.Model) ?? options.Model);
+                var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
+                var deviceName = parse.GetValue(device)!;
+                if (deviceName == "auto") deviceName = torch.cuda.is_available() ? "cuda" : "cpu";
+                if (parse.GetValue(threads) is { } n)
+                {
+                    if (n < 1) throw new ArgumentException($"--threads must be at least 1 (got {n})");
+                    torch.set_num_threads(n);
+                }
+                var paths = OutputPaths.For(parse.GetValue(output)!);
+                // Fail fast, before the models load; the model id is settled once they have.
+                var modelGiven = parse.GetValue(overrides.Model) is not null;
+                var errors = options.Validate().Where(e => modelGiven || e.Field != nameof(GenerationOptions.Model)).ToList();
+                if (errors.Count > 0)
+                    throw new ArgumentException("invalid options: " + string.Join("; ", errors.Select(e => $"{e.Field}: {e.Reason}")));
+
+                Console.Error.WriteLine($"Loading {models.Clip} and {models.BigGan} on {deviceName}…");
+                using var pipeline = FuseDreamPipeline.Load(new FuseDreamPipelineSettings
+                {
+                    ClipPath = models.Clip,
+                    BigGanPaths = [models.BigGan],
+                    Device = deviceName,
+                    Tuning = new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch) },
+                });
+                if (!modelGiven && !pipeline.Models.Contains(options.Model))
+                    options = options with { Model = pipeline.Models[0] };
+                options.EnsureValid();
+
+                Console.Error.WriteLine($"Prompt: {text}");
+                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}");
+                var bar = new ProgressLine(Console.Error);
+                var result = await pipeline.RunAsync(new GenerationRequest(text, runSeed, options), bar,
+                    async (preview, ct) =>
+                    {
+                        Directory.CreateDirectory(paths.Previews);
+                        await File.WriteAllBytesAsync(Path.Combine(paths.Previews, $"step-{preview.Step:D6}.png"), preview.Png, ct);
+                    }, cancellationToken);
+                bar.Finish();
+
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(paths.Image))!);
+                await File.WriteAllBytesAsync(paths.Image, result.Png, cancellationToken);
+                var trace = new ScoreTrace
+                {
+                    Prompt = text,
+                    Seed = runSeed,
+                    Options = options,
+                    BasisScores = result.BasisScores.Select(s => (double)s).ToArray(),
+                    BasisAugClip = result.BasisAugClip,
+                    Points = result.Trace,
+                    FinalAugClip = result.AugClipScore,
+                };
+                await File.WriteAllTextAsync(paths.Trace, trace.ToJson(), cancellationToken);
+                Console.WriteLine($"AugCLIP score: {result.AugClipScore.ToString("0.0000", CultureInfo.InvariantCulture)}");
+                Console.WriteLine($"Image: {paths.Image}");
+                Console.WriteLine($"Trace: {paths.Trace}");
+                if (options.PreviewEvery > 0) Console.WriteLine($"Previews: {paths.Previews}");
+                return 0;
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine();
+                Console.Error.WriteLine("Cancelled.");
+                return 130;
+            }
+            catch (Exception ex) when (ex is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or NotSupportedException)
+            {
+                Console.Error.WriteLine();
+                Console.Error.WriteLine($"error: {ex.Message}");
+                return ex is ArgumentException and not PromptTooLongException ? 2 : 1;
+            }
+        });
+        return command;
+    }
+
+    /// <summary>One command-line option per generation option; only the ones given override the preset.</summary>
+    private sealed class OptionOverrides
+    {
+        public Option<string?> Model { get; } = new("--model") { Description = $"Generator: {string.Join(", ", GenerationOptions.Models.All)} (default: the one loaded)." };
+        private readonly Option<int?> _basisIterations = new("--basis-iterations") { Description = Range("Rounds of random basis search", GenerationOptions.Limits.BasisIterations) };
+        private readonly Option<int?> _samples = new("--samples-per-iteration") { Description = Range("Samples scored per round", GenerationOptions.Limits.SamplesPerIteration) };
+        private readonly Option<int?> _topK = new("--top-k") { Description = Range("Basis size", GenerationOptions.Limits.TopK) };
+        private readonly Option<int?> _steps = new("--steps") { Description = Range("Optimisation steps", GenerationOptions.Limits.Steps) };
+        private readonly Option<int?> _augmentations = new("--augmentations") { Description = Range("DiffAugment copies per step", GenerationOptions.Limits.Augmentations) };
+        private readonly Option<double?> _learningRate = new("--lr") { Description = "Adam learning rate (1e-6 … 1)." };
+        private readonly Option<bool?> _latentNoise = new("--latent-noise") { Description = "Add N(0, 0.01²) latent noise each step (true/false)." };
+        private readonly Option<bool?> _optimizeY = new("--optimize-y") { Description = "Optimise the class-embedding basis too (true/false)." };
+        private readonly Option<int?> _scoreEvery = new("--score-every") { Description = Range("Measure AugCLIP every N steps (0: end only)", GenerationOptions.Limits.ScoreEvery) };
+        private readonly Option<int?> _previewEvery = new("--preview-every") { Description = Range("Write a preview every N steps (0: none)", GenerationOptions.Limits.PreviewEvery) };
+        private readonly Option<int?> _finalAugmentations = new("--final-augmentations") { Description = Range("Augmentations of the final AugCLIP measurement", GenerationOptions.Limits.FinalAugmentations) };
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { Model, _basisIterations, _samples, _topK, _steps, _augmentations, _learningRate, _latentNoise, _optimizeY, _scoreEvery, _previewEvery, _finalAugmentations })
+                command.Options.Add(option);
+        }
+
+        public GenerationOptions Apply(GenerationOptions o, ParseResult parse) => o with
+        {
+            Model = parse.GetValue(Model) ?? o.Model,
+            BasisIterations = parse.GetValue(_basisIterations) ?? o.BasisIterations,
+            SamplesPerIteration = parse.GetValue(_samples) ?? o.SamplesPerIteration,
+            TopK = parse.GetValue(_topK) ?? o.TopK,
+            Steps = parse.GetValue(_steps) ?? o.Steps,
+            Augmentations = parse.GetValue(_augmentations) ?? o.Augmentations,
+            LearningRate = parse.GetValue(_learningRate) ?? o.LearningRate,
+            LatentNoise = parse.GetValue(_latentNoise) ?? o.LatentNoise,
+            OptimizeY = parse.GetValue(_optimizeY) ?? o.OptimizeY,
+            ScoreEvery = parse.GetValue(_scoreEvery) ?? o.ScoreEvery,
+            PreviewEvery = parse.GetValue(_previewEvery) ?? o.PreviewEvery,
+            FinalAugmentations = parse.GetValue(_finalAugmentations) ?? o.FinalAugmentations,
+        };
+
+        private static string Range(string what, (int Min, int Max) range) => $"{what} ({range.Min} … {range.Max}).";
+    }
+}
+
+/// <summary>Finds the model files from explicit paths or a model folder, saying what was looked for.</summary>
+public static class ModelFiles
+{
+    public static readonly string[] ClipNames = ["ViT-B-32.pt", "clip.pt", "clip.safetensors"];
+
+    public static (string Clip, string BigGan) Resolve(string? clip, string? bigGan, string? modelDir, string model)
+    {
+        if (modelDir is not null && !Directory.Exists(modelDir))
+            throw new DirectoryNotFoundException($"--model-dir '{modelDir}' does not exist");
+        clip ??= modelDir is null
+            ? throw new ArgumentException("no CLIP model: give --clip <file> or --model-dir <folder>")
+            : ClipNames.Select(n => Path.Combine(modelDir, n)).FirstOrDefault(File.Exists)
+              ?? throw new FileNotFoundException($"no CLIP model in '{modelDir}': looked for {string.Join(", ", ClipNames)}; or give --clip <file>");
+        bigGan ??= modelDir is null
+            ? throw new ArgumentException("no BigGAN model: give --biggan <file> or --model-dir <folder>")
+            : new[] { $"{model}.pth", $"{model}.safetensors" }.Select(n => Path.Combine(modelDir, n)).FirstOrDefault(File.Exists)
+              ?? throw new FileNotFoundException($"no BigGAN model for {model} in '{modelDir}': looked for {model}.pth and {model}.safetensors; or give --biggan <file>");
+        return (clip, bigGan);
+    }
+}
+
+/// <summary>Where a run's files go: <c>x.png</c>, <c>x.trace.json</c>, <c>x.previews/</c>; or a folder with image.png, trace.json, previews/.</summary>
+public sealed record OutputPaths(string Image, string Trace, string Previews)
+{
+    public static OutputPaths For(string output)
+    {
+        if (output.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+        {
+            var stem = output[..^4];
+            return new OutputPaths(output, stem + ".trace.json", stem + ".previews");
+        }
+        return new OutputPaths(Path.Combine(output, "image.png"), Path.Combine(output, "trace.json"), Path.Combine(output, "previews"));
+    }
+}
+
+/// <summary>A one-line progress bar on a terminal (redrawn in place); a line every few seconds when redirected.</summary>
+public sealed class ProgressLine(TextWriter writer) : IProgress<GenerationProgress>
+{
+    private readonly bool _interactive = !Console.IsErrorRedirected;
+    private DateTime _lastWrite = DateTime.MinValue;
+    private GenerationPhase? _lastPhase;
+
+    public void Report(GenerationProgress p)
+    {
+        var now = DateTime.UtcNow;
+        var phaseChanged = p.Phase != _lastPhase;
+        var interval = _interactive ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(5);
+        if (!phaseChanged && now - _lastWrite < interval && p.Step != p.Total) return;
+        if (phaseChanged && _lastPhase is not null && _interactive) writer.WriteLine();
+        _lastPhase = p.Phase;
+        _lastWrite = now;
+        var line = Format(p);
+        if (_interactive) writer.Write("\r" + line.PadRight(Console.IsErrorRedirected ? 0 : Math.Max(0, SafeWidth() - 1)));
+        else writer.WriteLine(line);
+    }
+
+    public void Finish()
+    {
+        if (_interactive) writer.WriteLine();
+    }
+
+    public static string Format(GenerationProgress p)
+    {
+        const int width = 24;
+        var fraction = p.Total > 0 ? Math.Clamp((double)p.Step / p.Total, 0, 1) : 0;
+        var filled = (int)Math.Round(fraction * width);
+        var bar = new string('#', filled) + new string('-', width - filled);
+        var score = p.AugClip is { } s ? $"  AugCLIP {s.ToString("0.0000", CultureInfo.InvariantCulture)}" : "";
+        var eta = p.Eta is { } e ? $"  ETA {Clock(e)}" : "";
+        return $"{Phase(p.Phase),-12} [{bar}] {p.Step}/{p.Total}{score}  elapsed {Clock(p.Elapsed)}{eta}";
+    }
+
+    private static string Phase(GenerationPhase phase) => phase switch
+    {
+        GenerationPhase.BasisSearch => "basis search",
+        GenerationPhase.Optimizing => "optimising",
+        _ => phase.ToString().ToLowerInvariant(),
+    };
+
+    private static string Clock(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"mm\:ss", CultureInfo.InvariantCulture);
+
+    private static int SafeWidth()
+    {
+        try { return Console.WindowWidth > 0 ? Console.WindowWidth : 100; }
+        catch (IOException) { return 100; }
+    }
+}

@@ -1,0 +1,211 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using FuseDream.BigGan;
+using FuseDream.Clip;
+using FuseDream.Generation;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FuseDream.Worker.Commands;
+
+/// <summary>
+/// <c>bench pipeline</c>: seconds per basis batch and per optimisation step (with 8 and 50
+/// augmentations by default) and memory, for given model files (e.g. the test fixtures' tiny
+/// models) and, when asked, for full-size BigGAN-256/512 + CLIP ViT-B/32 with random weights.
+/// </summary>
+public static class PipelineBenchmark
+{
+    public static Command Create()
+    {
+        var clip = new Option<string?>("--clip") { Description = "CLIP checkpoint to measure (with --biggan)." };
+        var bigGan = new Option<string[]>("--biggan") { Description = "BigGAN checkpoint(s) to measure with --clip.", AllowMultipleArgumentsPerToken = true };
+        var full = new Option<int[]>("--full") { Description = "Also measure full-size random-weight models at these resolutions (256, 512) with CLIP ViT-B/32.", AllowMultipleArgumentsPerToken = true };
+        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto.", DefaultValueFactory = _ => "auto" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for tensor work." };
+        var augmentations = new Option<int[]>("--augmentations") { Description = "Augmentation counts to time a step with.", DefaultValueFactory = _ => [8, 50], AllowMultipleArgumentsPerToken = true };
+        var steps = new Option<int>("--steps") { Description = "Timed optimisation steps per configuration (after one warm-up step).", DefaultValueFactory = _ => 3 };
+        var basisBatch = new Option<int>("--basis-batch") { Description = "Samples per basis batch.", DefaultValueFactory = _ => 10 };
+        var basisBatches = new Option<int>("--basis-batches") { Description = "Timed basis batches (after one warm-up batch).", DefaultValueFactory = _ => 3 };
+
+        var command = new Command("pipeline", "Time basis search and optimisation steps; print a table with memory.")
+        {
+            clip, bigGan, full, device, threads, augmentations, steps, basisBatch, basisBatches,
+        };
+        command.SetAction((ParseResult parse, CancellationToken ct) =>
+        {
+            try
+            {
+                var deviceName = parse.GetValue(device)!;
+                if (deviceName == "auto") deviceName = cuda.is_available() ? "cuda" : "cpu";
+                var dev = FuseDreamPipeline.ParseDevice(deviceName);
+                if (parse.GetValue(threads) is { } n)
+                {
+                    if (n < 1) throw new ArgumentException($"--threads must be at least 1 (got {n})");
+                    set_num_threads(n);
+                }
+                var settings = new Settings(parse.GetValue(augmentations)!, parse.GetValue(steps), parse.GetValue(basisBatch), parse.GetValue(basisBatches));
+                settings.EnsureValid();
+                var clipPath = parse.GetValue(clip);
+                var bigGanPaths = parse.GetValue(bigGan) ?? [];
+                var resolutions = parse.GetValue(full) ?? [];
+                if (clipPath is null && resolutions.Length == 0)
+                    throw new ArgumentException("nothing to measure: give --clip <file> --biggan <file> (e.g. the test fixtures' tiny models) and/or --full 256 512");
+                if (clipPath is not null && bigGanPaths.Length == 0)
+                    throw new ArgumentException("--clip needs --biggan <file>");
+
+                var rows = new List<Row>();
+                Console.WriteLine($"Device: {deviceName}   CPU threads: {get_num_threads()}   Processor count: {Environment.ProcessorCount}   {RuntimeInformation.OSDescription}");
+                if (clipPath is not null)
+                {
+                    using var clipModel = ClipModel.Load(clipPath, dev);
+                    foreach (var path in bigGanPaths)
+                    {
+                        using var generator = BigGanGenerator.Load(path, null, dev);
+                        rows.AddRange(Measure($"{Path.GetFileName(path)} + {Path.GetFileName(clipPath)}", clipModel, generator, dev, settings, ct));
+                    }
+                }
+                if (resolutions.Length > 0)
+                {
+                    using var clipModel = ClipModel.Random(ClipConfig.VitB32, new Generator(1), dev);
+                    foreach (var resolution in resolutions)
+                    {
+                        if (resolution is not (256 or 512)) throw new ArgumentException($"--full: resolution {resolution} is not one of 256, 512");
+                        using var generator = BigGanGenerator.CreateRandom(BigGanConfig.ForResolution(resolution), seed: 1);
+                        generator.to(dev);
+                        rows.AddRange(Measure($"BigGAN-{resolution} + ViT-B/32 (random weights)", clipModel, generator, dev, settings, ct));
+                    }
+                }
+                Print(rows);
+                return Task.FromResult(0);
+            }
+            catch (Exception ex) when (ex is ArgumentException or FileNotFoundException or InvalidDataException)
+            {
+                Console.Error.WriteLine($"error: {ex.Message}");
+                return Task.FromResult(2);
+            }
+        });
+        return command;
+    }
+
+    private sealed record Settings(int[] Augmentations, int Steps, int BasisBatch, int BasisBatches)
+    {
+        public void EnsureValid()
+        {
+            if (Augmentations.Length == 0 || Augmentations.Any(a => a < 1 || a > GenerationOptions.Limits.Augmentations.Max))
+                throw new ArgumentException($"--augmentations: each must be between 1 and {GenerationOptions.Limits.Augmentations.Max}");
+            if (Steps < 1) throw new ArgumentException($"--steps must be at least 1 (got {Steps})");
+            if (BasisBatch < 1) throw new ArgumentException($"--basis-batch must be at least 1 (got {BasisBatch})");
+            if (BasisBatches < 1) throw new ArgumentException($"--basis-batches must be at least 1 (got {BasisBatches})");
+        }
+    }
+
+    private sealed record Row(string Models, string Measure, double Seconds, string Rate, long LiveTensorDelta, double PeakRssMb, double? GpuUsedMb);
+
+    private static IEnumerable<Row> Measure(string name, ClipModel clip, BigGanGenerator generator, Device device, Settings settings, CancellationToken ct)
+    {
+        Console.Error.WriteLine($"Measuring {name}…");
+        using var scorer = AugClipScorer.ForPrompt(clip, "a photo of a cute corgi", device);
+        using var random = new TorchRandomSource(1);
+        var gpu = new GpuMemory(device);
+
+        // Basis search: one warm-up batch, then the timed ones.
+        var search = new BasisSearchSettings(1 + settings.BasisBatches, settings.BasisBatch, 1, settings.BasisBatch);
+        var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var clock = new Stopwatch();
+        var batches = 0;
+        using (BasisSearch.Run(generator, scorer, search, random, device, onProgress: (done, _) =>
+        {
+            Synchronize(device);
+            if (batches++ == 0) clock.Restart();
+            gpu.Sample();
+        }, cancellationToken: ct))
+        {
+        }
+        clock.Stop();
+        var perBatch = clock.Elapsed.TotalSeconds / settings.BasisBatches;
+        yield return new Row(name, $"basis batch of {settings.BasisBatch}", perBatch,
+            $"{(settings.BasisBatch / perBatch).ToString("0.0", CultureInfo.InvariantCulture)} samples/s",
+            DisposeScopeManager.Statistics.ThreadTotalLiveCount - before, PeakRssMb(), gpu.PeakMb);
+
+        using var basisZ = randn([5, generator.DimZ], generator: new Generator(2)).clamp(-2, 2).to(device);
+        using var classes = randint(0, generator.NumClasses, [5], generator: new Generator(3)).to(device);
+        using var basisY = generator.ClassEmbedding(classes).detach();
+        foreach (var augmentations in settings.Augmentations)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var optimizer = new LatentOptimizer(generator, scorer, basisZ, basisY,
+                new LatentOptimizerSettings { Augmentations = augmentations }, random, device);
+            optimizer.Step(); // warm-up
+            Synchronize(device);
+            var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            clock.Restart();
+            for (var i = 0; i < settings.Steps; i++)
+            {
+                optimizer.Step();
+                Synchronize(device);
+                gpu.Sample();
+            }
+            clock.Stop();
+            var perStep = clock.Elapsed.TotalSeconds / settings.Steps;
+            yield return new Row(name, $"step, {augmentations} augmentations", perStep,
+                $"{(1000 * perStep / 3600).ToString("0.00", CultureInfo.InvariantCulture)} h per 1000 steps",
+                DisposeScopeManager.Statistics.ThreadTotalLiveCount - live, PeakRssMb(), gpu.PeakMb);
+        }
+    }
+
+    private static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize();
+    }
+
+    private static double PeakRssMb()
+    {
+        using var process = Process.GetCurrentProcess();
+        process.Refresh();
+        return process.PeakWorkingSet64 / 1048576.0;
+    }
+
+    private static void Print(List<Row> rows)
+    {
+        string[] header = ["models", "measure", "seconds", "rate", "live tensors Δ", "peak RSS MB", "GPU used MB"];
+        var cells = rows.Select(r => new[]
+        {
+            r.Models, r.Measure, r.Seconds.ToString("0.000", CultureInfo.InvariantCulture), r.Rate,
+            r.LiveTensorDelta.ToString(CultureInfo.InvariantCulture), r.PeakRssMb.ToString("0", CultureInfo.InvariantCulture),
+            r.GpuUsedMb is { } g ? g.ToString("0", CultureInfo.InvariantCulture) : "n/a",
+        }).ToList();
+        var widths = header.Select((h, i) => Math.Max(h.Length, cells.Count == 0 ? 0 : cells.Max(c => c[i].Length))).ToArray();
+        string Line(string[] c) => "| " + string.Join(" | ", c.Select((v, i) => v.PadRight(widths[i]))) + " |";
+        Console.WriteLine(Line(header));
+        Console.WriteLine("|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|");
+        foreach (var c in cells) Console.WriteLine(Line(c));
+    }
+
+    /// <summary>Device-wide used memory (total − free) from the CUDA runtime, sampled; TorchSharp 0.107 exposes no allocator statistics.</summary>
+    private sealed class GpuMemory(Device device)
+    {
+        private bool _unavailable = device.type != DeviceType.CUDA;
+
+        public double? PeakMb { get; private set; }
+
+        public void Sample()
+        {
+            if (_unavailable) return;
+            try
+            {
+                if (cudaMemGetInfo(out var free, out var total) != 0) return;
+                var used = (total - free) / 1048576.0;
+                PeakMb = Math.Max(PeakMb ?? 0, used);
+            }
+            catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+            {
+                _unavailable = true;
+            }
+        }
+
+        [DllImport("libcudart.so", EntryPoint = "cudaMemGetInfo")]
+        private static extern int cudaMemGetInfo(out nuint free, out nuint total);
+    }
+}
