@@ -20,10 +20,16 @@ public sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options) : 
         EnsureTorchAvailable();
     }
 
-    public IGenerationPipeline Create(int workerIndex) =>
-        throw new InvalidOperationException(
-            $"This build has no FuseDream generation pipeline to construct (worker {workerIndex} on {DeviceFor(workerIndex)}): " +
-            "register an IGenerationPipelineFactory that builds it.");
+    public IGenerationPipeline Create(int workerIndex)
+    {
+        var o = options.Value;
+        return FuseDreamPipeline.Load(new FuseDreamPipelineSettings
+        {
+            ClipPath = o.Clip!,
+            BigGanPaths = [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p!)],
+            Device = DeviceFor(workerIndex),
+        });
+    }
 
     /// <summary>The device of worker thread <paramref name="workerIndex"/>: one GPU per thread, or the CPU.</summary>
     public string DeviceFor(int workerIndex)

@@ -188,7 +188,7 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         // A worker claimed this generation, wrote an orphan blob and died before committing:
         // the row says running (attempt 1) and the queue hands the job out again.
         var (_, record) = await store.CreateAsync(new NewGeneration(Guid.CreateVersion7(), null, "hash", "crashed mid-run", 5, "fast",
-            Generation.GenerationPresets.Fast with { Steps = 4, PreviewEvery = 0 }), CancellationToken.None);
+            FuseDream.Generation.GenerationPresets.Fast with { Steps = 4, PreviewEvery = 0 }), CancellationToken.None);
         await factory.ExecuteAsync($"update fusedream.generations set status = 'running', attempts = 1, worker = 'dead-worker', started_at = now() where id = '{record.Id}'");
         var jobId = queue.Enqueue(record.Id);
         var duplicate = queue.Enqueue(record.Id); // and, at least once, delivered twice

@@ -29,6 +29,9 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Whether the API hosts the worker.</summary>
     protected virtual bool InProcessWorker => true;
 
+    /// <summary>Whether the worker runs <see cref="TestPipeline"/> (otherwise the real pipeline from <c>Models:*</c>).</summary>
+    protected virtual bool UseTestPipeline => true;
+
     public async Task InitializeAsync()
     {
         ConnectionString = await TestDatabase.CreateFreshAsync(TestClassName);
@@ -49,10 +52,8 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
             builder.UseSetting(key, value);
         builder.UseSetting("Worker:InProcess", InProcessWorker ? "true" : "false");
         builder.UseSetting("Worker:Name", $"test-{TestClassName}");
-        builder.ConfigureTestServices(services =>
-        {
-            services.AddSingleton<IGenerationPipelineFactory>(Pipelines);
-        });
+        if (UseTestPipeline)
+            builder.ConfigureTestServices(services => services.AddSingleton<IGenerationPipelineFactory>(Pipelines));
     }
 
     /// <summary>The settings every test host shares: this database, fast polling, no retry delay.</summary>
