@@ -31,7 +31,9 @@ public class OptimizationParityTests
         var topK = (int)set.Reference["basis.z_init"].shape[0];
         var tolerance = FuseDreamFixtureSet.Tolerance(spec.GetProperty("tolerances").GetProperty("basis.scores_*"));
 
-        foreach (var batchSize in new[] { 7, iterations * perIteration })
+        // Two batch sizes that cut the iterations differently. Kept small: the tiny 256 model
+        // still attends over 128×128 positions, about 0.3 GB per image.
+        foreach (var batchSize in new[] { 3, 4 })
         {
             var draws = new RecordedRandomSource();
             for (var i = 0; i < iterations; i++)
