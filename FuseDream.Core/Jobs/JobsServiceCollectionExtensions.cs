@@ -2,6 +2,7 @@ using FuseDream.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace FuseDream.Jobs;
 
@@ -41,6 +42,9 @@ public static class JobsServiceCollectionExtensions
     {
         services.AddGenerationStorage();
         services.AddOptions<ModelPathsOptions>().BindConfiguration(ModelPathsOptions.Section);
+        // Unset model paths come from the model store (FUSEDREAM_MODELS).
+        services.TryAddSingleton(_ => Models.ModelStore.CreateDefault());
+        services.AddSingleton<IPostConfigureOptions<ModelPathsOptions>, ModelStorePaths>();
         services.TryAddSingleton<IGenerationPipelineFactory, ModelPipelineFactory>();
         services.AddSingleton<PipelinePool>();
         services.AddTransient<GenerationJob>();

@@ -20,6 +20,21 @@ public sealed class ModelPathsOptions
     /// </summary>
     public string Device { get; set; } = "auto";
 
+    /// <summary>
+    /// Model-store id of the CLIP model used when <see cref="Clip"/> is not set
+    /// (<c>Models:ClipModel</c>, default <c>clip-vit-b-32</c>, the paper's choice).
+    /// </summary>
+    public string ClipModel { get; set; } = "clip-vit-b-32";
+
+    /// <summary>
+    /// Download missing models from the catalog's sources at worker start (<c>Models:AutoPull</c>,
+    /// default false: a missing model is a start-up error naming the <c>models pull</c> command).
+    /// </summary>
+    public bool AutoPull { get; set; }
+
+    /// <summary>The model store's directory, filled in at start; named in errors.</summary>
+    public string? StoreDirectory { get; set; }
+
     /// <summary>Model ids whose generator file is configured.</summary>
     public IReadOnlyList<string> ConfiguredModels =>
         [.. new[] { (Generation.GenerationOptions.Models.BigGan256, BigGan256), (Generation.GenerationOptions.Models.BigGan512, BigGan512) }
@@ -35,16 +50,21 @@ public sealed class ModelPathsOptions
         if (Device is not ("auto" or "cpu" or "cuda"))
             errors.Add($"{Section}:Device (env {Section}__Device) must be auto, cpu or cuda (got '{Device}').");
         if (string.IsNullOrWhiteSpace(BigGan256) && string.IsNullOrWhiteSpace(BigGan512))
-            errors.Add("No generator is configured: set Models:BigGan256 (env Models__BigGan256) and/or Models:BigGan512 (env Models__BigGan512) to a BigGAN state dict (.pth).");
+            errors.Add($"No generator is configured and none is in the model store{StoreHint}: run `dotnet run --project FuseDream.Worker -- models pull biggan-256` " +
+                       "(or biggan-512), set Models:AutoPull=true, or set Models:BigGan256 (env Models__BigGan256) and/or Models:BigGan512 (env Models__BigGan512) to a BigGAN state dict (.pth).");
         return errors;
     }
 
-    private static void CheckFile(List<string> errors, string key, string? path, bool required)
+    private string StoreHint => StoreDirectory is null ? "" : $" ({StoreDirectory})";
+
+    private void CheckFile(List<string> errors, string key, string? path, bool required)
     {
         var setting = $"{Section}:{key} (env {Section}__{key})";
         if (string.IsNullOrWhiteSpace(path))
         {
-            if (required) errors.Add($"{setting} is not set: point it at the model file.");
+            if (required)
+                errors.Add($"{setting} is not set and the model is not in the model store{StoreHint}: " +
+                           $"run `dotnet run --project FuseDream.Worker -- models pull {ClipModel}`, set Models:AutoPull=true, or point {setting} at the file.");
             return;
         }
         if (!File.Exists(path))

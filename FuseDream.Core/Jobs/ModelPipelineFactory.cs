@@ -1,4 +1,5 @@
 using FuseDream.Generation;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TorchSharp;
 
@@ -8,12 +9,13 @@ namespace FuseDream.Jobs;
 /// The production factory: checks the model files named by <see cref="ModelPathsOptions"/>
 /// and the native libtorch at start, then builds the FuseDream pipeline for each worker thread.
 /// </summary>
-public sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options) : IGenerationPipelineFactory
+public sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, Models.ModelStore store, ILogger<ModelPipelineFactory> logger) : IGenerationPipelineFactory
 {
     public IReadOnlyList<string> Models => options.Value.ConfiguredModels;
 
     public void EnsureReady()
     {
+        ModelStorePaths.PullMissing(store, options.Value, logger, CancellationToken.None);
         var errors = options.Value.Validate();
         if (errors.Count > 0)
             throw new InvalidOperationException("The worker cannot load its models: " + string.Join(" ", errors));
