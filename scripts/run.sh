@@ -2,10 +2,17 @@
 # Runs FuseDream on this machine: the API with an in-process worker against the local
 # PostgreSQL. Prepares the machine first (scripts/bootstrap.sh).
 #
+# Models: the pretrained CLIP ViT-B/32 and BigGAN-256/512 from the model store when they are
+# there (dotnet run --project FuseDream.Worker -- models pull clip-vit-b-32 biggan-256);
+# otherwise the tiny random-weight test models, so the service runs end to end on any
+# machine (their images are noise). Models__Clip / Models__BigGan256 / Models__BigGan512
+# name files explicitly.
+#
 # Environment (optional): FUSEDREAM_URL (default http://localhost:5080), and any setting
 # from the README's configuration table (e.g. ConnectionStrings__FuseDream).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo="$(pwd)"
 
 scripts/bootstrap.sh
 
@@ -15,6 +22,24 @@ export Worker__InProcess="${Worker__InProcess:-true}"
 export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
 
 echo "[run] building (the API hosts the worker in-process, so it is built with the CPU libtorch backend)"
+dotnet build FuseDream.Worker -c Release -v quiet -nologo
 dotnet build FuseDream.Api -c Release -p:TorchBackend=cpu -v quiet -nologo
+
+worker=(dotnet FuseDream.Worker/bin/Release/net10.0/FuseDream.Worker.dll)
+if [ -z "${Models__Clip:-}${Models__BigGan256:-}${Models__BigGan512:-}" ]; then
+  if "${worker[@]}" models path clip-vit-b-32 >/dev/null 2>&1 \
+     && { "${worker[@]}" models path biggan-256 >/dev/null 2>&1 || "${worker[@]}" models path biggan-512 >/dev/null 2>&1; }; then
+    echo "[run] models: the pretrained weights in the model store"
+  else
+    fixtures="$repo/FuseDream.Tests/Fixtures"
+    export Models__Clip="$fixtures/clip/clip_tiny_jit.pt"
+    export Models__BigGan256="$fixtures/biggan/G256_tiny.pth"
+    export Models__BigGan512="$fixtures/biggan/G512_tiny.pth"
+    echo "[run] models: no pretrained weights in the model store, so serving the tiny random-weight"
+    echo "[run]         test models (images will be noise). For real images, once:"
+    echo "[run]         dotnet run --project FuseDream.Worker -- models pull clip-vit-b-32 biggan-256"
+  fi
+fi
+
 echo "[run] FuseDream API on $url — Swagger UI: $url/swagger  (Ctrl+C stops it)"
 exec dotnet run --no-build --project FuseDream.Api -c Release -p:TorchBackend=cpu -- --urls "$url"
