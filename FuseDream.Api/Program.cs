@@ -6,10 +6,13 @@ try
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddServiceDefaults();
+    builder.AddGenerationServices();
 
     var app = builder.Build();
     app.UseServiceDefaults();
     app.MapHealthApi();
+    app.MapGenerationsApi();
+    app.MapModelsApi();
     app.Run();
     return 0;
 }

@@ -12,6 +12,7 @@ public static class Program
         {
             ServeCommand.Create(),
             BenchCommand.Create(),
+            ModelsCommand.Create(),
             GenerateCommand.Create(),
         };
         return root.Parse(args).InvokeAsync();

@@ -17,6 +17,9 @@ public static class ServiceDefaults
         builder.Services.AddSwaggerGen(o =>
         {
             o.SwaggerDoc("v1", new() { Title = "FuseDream", Version = "v1", Description = "Text-to-image with CLIP-guided BigGAN latent optimisation (arXiv 2112.01573)." });
+            o.SchemaFilter<SwaggerSchemaRanges>();
+            var xml = Path.Combine(AppContext.BaseDirectory, "FuseDream.Api.xml");
+            if (File.Exists(xml)) o.IncludeXmlComments(xml);
         });
 
         builder.Services.AddFuseDreamDatabase();
@@ -30,7 +33,8 @@ public static class ServiceDefaults
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseSerilogRequestLogging();
+        // The host's own logger rather than the static Log.Logger (several hosts share a test process).
+        app.UseSerilogRequestLogging(o => o.Logger = app.Services.GetService<Serilog.ILogger>());
         app.UseSwagger();
         app.UseSwaggerUI(o =>
         {

@@ -176,7 +176,14 @@ public sealed partial record BigGanConfig
             NumClasses = (int)shared.shape[0],
             AttentionResolution = attentionBlock is { } b ? bottomWidth << (b + 1) : null,
         };
-        config.Validate();
+        try
+        {
+            config.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"the state dict's shapes describe no valid BigGAN generator: {ex.Message}", ex);
+        }
         return config;
     }
 

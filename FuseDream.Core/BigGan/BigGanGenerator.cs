@@ -3,7 +3,6 @@ using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace FuseDream.BigGan;
 
@@ -27,8 +26,10 @@ public sealed class BigGanGenerator : nn.Module
     [ComponentName(Name = "blocks")] private readonly ModuleList<ModuleList<nn.Module>> _blocks;
     [ComponentName(Name = "output_layer")] private readonly Sequential _outputLayer;
 
-    // Typed views of the registered blocks for the forward pass (an array is not registered again).
+    // Typed views of the registered modules for the forward pass (arrays and tuples are not
+    // registered again by RegisterComponents).
     private readonly (GBlock Block, SelfAttention? Attention)[] _stages;
+    private readonly (OutputBatchNorm Norm, SNConv2d Conv) _output;
 
     private BigGanGenerator(BigGanConfig config) : base(nameof(BigGanGenerator))
     {
@@ -49,10 +50,8 @@ public sealed class BigGanGenerator : nn.Module
         _blocks = nn.ModuleList(blockLists);
 
         var lastChannels = config.BlockOutChannels[^1];
-        _outputLayer = nn.Sequential(
-            ("0", new OutputBatchNorm(lastChannels, config.BatchNormEps)),
-            ("1", nn.ReLU()),
-            ("2", new SNConv2d(lastChannels, 3, kernelSize: 3)));
+        _output = (new OutputBatchNorm(lastChannels, config.BatchNormEps), new SNConv2d(lastChannels, 3, kernelSize: 3));
+        _outputLayer = nn.Sequential(("0", _output.Norm), ("1", nn.ReLU()), ("2", _output.Conv));
         RegisterComponents();
     }
 
@@ -179,19 +178,28 @@ public sealed class BigGanGenerator : nn.Module
         h = h.view(batch, -1, Config.BottomWidth, Config.BottomWidth); // [B, 16·ch, 4, 4]
         for (var i = 0; i < _stages.Length; i++)
         {
+            // Each stage's input is disposed once the stage has run (autograd keeps what it needs).
             using var stepScope = NewDisposeScope();
             var conditioning = cat([y, chunks[i + 1]], 1);     // [B, shared_dim + chunk]
             var (block, attention) = _stages[i];
-            h = block.call(h, conditioning);                   // [B, out_i, 2H, 2W]
+            var next = block.call(h, conditioning);            // [B, out_i, 2H, 2W]
+            h.Dispose();
+            h = next;
             tap?.Invoke($"blocks.{i}.0", h);
             if (attention is not null)
             {
-                h = attention.call(h);                         // same shape
+                next = attention.call(h);                      // same shape
+                h.Dispose();
+                h = next;
                 tap?.Invoke($"blocks.{i}.1", h);
             }
             h.MoveToOuterDisposeScope();
         }
-        var image = _outputLayer.call(h);                      // [B, 3, R, R]
+        // output_layer (bn → ReLU → conv) step by step, so each map is freed once used.
+        var activated = _output.Norm.call(h).relu_();          // [B, ch, R, R]
+        h.Dispose();
+        var image = _output.Conv.call(activated);              // [B, 3, R, R]
+        activated.Dispose();
         return image.tanh_().MoveToOuterDisposeScope();
     }
 
@@ -207,8 +215,9 @@ public sealed class BigGanGenerator : nn.Module
                 $"y must have shape [batch, {EmbeddingDim}] (a class embedding, e.g. from ClassEmbedding); got [{string.Join(", ", y.shape)}].", nameof(y));
         if (z.shape[0] != y.shape[0])
             throw new ArgumentException($"z and y must have the same batch size; got {z.shape[0]} and {y.shape[0]}.", nameof(y));
-        if (z.dtype != ScalarType.Float32 || y.dtype != ScalarType.Float32)
-            throw new ArgumentException($"z and y must be float32; got {z.dtype} and {y.dtype}.", nameof(z));
+        var dtype = _shared.weight!.dtype;
+        if (z.dtype != dtype || y.dtype != dtype)
+            throw new ArgumentException($"z and y must be {dtype} like the generator's weights (float32 unless converted); got {z.dtype} and {y.dtype}.", nameof(z));
         var device = Device;
         if (z.device_type != device.type || y.device_type != device.type)
             throw new ArgumentException(

@@ -37,6 +37,8 @@ public sealed class ConditionalBatchNorm : nn.Module<Tensor, Tensor, Tensor>
         var gain = (1 + _gain.call(conditioning)).view(batch, -1, 1, 1); // [B, C, 1, 1]
         var bias = _bias.call(conditioning).view(batch, -1, 1, 1);       // [B, C, 1, 1]
         var normalized = F.batch_norm(x, _storedMean, _storedVar, training: false, momentum: 0.1, eps: _eps);
-        return (normalized * gain + bias).MoveToOuterDisposeScope();     // [B, C, H, W]
+        var scaled = normalized * gain;                                  // [B, C, H, W]
+        normalized.Dispose();
+        return scaled.add_(bias).MoveToOuterDisposeScope();
     }
 }

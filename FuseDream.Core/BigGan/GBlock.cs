@@ -8,8 +8,7 @@ namespace FuseDream.BigGan;
 /// <summary>
 /// Mirrors <c>layers.GBlock</c> as BigGAN's generator builds it (upsampling, so the 1×1
 /// shortcut is always learnable): ccbn → ReLU → nearest ×2 → conv3×3 → ccbn → ReLU → conv3×3,
-/// plus the upsampled input through conv1×1. ReLU is not in place (the original's in-place ReLU
-/// gives the same numbers).
+/// plus the upsampled input through conv1×1. ReLU in place, as the original's.
 /// </summary>
 public sealed class GBlock : nn.Module<Tensor, Tensor, Tensor>
 {
@@ -34,15 +33,23 @@ public sealed class GBlock : nn.Module<Tensor, Tensor, Tensor>
     /// <returns>[B, out, 2H, 2W]</returns>
     public override Tensor forward(Tensor x, Tensor conditioning)
     {
+        // Intermediates are disposed as soon as they are used so that a no_grad pass holds at
+        // most a few maps at a time (autograd keeps what backward needs by itself). In-place ops
+        // only where the overwritten value is not needed by backward.
         using var scope = NewDisposeScope();
-        var h = F.relu(_bn1.call(x, conditioning));    // [B, in, H, W]
-        h = Upsample(h);                               // [B, in, 2H, 2W]
-        var shortcut = Upsample(x);                    // [B, in, 2H, 2W]
-        h = _conv1.call(h);                            // [B, out, 2H, 2W]
-        h = F.relu(_bn2.call(h, conditioning));
-        h = _conv2.call(h);                            // [B, out, 2H, 2W]
-        shortcut = _convShortcut.call(shortcut);       // [B, out, 2H, 2W]
-        return (h + shortcut).MoveToOuterDisposeScope();
+        var activated = _bn1.call(x, conditioning).relu_();      // [B, in, H, W]
+        var upsampled = Upsample(activated);                     // [B, in, 2H, 2W]
+        activated.Dispose();
+        var h = _conv1.call(upsampled);                          // [B, out, 2H, 2W]
+        upsampled.Dispose();
+        var activated2 = _bn2.call(h, conditioning).relu_();
+        h.Dispose();
+        h = _conv2.call(activated2);                             // [B, out, 2H, 2W]
+        activated2.Dispose();
+        var shortcutInput = Upsample(x);                         // [B, in, 2H, 2W]
+        var shortcut = _convShortcut.call(shortcutInput);        // [B, out, 2H, 2W]
+        shortcutInput.Dispose();
+        return h.add_(shortcut).MoveToOuterDisposeScope();
     }
 
     // F.interpolate(x, scale_factor=2): nearest neighbour, each pixel becomes a 2×2 square.

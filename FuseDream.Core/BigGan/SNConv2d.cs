@@ -34,6 +34,8 @@ public sealed class SNConv2d : nn.Module<Tensor, Tensor>, ISpectralNormLayer
 
     public void FoldSpectralNorm(double eps)
     {
+        if (!float.IsNaN(Sigma))
+            throw new InvalidOperationException("The spectral norm is already folded into this weight; folding twice would divide by σ again.");
         using var noGrad = no_grad();
         using var sigma = SpectralNorm.Sigma(_weight, _u0, eps);
         Sigma = sigma.item<float>();

@@ -42,9 +42,14 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
         var theta = _theta.call(x).view(-1, _channels / 8, positions);                          // [B, C/8, HW]
         var phi = F.max_pool2d(_phi.call(x), [2, 2]).view(-1, _channels / 8, positions / 4);   // [B, C/8, HW/4]
         var g = F.max_pool2d(_g.call(x), [2, 2]).view(-1, _channels / 2, positions / 4);       // [B, C/2, HW/4]
-        var beta = F.softmax(bmm(theta.transpose(1, 2), phi), -1);                              // [B, HW, HW/4]
+        // The two [B, HW, HW/4] maps are the largest tensors of the generator: free each early.
+        var logits = bmm(theta.transpose(1, 2), phi);                                           // [B, HW, HW/4]
+        var beta = F.softmax(logits, -1);                                                       // [B, HW, HW/4]
+        logits.Dispose();
         var attended = bmm(g, beta.transpose(1, 2)).view(-1, _channels / 2, height, width);     // [B, C/2, H, W]
+        beta.Dispose();
         var o = _o.call(attended);                                                              // [B, C, H, W]
-        return (_gamma * o + x).MoveToOuterDisposeScope();
+        attended.Dispose();
+        return (_gamma * o).add_(x).MoveToOuterDisposeScope();
     }
 }

@@ -31,6 +31,7 @@ public sealed class ClipModel : Module
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config;
+        Device = device ?? CPU;
         visual = new VisionTransformer(config.ImageResolution, config.VisionPatchSize, config.VisionWidth,
             config.VisionLayers, config.VisionHeads, config.EmbedDim, device);
         transformer = new ClipTransformer(config.TransformerWidth, config.TransformerLayers, config.TransformerHeads, causal: true, device);
@@ -44,6 +45,9 @@ public sealed class ClipModel : Module
     }
 
     public ClipConfig Config { get; }
+
+    /// <summary>Where the weights live; inputs are moved here.</summary>
+    public Device Device { get; }
     public int InputResolution => Config.ImageResolution;
     public int EmbedDim => Config.EmbedDim;
     public int ContextLength => Config.ContextLength;
@@ -104,43 +108,49 @@ public sealed class ClipModel : Module
         }
     }
 
-    /// <summary>A model with random weights in the original's initialisation, drawn from <paramref name="generator"/>.</summary>
+    /// <summary>
+    /// A model with random weights at the scales of the original's <c>initialize_parameters</c>
+    /// (normal draws from <paramref name="generator"/>; LayerNorms 1/0, biases 0, logit scale ln 1/0.07).
+    /// For benchmarks and tests: the distributions of PyTorch's default initialisers are not reproduced.
+    /// </summary>
     public static ClipModel Random(ClipConfig config, Generator generator, Device? device = null)
     {
+        ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(generator);
         var model = new ClipModel(config, device);
         using var _ = no_grad();
-        var attnStd = Math.Pow(config.TransformerWidth, -0.5);
-        var projStd = attnStd * Math.Pow(2 * config.TransformerLayers, -0.5);
-        var fcStd = Math.Pow(2 * config.TransformerWidth, -0.5);
         foreach (var (name, p) in model.named_parameters())
         {
+            var vision = name.StartsWith("visual.", StringComparison.Ordinal);
+            double width = vision ? config.VisionWidth : config.TransformerWidth;
+            double layers = vision ? config.VisionLayers : config.TransformerLayers;
+            var attnStd = Math.Pow(width, -0.5);
+            var projStd = attnStd * Math.Pow(2 * layers, -0.5);
+            if (name == "logit_scale")
+                continue;
+            if (name.Contains(".ln_", StringComparison.Ordinal) || name.StartsWith("ln_", StringComparison.Ordinal))
+            {
+                p.fill_(name.EndsWith("weight", StringComparison.Ordinal) ? 1.0 : 0.0);
+                continue;
+            }
+            if (name.EndsWith("bias", StringComparison.Ordinal))
+            {
+                p.zero_();
+                continue;
+            }
             var std = name switch
             {
                 "token_embedding.weight" => 0.02,
                 "positional_embedding" => 0.01,
-                "logit_scale" => double.NaN,
-                _ when name.Contains("ln_", StringComparison.Ordinal) => double.NaN,
-                _ when name.EndsWith("bias", StringComparison.Ordinal) => 0.0,
+                "visual.conv1.weight" => Math.Pow(3.0 * config.VisionPatchSize * config.VisionPatchSize, -0.5),
                 _ when name.EndsWith("in_proj_weight", StringComparison.Ordinal) => attnStd,
                 _ when name.EndsWith("out_proj.weight", StringComparison.Ordinal) => projStd,
-                _ when name.EndsWith("c_fc.weight", StringComparison.Ordinal) => fcStd,
+                _ when name.EndsWith("c_fc.weight", StringComparison.Ordinal) => Math.Pow(2 * width, -0.5),
                 _ when name.EndsWith("c_proj.weight", StringComparison.Ordinal) => projStd,
-                "text_projection" => attnStd,
-                _ => Math.Pow(p.shape[0], -0.5),
+                _ => attnStd, // text_projection; visual class/positional embedding and proj (width^-0.5)
             };
-            if (double.IsNaN(std))
-            {
-                if (name.Contains("ln_", StringComparison.Ordinal))
-                    p.fill_(name.EndsWith("weight", StringComparison.Ordinal) ? 1.0 : 0.0);
-                continue;
-            }
-            if (std == 0) p.zero_();
-            else
-            {
-                using var draw = randn(p.shape, generator: generator) * std;
-                p.copy_(draw);
-            }
+            using var draw = randn(p.shape, generator: generator).mul_(std);
+            p.copy_(draw);
         }
         return model;
     }
@@ -206,7 +216,7 @@ public sealed class ClipModel : Module
                 nameof(image));
         if (!image.is_floating_point())
             throw new ArgumentException($"Expected a floating-point image tensor; got {image.dtype}.", nameof(image));
-        return visual.Forward(image.to(float32), taps);
+        return visual.Forward(image.to(float32, Device), taps);
     }
 
     /// <summary>Text features: [B, 77] int64 token ids (from ClipTokenizer) → [B, EmbedDim] (not normalised).</summary>
@@ -221,7 +231,7 @@ public sealed class ClipModel : Module
         if (tokens.is_floating_point() || tokens.dtype == ScalarType.Bool)
             throw new ArgumentException($"Expected integer token ids; got {tokens.dtype}.", nameof(tokens));
         using var scope = NewDisposeScope();
-        var ids = tokens.to(int64);
+        var ids = tokens.to(int64, Device);
         var x = token_embedding.forward(ids) + positional_embedding;                 // [batch, context, width]
         x = transformer.Forward(x, taps is null ? null : (i, t) => VisionTransformer.Tap(taps, $"debug.transformer.resblocks.{i}", t));
         x = ln_final.forward(x);                                                     // [batch, context, width]

@@ -34,7 +34,7 @@ internal static class ByteLevelPreTokenizer
     private static int MatchAt(string s, int i)
     {
         foreach (var special in Specials)
-            if (string.CompareOrdinal(s, i, special, 0, special.Length) == 0 && i + special.Length <= s.Length)
+            if (s.AsSpan(i).StartsWith(special, StringComparison.Ordinal))
                 return special.Length;
 
         if (s[i] == '\'' && i + 1 < s.Length)
@@ -80,6 +80,13 @@ internal static class ByteLevelPreTokenizer
 
     private static CharKind Classify(Rune r)
     {
+        if (r.IsAscii)
+        {
+            var c = (char)r.Value;
+            if (char.IsAsciiLetter(c)) return CharKind.Letter;
+            if (char.IsAsciiDigit(c)) return CharKind.Number;
+            return c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r' ? CharKind.Space : CharKind.Other;
+        }
         if (Rune.IsWhiteSpace(r)) return CharKind.Space;
         return Rune.GetUnicodeCategory(r) switch
         {

@@ -19,6 +19,9 @@ internal static class CanonicalComposition
     private static readonly Dictionary<int, byte> CombiningClasses = new();
     private static readonly Dictionary<(int, int), int> Composites = new();
 
+    // BMP code points that NFC may change or that may combine with a neighbour; all others pass through.
+    private static readonly bool[] AffectsNfc = new bool[0x10000];
+
     static CanonicalComposition()
     {
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(ResourceName)
@@ -36,24 +39,34 @@ internal static class CanonicalComposition
                 case "p": Composites[(cp, Hex(f[2]))] = Hex(f[3]); break;
             }
         }
+        foreach (var cp in Decompositions.Keys.Concat(CombiningClasses.Keys).Concat(Composites.Keys.Select(k => k.Item2)))
+            if (cp < 0x10000) AffectsNfc[cp] = true;
+        for (var cp = LBase; cp < LBase + LCount; cp++) AffectsNfc[cp] = true;
+        for (var cp = VBase; cp < VBase + VCount; cp++) AffectsNfc[cp] = true;
+        for (var cp = TBase + 1; cp < TBase + TCount; cp++) AffectsNfc[cp] = true;
+        for (var cp = SBase; cp < SBase + SCount; cp++) AffectsNfc[cp] = true;
     }
 
     private static int Hex(string s) => int.Parse(s, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 
     public static string Normalize(string text)
     {
-        // Nothing below U+0300 decomposes differently or combines: most prompts stop here.
+        // Text without any character that decomposes, combines or composes is already NFC: most prompts stop here.
         var quick = true;
         foreach (var c in text)
-            if (c >= '\u0300') { quick = false; break; }
+            if (c >= '\u0300' && (AffectsNfc[c] || char.IsSurrogate(c))) { quick = false; break; }
         if (quick) return text;
 
         var cps = new List<int>(text.Length + 8);
         foreach (var rune in text.EnumerateRunes()) Decompose(rune.Value, cps);
         Reorder(cps);
         Compose(cps);
-        var sb = new StringBuilder(cps.Count);
-        foreach (var cp in cps) sb.Append(char.ConvertFromUtf32(cp));
+        var sb = new StringBuilder(cps.Count + 8);
+        foreach (var cp in cps)
+        {
+            if (cp < 0x10000) sb.Append((char)cp);
+            else sb.Append(char.ConvertFromUtf32(cp));
+        }
         return sb.ToString();
     }
 

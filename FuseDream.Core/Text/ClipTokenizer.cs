@@ -29,7 +29,8 @@ public sealed class ClipTokenizer
         _bpe = new BytePairEncoder(gzippedVocabulary);
     }
 
-    private static ClipTokenizer LoadEmbedded()
+    /// <summary>A new tokenizer on the embedded vocabulary, with its own (empty) BPE cache.</summary>
+    public static ClipTokenizer LoadEmbedded()
     {
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(VocabularyResource)
             ?? throw new InvalidOperationException($"Embedded resource {VocabularyResource} is missing from FuseDream.Core.");

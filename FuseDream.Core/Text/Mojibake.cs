@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Unicode;
 
 namespace FuseDream.Text;
 
@@ -56,15 +57,10 @@ internal static class Mojibake
             if (b < 0) return false;
             bytes[i] = (byte)b;
         }
-        try
-        {
-            result = StrictUtf8.GetString(bytes);
-            return result != text;
-        }
-        catch (DecoderFallbackException)
-        {
-            return false;
-        }
+        // Validate first: a decoder exception per prompt would cost more than the whole tokenisation.
+        if (!Utf8.IsValid(bytes)) return false;
+        result = StrictUtf8.GetString(bytes);
+        return result != text;
     }
 
     private static string FixInIsolation(string text)
@@ -92,9 +88,8 @@ internal static class Mojibake
                 bytes[k] = (byte)Math.Max(b, 0);
             }
             if (!ok) continue;
-            string decoded;
-            try { decoded = StrictUtf8.GetString(bytes[..length]); }
-            catch (DecoderFallbackException) { continue; }
+            if (!Utf8.IsValid(bytes[..length])) continue;
+            var decoded = StrictUtf8.GetString(bytes[..length]);
             sb ??= new StringBuilder(text.Length);
             sb.Append(text, copied, i - copied).Append(decoded);
             copied = i + length;

@@ -30,6 +30,8 @@ public static class PromptCleaner
     /// <summary>ftfy.fix_text with its default configuration, as far as described above.</summary>
     public static string FixText(string text)
     {
+        ArgumentNullException.ThrowIfNull(text);
+        if (IsPlainAscii(text)) return text;
         var unescapeHtml = true;
         var sb = new StringBuilder(text.Length);
         var pos = 0;
@@ -44,6 +46,14 @@ public static class PromptCleaner
             pos = end;
         }
         return sb.ToString();
+    }
+
+    // Printable ASCII, tab and newline, no '&': none of ftfy's fixes can change it (the common case).
+    private static bool IsPlainAscii(string text)
+    {
+        foreach (var c in text)
+            if (c is > '~' or '&' || (c < ' ' && c != '\t' && c != '\n')) return false;
+        return true;
     }
 
     private static string FixSegment(string text, bool unescapeHtml)
@@ -160,21 +170,18 @@ public static class PromptCleaner
         return sb.ToString();
     }
 
-    private static bool IsControlToRemove(int cp) =>
-        cp is >= 0x00 and <= 0x08 or 0x0B or >= 0x0E and <= 0x1F or 0x7F or >= 0x206A and <= 0x206F or 0xFEFF
-            or >= 0xFFF9 and <= 0xFFFC or >= 0x1D173 and <= 0x1D17A or >= 0xE0000 and <= 0xE007F;
+    // ftfy's list; whitespace controls, C1 controls, joiners and bidi marks, musical formatting and
+    // tag characters (emoji flag sequences) are deliberately kept, as there. All are in the BMP.
+    private static bool IsControlToRemove(char c) =>
+        c is <= '\u0008' or '\u000B' or >= '\u000E' and <= '\u001F' or '\u007F' or >= '\u206A' and <= '\u206F' or '\uFEFF'
+            or >= '\uFFF9' and <= '\uFFFC';
 
-    private static string RemoveControlChars(string text)
-    {
-        var any = false;
-        foreach (var r in text.EnumerateRunes())
-            if (IsControlToRemove(r.Value)) { any = true; break; }
-        if (!any) return text;
-        var sb = new StringBuilder(text.Length);
-        foreach (var r in text.EnumerateRunes())
-            if (!IsControlToRemove(r.Value)) sb.Append(r.ToString());
-        return sb.ToString();
-    }
+    private static string RemoveControlChars(string text) => text.AsSpan().IndexOfAny(ControlChars) < 0
+        ? text
+        : string.Concat(text.Where(c => !IsControlToRemove(c)));
+
+    private static readonly System.Buffers.SearchValues<char> ControlChars = System.Buffers.SearchValues.Create(
+        Enumerable.Range(0, 0x10000).Select(i => (char)i).Where(IsControlToRemove).ToArray());
 
     /// <summary>Python's <c>str.isspace</c> (Unicode White_Space plus U+001C–U+001F).</summary>
     internal static bool IsPythonSpace(char c) => char.IsWhiteSpace(c) || c is >= '\u001C' and <= '\u001F';
@@ -216,13 +223,19 @@ public static class PromptCleaner
     internal static string PythonLower(string s)
     {
         var sb = new StringBuilder(s.Length + 4);
-        for (var i = 0; i < s.Length;)
+        Span<char> buffer = stackalloc char[2];
+        for (var i = 0; i < s.Length; i++)
         {
-            var rune = Rune.GetRuneAt(s, i);
-            if (rune.Value == 0x130) sb.Append("i\u0307");
-            else if (rune.Value == 0x3A3) sb.Append(IsFinalSigma(s, i) ? '\u03C2' : '\u03C3');
-            else sb.Append(Rune.ToLowerInvariant(rune).ToString());
-            i += rune.Utf16SequenceLength;
+            var c = s[i];
+            if (c == '\u0130') sb.Append("i\u0307");
+            else if (c == '\u03A3') sb.Append(IsFinalSigma(s, i) ? '\u03C2' : '\u03C3');
+            else if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
+            {
+                var lower = Rune.ToLowerInvariant(new Rune(c, s[i + 1]));
+                sb.Append(buffer[..lower.EncodeToUtf16(buffer)]);
+                i++;
+            }
+            else sb.Append(char.ToLowerInvariant(c));
         }
         return sb.ToString();
     }

@@ -86,7 +86,19 @@ public class BigGanGeneratorTests
         using var generator = Tiny();
         using var scope = NewDisposeScope();
         var ex = Assert.Throws<ArgumentException>(() => generator.Generate(zeros(1, 140, dtype: float64), zeros(1, 128)));
-        Assert.Contains("must be float32", ex.Message);
+        Assert.Contains("must be Float32 like the generator's weights", ex.Message);
+    }
+
+    [Fact]
+    public void ClassEmbedding_LeavesTheCallersTensorUsable()
+    {
+        using var generator = Tiny();
+        using var scope = NewDisposeScope();
+        var classes = tensor(new long[] { 5, 17 });
+        var first = generator.ClassEmbedding(classes);
+        var second = generator.ClassEmbedding(classes);
+        Assert.Equal(new long[] { 5, 17 }, classes.data<long>().ToArray());
+        Assert.True(first.equal(second).all().item<bool>());
     }
 
     [Fact]

@@ -108,6 +108,24 @@ public class BigGanLoadingTests
     }
 
     [Fact]
+    public void ShapesThatDescribeNoGenerator_AreADataError()
+    {
+        var stateDict = new Dictionary<string, Tensor>
+        {
+            ["shared.weight"] = zeros(1000, 128),
+            ["linear.weight"] = zeros(0, 20),
+        };
+        for (var i = 0; i < 6; i++) stateDict[$"blocks.{i}.0.conv1.weight"] = zeros(1);
+        try
+        {
+            var ex = LoadFails(stateDict);
+            Assert.Contains("describe no valid BigGAN generator", ex.Message);
+            Assert.Contains("Channels must be positive", ex.Message);
+        }
+        finally { DisposeAll(stateDict); }
+    }
+
+    [Fact]
     public void HalfPrecisionStateDict_LoadsAsFloat32()
     {
         var stateDict = TinyStateDict();
@@ -142,6 +160,21 @@ public class BigGanLoadingTests
     {
         var ex = Assert.Throws<FileNotFoundException>(() => BigGanGenerator.Load("/nonexistent/biggan-256.pth"));
         Assert.Contains("/nonexistent/biggan-256.pth", ex.Message);
+    }
+
+    [Fact]
+    public void Load_LegacyPickleCheckpoint_SaysHowToConvertIt()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"biggan-legacy-{Guid.NewGuid():N}.pth");
+        try
+        {
+            // The start of a pre-1.6 torch.save file: pickle protocol 2, then the legacy magic number.
+            File.WriteAllBytes(path, [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]);
+            var ex = Assert.Throws<NotSupportedException>(() => BigGanGenerator.Load(path).Dispose());
+            Assert.Contains(path, ex.Message);
+            Assert.Contains("torch.save(torch.load(old_path), new_path)", ex.Message);
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]

@@ -71,9 +71,18 @@ public class BigGanParityTests(ITestOutputHelper output)
             var expected = set.Reference[name];
             var (atol, rtol) = set.Tolerance(name);
             TensorAssert.Close(expected, actual, atol, rtol, $"{set.Name} {name}");
-            var relative = (actual - expected).abs().max().item<float>() / expected.abs().max().item<float>();
-            var strict = set.HasTolerance(name, "tolerances_strict") ? set.Tolerance(name, "tolerances_strict") : (Atol: double.NaN, Rtol: 0);
-            output.WriteLine($"{set.Name} {name}: max|diff|/max|grad| = {relative:G3} (strict atol {strict.Atol:G3})");
+            // Agreement to tolerances_strict is typical but not guaranteed (a ReLU or max-pool gate
+            // within rounding distance of its tie may flip): report it, do not require it.
+            var maxGrad = expected.abs().max().item<float>();
+            var relative = (actual - expected).abs().max().item<float>() / maxGrad;
+            var strictNote = "";
+            if (set.HasTolerance(name, "tolerances_strict"))
+            {
+                var strict = set.Tolerance(name, "tolerances_strict");
+                var withinStrict = ((actual - expected).abs() <= strict.Atol + strict.Rtol * expected.abs()).all().item<bool>();
+                strictNote = $"; within tolerances_strict (atol {strict.Atol:G3} = {strict.Atol / maxGrad:G2} of max|grad|): {withinStrict}";
+            }
+            output.WriteLine($"{set.Name} {name}: max|diff| / max|grad| = {relative:G3}{strictNote}");
         }
         Assert.All(generator.parameters(), p => Assert.Null(p.grad));
     }

@@ -2,6 +2,7 @@ using FuseDream.Checkpoints;
 using FuseDream.Clip;
 using FuseDream.Tests.Support;
 using FuseDream.Text;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FuseDream.Tests.Clip;
@@ -59,6 +60,24 @@ public class ClipModelTests
         Assert.Equal([3L, 2L], perImage.shape);
         TensorAssert.Close(perImage / model.LogitScaleExp, cosine, 1e-6, 1e-5, "cosine");
         TensorAssert.Close(perImage.t(), perText, 0, 0, "logits_per_text");
+    }
+
+    [Fact]
+    public void SafetensorsCheckpoint_LoadsToTheSameModel()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"clip-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (var tensors = new TensorSet(StateDictPath))
+            using (var file = File.Create(path))
+                TorchSharp.PyBridge.Safetensors.SaveStateDict(file, tensors.Dict);
+            using var fromSafetensors = ClipModel.Load(path);
+            using var fromTorchSave = ClipModel.Load(StateDictPath);
+            using var scope = NewDisposeScope();
+            var tokens = tensor(ClipTokenizer.Default.TokenizeBatch(["a lighthouse at night"])).view(1, 77);
+            TensorAssert.Close(fromTorchSave.EncodeText(tokens), fromSafetensors.EncodeText(tokens), 0, 0, "text features");
+        }
+        finally { File.Delete(path); }
     }
 
     [Fact]
@@ -154,5 +173,45 @@ public class ClipModelTests
         {
             foreach (var t in Dict.Values) t.Dispose();
         }
+    }
+}
+
+public class ClipModelMemoryAndRandomTests
+{
+    private static readonly ClipConfig Tiny = new(EmbedDim: 16, ImageResolution: 32, VisionLayers: 2, VisionWidth: 64,
+        VisionPatchSize: 8, ContextLength: 77, VocabSize: 49408, TransformerWidth: 64, TransformerHeads: 1, TransformerLayers: 2);
+
+    [Fact]
+    public void OptimisationSteps_LeaveNoLiveTensorsBehind()
+    {
+        using var model = ClipModel.Random(Tiny, new Generator(3));
+        using var tokens = tensor(ClipTokenizer.Default.TokenizeBatch(["a cat"])).view(1, 77);
+        using var text = model.EncodeText(tokens).detach();
+        using var latent = randn([2, 3, 32, 32], generator: new Generator(4)).requires_grad_(true);
+        void Step()
+        {
+            using var scope = NewDisposeScope();
+            var score = ClipModel.CosineSimilarity(model.EncodeImage(ClipPreprocessing.Normalize(latent.sigmoid())), text).mean();
+            score.backward();
+            using (no_grad()) latent.add_(latent.grad!, alpha: 0.1);
+            latent.grad!.zero_();
+        }
+        Step();
+        var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (var i = 0; i < 5; i++) Step();
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void RandomModel_IsReproducibleFromItsGenerator_AndLoadsBackFromItsStateDict()
+    {
+        using var a = ClipModel.Random(Tiny, new Generator(5));
+        using var b = ClipModel.Random(Tiny, new Generator(5));
+        using var c = ClipModel.FromStateDict(a.state_dict());
+        using var scope = NewDisposeScope();
+        var image = randn([1, 3, 32, 32], generator: new Generator(6));
+        TensorAssert.Close(a.EncodeImage(image), b.EncodeImage(image), 0, 0, "same generator");
+        TensorAssert.Close(a.EncodeImage(image), c.EncodeImage(image), 0, 0, "state dict round trip");
+        Assert.Equal(Tiny, c.Config);
     }
 }

@@ -9,6 +9,9 @@ public static class BenchCommand
     {
         var command = new Command("bench", "Measure speed and memory; prints a table.");
         // One subcommand per benchmark; each lives in its own file under Commands/.
+        command.Subcommands.Add(TokenizerBenchmark.Create());
+        command.Subcommands.Add(ClipBenchmark.Create());
+        command.Subcommands.Add(BigGanBenchmarkCommand.Create());
         command.Subcommands.Add(PipelineBenchmark.Create());
         return command;
     }

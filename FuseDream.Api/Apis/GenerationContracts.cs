@@ -1,0 +1,125 @@
+using FuseDream.Generation;
+
+namespace FuseDream.Api.Apis;
+
+/// <summary>A generation to run. Only <c>prompt</c> and <c>model</c> are required.</summary>
+public sealed record CreateGenerationRequest
+{
+    /// <summary>What to draw. At most 77 CLIP tokens, start and end tokens included.</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>The generator: <c>biggan-256</c> or <c>biggan-512</c>.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Random seed (non-negative); the same seed and options give the same image. Omitted: chosen at random and reported.</summary>
+    public long? Seed { get; init; }
+
+    /// <summary>Starting settings: <c>paper</c> (default), <c>balanced</c> or <c>fast</c>; <c>options</c> override single fields.</summary>
+    public string? Preset { get; init; }
+
+    /// <summary>Overrides of single settings of the preset.</summary>
+    public GenerationOptionsRequest? Options { get; init; }
+
+    /// <summary>Store a preview image every this many optimisation steps (0 or omitted: none).</summary>
+    public int? PreviewEvery { get; init; }
+}
+
+/// <summary>Settings of the optimisation; each omitted field keeps the preset's value.</summary>
+public sealed record GenerationOptionsRequest
+{
+    /// <summary>Rounds of random search for the initial basis (paper: 1000).</summary>
+    public int? BasisIterations { get; init; }
+
+    /// <summary>Random (z, class) samples scored per round (paper: 10); basis samples = basisIterations × samplesPerIteration.</summary>
+    public int? SamplesPerIteration { get; init; }
+
+    /// <summary>Best samples kept as the basis of the over-parameterised latent (paper: 5).</summary>
+    public int? TopK { get; init; }
+
+    /// <summary>Adam steps of the latent optimisation (paper: 1000).</summary>
+    public int? Steps { get; init; }
+
+    /// <summary>DiffAugment replicas per AugCLIP evaluation (paper: 50).</summary>
+    public int? Augmentations { get; init; }
+
+    /// <summary>Adam learning rate (paper: 0.005).</summary>
+    public double? LearningRate { get; init; }
+
+    /// <summary>Add N(0, 0.01²) noise to the latents at each step (paper: true).</summary>
+    public bool? LatentNoise { get; init; }
+
+    /// <summary>Optimise the class embedding as well as z (paper: true).</summary>
+    public bool? OptimizeY { get; init; }
+
+    /// <summary>Measure AugCLIP into the score trace every this many steps (0: only at the end).</summary>
+    public int? ScoreEvery { get; init; }
+
+    /// <summary>Augmentations used for the final AugCLIP measurement.</summary>
+    public int? FinalAugmentations { get; init; }
+}
+
+/// <summary>A generation: its request, where it stands and, once done, its result.</summary>
+public sealed record GenerationResponse
+{
+    public required Guid Id { get; init; }
+
+    /// <summary><c>queued</c>, <c>running</c>, <c>succeeded</c>, <c>failed</c> or <c>canceled</c>.</summary>
+    public required string Status { get; init; }
+
+    public required string Prompt { get; init; }
+    public required string Model { get; init; }
+    public required long Seed { get; init; }
+    public string? Preset { get; init; }
+
+    /// <summary>The effective settings (preset plus overrides).</summary>
+    public required GenerationOptions Options { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    /// <summary>1-based place in the queue while queued.</summary>
+    public long? QueuePosition { get; init; }
+
+    /// <summary>The latest progress while running.</summary>
+    public ProgressResponse? Progress { get; init; }
+
+    /// <summary>True once cancellation was asked for.</summary>
+    public bool CancelRequested { get; init; }
+
+    /// <summary>The outcome once succeeded.</summary>
+    public ResultResponse? Result { get; init; }
+
+    /// <summary>Previews stored so far.</summary>
+    public IReadOnlyList<PreviewLink> Previews { get; init; } = [];
+
+    /// <summary>Why it failed (or the last transient failure while it is retried).</summary>
+    public string? Error { get; init; }
+
+    public required GenerationLinks Links { get; init; }
+}
+
+/// <summary>Progress of a running generation.</summary>
+public sealed record ProgressResponse(
+    string Phase, int Step, int Total, double Percent, double? AugClip, double? EtaSeconds, DateTimeOffset UpdatedAt);
+
+/// <summary>The outcome of a succeeded generation.</summary>
+public sealed record ResultResponse(double AugClipScore, long Seed, string ImageUrl, string TraceUrl);
+
+public sealed record PreviewLink(int Step, string Url);
+
+public sealed record GenerationLinks(string Self, string Cancel, string? Image, string? Trace);
+
+/// <summary>One page of generations, newest first.</summary>
+public sealed record GenerationPage(IReadOnlyList<GenerationResponse> Items, string? NextCursor);
+
+/// <summary>The score trace: the loss of every step, AugCLIP where it was measured.</summary>
+public sealed record TraceResponse(Guid GenerationId, double? AugClipScore, IReadOnlyList<TracePoint> Points);
+
+/// <summary>What the connected workers can run.</summary>
+public sealed record ModelsResponse(IReadOnlyList<ModelAvailability> Models, IReadOnlyList<WorkerResponse> Workers);
+
+/// <summary>A model id, and how many worker threads (GPUs) can run it now.</summary>
+public sealed record ModelAvailability(string Id, int WorkerThreads);
+
+public sealed record WorkerResponse(string Name, IReadOnlyList<string> Models, int Threads, DateTimeOffset StartedAt, DateTimeOffset LastSeen);

@@ -1,0 +1,166 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FuseDream.Generation;
+using FuseDream.Jobs;
+
+namespace FuseDream.Api.Apis;
+
+/// <summary>A request that passed validation, with its effective options.</summary>
+public sealed record ValidatedGeneration(string Prompt, long? Seed, string Preset, GenerationOptions Options, string RequestHash);
+
+/// <summary>
+/// Reads and validates <c>POST /v1/generations</c> bodies. The body is parsed here rather
+/// than by model binding so that every problem — malformed JSON, a wrong type, an unknown
+/// field, an out-of-range value, a prompt too long for CLIP — comes back as a 400 naming the
+/// JSON field and the reason. Nothing is stored before this says yes.
+/// </summary>
+public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
+{
+    /// <summary>The preset used when the request names none.</summary>
+    public const string DefaultPreset = "paper";
+
+    /// <summary>Longer prompts are refused before tokenizing: 77 CLIP tokens never need this many characters.</summary>
+    public const int MaxPromptCharacters = 2000;
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public async Task<(ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (!request.HasJsonContentType())
+            return (null, Error("body", "must be JSON: send Content-Type: application/json"));
+        CreateGenerationRequest? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync<CreateGenerationRequest>(request.Body, Json, cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            return (null, FromJsonException(ex));
+        }
+        if (body is null)
+            return (null, Error("body", "is required: a JSON object with at least 'prompt' and 'model'"));
+        return Validate(body);
+    }
+
+    public (ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors) Validate(CreateGenerationRequest body)
+    {
+        var errors = new Dictionary<string, List<string>>();
+        void Add(string field, string reason)
+        {
+            if (!errors.TryGetValue(field, out var list)) errors[field] = list = [];
+            list.Add(reason);
+        }
+
+        if (string.IsNullOrWhiteSpace(body.Prompt))
+            Add("prompt", "is required and must not be empty");
+        else if (body.Prompt.Length > MaxPromptCharacters)
+            Add("prompt", $"is {body.Prompt.Length} characters long; CLIP reads at most {IPromptTokenCounter.MaxTokens} tokens (start and end included), far fewer than {MaxPromptCharacters} characters: shorten it");
+        else
+        {
+            var count = tokenCounter.CountTokens(body.Prompt);
+            if (count > IPromptTokenCounter.MaxTokens)
+                Add("prompt", $"is {count} CLIP tokens long (start and end tokens included); the limit is {IPromptTokenCounter.MaxTokens}: shorten it");
+        }
+
+        if (string.IsNullOrWhiteSpace(body.Model))
+            Add("model", $"is required: one of {string.Join(", ", GenerationOptions.Models.All)}");
+
+        if (body.Seed is < 0)
+            Add("seed", $"must be between 0 and {long.MaxValue} (got {body.Seed})");
+
+        var presetName = body.Preset ?? DefaultPreset;
+        if (!GenerationPresets.All.TryGetValue(presetName, out var preset))
+        {
+            Add("preset", $"unknown preset '{body.Preset}'; known presets: {string.Join(", ", GenerationPresets.All.Keys)}");
+            preset = GenerationPresets.Paper;
+        }
+
+        var o = body.Options;
+        var options = preset with
+        {
+            Model = body.Model ?? "",
+            BasisIterations = o?.BasisIterations ?? preset.BasisIterations,
+            SamplesPerIteration = o?.SamplesPerIteration ?? preset.SamplesPerIteration,
+            TopK = o?.TopK ?? preset.TopK,
+            Steps = o?.Steps ?? preset.Steps,
+            Augmentations = o?.Augmentations ?? preset.Augmentations,
+            LearningRate = o?.LearningRate ?? preset.LearningRate,
+            LatentNoise = o?.LatentNoise ?? preset.LatentNoise,
+            OptimizeY = o?.OptimizeY ?? preset.OptimizeY,
+            ScoreEvery = o?.ScoreEvery ?? preset.ScoreEvery,
+            FinalAugmentations = o?.FinalAugmentations ?? preset.FinalAugmentations,
+            PreviewEvery = body.PreviewEvery ?? 0,
+        };
+        foreach (var error in options.Validate())
+        {
+            if (error.Field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
+            Add(FieldOf(error.Field), error.Reason);
+        }
+
+        if (errors.Count > 0)
+            return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(body, Json))));
+        return (new ValidatedGeneration(body.Prompt!, body.Seed, GenerationPresets.All.Keys.First(k => string.Equals(k, presetName, StringComparison.OrdinalIgnoreCase)), options, hash), null);
+    }
+
+    /// <summary>The JSON field of a <see cref="GenerationOptions"/> property.</summary>
+    public static string FieldOf(string optionsProperty) => optionsProperty switch
+    {
+        nameof(GenerationOptions.Model) => "model",
+        nameof(GenerationOptions.PreviewEvery) => "previewEvery",
+        _ => "options." + JsonNamingPolicy.CamelCase.ConvertName(optionsProperty),
+    };
+
+    private static Dictionary<string, string[]> Error(string field, string reason) => new() { [field] = [reason] };
+
+    private static Dictionary<string, string[]> FromJsonException(JsonException ex)
+    {
+        var path = ex.Path is { Length: > 1 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : null;
+        const string unmapped = "could not be mapped to any .NET member";
+        if (ex.Message.Contains(unmapped, StringComparison.Ordinal))
+        {
+            var start = ex.Message.IndexOf('\'') + 1;
+            var name = start > 0 ? ex.Message[start..ex.Message.IndexOf('\'', start)] : "?";
+            var parent = path is null ? null : path.Contains('.') ? path[..path.LastIndexOf('.')] : (path == name ? null : path);
+            var field = parent is null ? name : $"{parent}.{name}";
+            var known = parent == "options" ? KnownFields(typeof(GenerationOptionsRequest)) : KnownFields(typeof(CreateGenerationRequest));
+            return Error(field, $"is not a known field; known fields here: {known}");
+        }
+        if (path is null)
+            return Error("body", $"is not valid JSON: {FirstSentence(ex.Message)}");
+        return Error(path, $"must be {Expected(path)}");
+    }
+
+    private static string KnownFields(Type type) =>
+        string.Join(", ", type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name)));
+
+    private static string Expected(string path)
+    {
+        var type = typeof(CreateGenerationRequest);
+        PropertyInfo? property = null;
+        foreach (var part in path.Split('.'))
+        {
+            property = type.GetProperties().FirstOrDefault(p => string.Equals(p.Name, part, StringComparison.OrdinalIgnoreCase));
+            if (property is null) return "valid JSON of the documented type";
+            type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        }
+        return type switch
+        {
+            _ when type == typeof(string) => "a string",
+            _ when type == typeof(int) => $"an integer between {int.MinValue} and {int.MaxValue}",
+            _ when type == typeof(long) => "an integer",
+            _ when type == typeof(double) => "a number",
+            _ when type == typeof(bool) => "true or false",
+            _ => "a JSON object",
+        };
+    }
+
+    private static string FirstSentence(string message) =>
+        message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0].TrimEnd('.', ' ');
+}

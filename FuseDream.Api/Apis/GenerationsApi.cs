@@ -1,0 +1,304 @@
+using System.Globalization;
+using System.Text;
+using FuseDream.Generation;
+using FuseDream.Jobs;
+using FuseDream.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Net.Http.Headers;
+
+namespace FuseDream.Api.Apis;
+
+/// <summary><c>/v1/generations</c>: submit, follow, list, cancel, and fetch images, traces and previews.</summary>
+public static class GenerationsApi
+{
+    /// <summary>Header that makes <c>POST /v1/generations</c> idempotent.</summary>
+    public const string IdempotencyHeader = "Idempotency-Key";
+
+    /// <summary>Results never change once written, so they may be cached for a year.</summary>
+    private const string ImmutableCaching = "public, max-age=31536000, immutable";
+
+    public static IEndpointRouteBuilder MapGenerationsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/generations").WithTags("Generations");
+
+        api.MapPost("/", CreateAsync)
+            .WithName("CreateGeneration")
+            .WithSummary("Submit a prompt; returns at once with the generation's id")
+            .WithDescription("Validates the request (prompt ≤ 77 CLIP tokens, known model and preset, every option within its range) before anything is stored, " +
+                             "then queues the generation. With an Idempotency-Key header, repeating the same request returns the same generation; " +
+                             "reusing the key with a different request is refused with 422.")
+            .Accepts<CreateGenerationRequest>("application/json");
+        api.MapGet("/", ListAsync)
+            .WithName("ListGenerations")
+            .WithSummary("List generations, newest first, with cursor paging and an optional status filter");
+        api.MapGet("/{id:guid}", GetAsync)
+            .WithName("GetGeneration")
+            .WithSummary("Status, queue position, progress and, once done, the result of a generation");
+        api.MapPost("/{id:guid}/cancel", CancelAsync)
+            .WithName("CancelGeneration")
+            .WithSummary("Cancel: a queued generation at once, a running one within one optimisation step; 409 once finished");
+        api.MapGet("/{id:guid}/image", GetImageAsync)
+            .WithName("GetGenerationImage")
+            .WithSummary("The final PNG (with an ETag; immutable)")
+            .Produces(StatusCodes.Status200OK, contentType: "image/png");
+        api.MapGet("/{id:guid}/trace", GetTraceAsync)
+            .WithName("GetGenerationTrace")
+            .WithSummary("The score trace: JSON, or CSV with Accept: text/csv")
+            .Produces<TraceResponse>(StatusCodes.Status200OK, "application/json", "text/csv");
+        api.MapGet("/{id:guid}/previews/{step:int}", GetPreviewAsync)
+            .WithName("GetGenerationPreview")
+            .WithSummary("The preview PNG written at an optimisation step")
+            .Produces(StatusCodes.Status200OK, contentType: "image/png");
+        return app;
+    }
+
+    public static async Task<Results<Accepted<GenerationResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        HttpRequest request,
+        [FromHeader(Name = IdempotencyHeader)] string? idempotencyKey,
+        GenerationRequestReader reader,
+        GenerationStore store,
+        GenerationQueue queue,
+        ILoggerFactory loggers,
+        CancellationToken cancellationToken)
+    {
+        var key = idempotencyKey?.Trim();
+        if (key is not null && (key.Length is 0 or > 200 || request.Headers[IdempotencyHeader].Count > 1))
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { [IdempotencyHeader] = ["must be a single non-empty value of at most 200 characters"] },
+                title: "The request is invalid.");
+
+        var (generation, errors) = await reader.ReadAsync(request, cancellationToken);
+        if (errors is not null)
+            return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
+
+        var seed = generation!.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
+        var (outcome, record) = await store.CreateAsync(
+            new NewGeneration(Guid.CreateVersion7(), key, generation.RequestHash, generation.Prompt, seed, generation.Preset, generation.Options),
+            cancellationToken);
+        switch (outcome)
+        {
+            case CreateOutcome.KeyConflict:
+                return TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]>
+                {
+                    [IdempotencyHeader] = [$"was already used for generation {record.Id} with a different request; use a new key for a new request"],
+                })
+                {
+                    Status = StatusCodes.Status422UnprocessableEntity,
+                    Title = "Idempotency-Key reused with a different request.",
+                });
+            case CreateOutcome.Existing:
+                request.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
+                return TypedResults.Accepted(SelfUrl(record.Id), await ToResponseAsync(record, store, cancellationToken));
+        }
+
+        try
+        {
+            // The row is committed first, then the job is enqueued: a job never refers to a missing row.
+            var jobId = queue.Enqueue(record.Id);
+            await store.SetJobIdAsync(record.Id, jobId, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // Not queued: take the row back so the client (and a retry with the same key) starts clean.
+            loggers.CreateLogger(typeof(GenerationsApi)).LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
+            await store.DeleteQueuedAsync(record.Id, CancellationToken.None);
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "The job queue is not available.", detail: "Nothing was stored; try again.");
+        }
+        return TypedResults.Accepted(SelfUrl(record.Id), await ToResponseAsync(record, store, cancellationToken));
+    }
+
+    public static async Task<Results<Ok<GenerationPage>, ValidationProblem>> ListAsync(
+        GenerationStore store,
+        [FromQuery] string? status,
+        [FromQuery] string? cursor,
+        [FromQuery] int? limit,
+        CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        GenerationStatus? filter = null;
+        if (status is not null)
+        {
+            if (GenerationStatusNames.TryParse(status, out var parsed)) filter = parsed;
+            else errors["status"] = [$"unknown status '{status}'; allowed: {string.Join(", ", GenerationStatusNames.All)}"];
+        }
+        long? before = null;
+        if (cursor is not null)
+        {
+            if (TryDecodeCursor(cursor, out var sequence)) before = sequence;
+            else errors["cursor"] = ["is not a cursor this API returned: pass nextCursor from the previous page unchanged"];
+        }
+        var pageSize = limit ?? 20;
+        if (pageSize is < 1 or > 100)
+            errors["limit"] = [$"must be between 1 and 100 (got {pageSize})"];
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
+
+        var (items, next) = await store.ListAsync(filter, before, pageSize, cancellationToken);
+        var responses = new List<GenerationResponse>(items.Count);
+        foreach (var item in items) responses.Add(await ToResponseAsync(item, store, cancellationToken));
+        return TypedResults.Ok(new GenerationPage(responses, next is { } n ? EncodeCursor(n) : null));
+    }
+
+    public static async Task<Results<Ok<GenerationResponse>, ProblemHttpResult>> GetAsync(
+        Guid id, GenerationStore store, CancellationToken cancellationToken)
+    {
+        var record = await store.GetAsync(id, cancellationToken);
+        return record is null ? NotFound(id) : TypedResults.Ok(await ToResponseAsync(record, store, cancellationToken));
+    }
+
+    public static async Task<Results<Ok<GenerationResponse>, Accepted<GenerationResponse>, ProblemHttpResult>> CancelAsync(
+        Guid id, GenerationStore store, GenerationQueue queue, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var (outcome, record) = await store.CancelAsync(id, cancellationToken);
+        switch (outcome)
+        {
+            case CancelOutcome.NotFound:
+                return NotFound(id);
+            case CancelOutcome.AlreadyFinished:
+                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,
+                    title: "The generation has already finished.",
+                    detail: $"Generation {id} is {record!.Status.ToName()}; only queued or running generations can be canceled.");
+            case CancelOutcome.Canceled:
+                // The row is already canceled (a job that still runs would find nothing to do);
+                // dropping the queued job just saves a worker the trip.
+                if (record!.JobId is { } jobId)
+                {
+                    try { queue.Delete(jobId); }
+                    catch (Exception ex) { loggers.CreateLogger(typeof(GenerationsApi)).LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message); }
+                }
+                return TypedResults.Ok(await ToResponseAsync(record, store, cancellationToken));
+            default:
+                return TypedResults.Accepted(SelfUrl(id), await ToResponseAsync(record!, store, cancellationToken));
+        }
+    }
+
+    public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetImageAsync(
+        Guid id, GenerationStore store, IBlobStore blobs, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var record = await store.GetAsync(id, cancellationToken);
+        if (record is null) return NotFound(id);
+        if (record.Status != GenerationStatus.Succeeded || record.ImageKey is null)
+            return NotYet(id, record, "image");
+        return await BlobAsync(blobs, record.ImageKey, response, cancellationToken) is { } image ? image : MissingBlob(id);
+    }
+
+    public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetPreviewAsync(
+        Guid id, int step, GenerationStore store, IBlobStore blobs, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var record = await store.GetAsync(id, cancellationToken);
+        if (record is null) return NotFound(id);
+        var previews = await store.GetPreviewsAsync(id, cancellationToken);
+        var preview = previews.FirstOrDefault(p => p.Step == step);
+        if (preview is null)
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such preview.",
+                detail: previews.Count == 0
+                    ? $"Generation {id} has no previews (previewEvery was {record.Options.PreviewEvery})."
+                    : $"Generation {id} has previews at steps {string.Join(", ", previews.Select(p => p.Step))}; step {step} is not one of them.");
+        return await BlobAsync(blobs, preview.BlobKey, response, cancellationToken) is { } png ? png : MissingBlob(id);
+    }
+
+    public static async Task<Results<Ok<TraceResponse>, ContentHttpResult, ProblemHttpResult>> GetTraceAsync(
+        Guid id, HttpRequest request, GenerationStore store, CancellationToken cancellationToken)
+    {
+        var record = await store.GetAsync(id, cancellationToken);
+        if (record is null) return NotFound(id);
+        if (record.Status != GenerationStatus.Succeeded) return NotYet(id, record, "trace");
+        var points = await store.GetTraceAsync(id, cancellationToken);
+        if (!WantsCsv(request)) return TypedResults.Ok(new TraceResponse(id, record.Score, points));
+
+        var csv = new StringBuilder("step,loss,aug_clip\n");
+        foreach (var point in points)
+            csv.Append(point.Step.ToString(CultureInfo.InvariantCulture)).Append(',')
+               .Append(point.Loss.ToString("R", CultureInfo.InvariantCulture)).Append(',')
+               .Append(point.AugClip?.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+        return TypedResults.Text(csv.ToString(), "text/csv; charset=utf-8");
+    }
+
+    // ---- helpers -------------------------------------------------------------------------
+
+    private static bool WantsCsv(HttpRequest request)
+    {
+        var accept = request.GetTypedHeaders().Accept;
+        if (accept.Count == 0) return false;
+        var csv = accept.Where(a => a.MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase)).Select(a => a.Quality ?? 1).DefaultIfEmpty(0).Max();
+        var json = accept.Where(a => a.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)).Select(a => a.Quality ?? 1).DefaultIfEmpty(0).Max();
+        return csv > 0 && csv >= json;
+    }
+
+    private static async Task<FileStreamHttpResult?> BlobAsync(IBlobStore blobs, string key, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var stream = await blobs.OpenReadAsync(key, cancellationToken);
+        if (stream is null) return null;
+        // Content-addressed: the key is a strong validator; the framework answers If-None-Match with 304.
+        response.Headers.CacheControl = ImmutableCaching;
+        return TypedResults.Stream(stream, "image/png", entityTag: new EntityTagHeaderValue($"\"{key}\""));
+    }
+
+    private static ProblemHttpResult NotFound(Guid id) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such generation.", detail: $"No generation has id {id}.");
+
+    private static ProblemHttpResult NotYet(Guid id, GenerationRecord record, string what) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: $"The {what} is not available.",
+            detail: $"Generation {id} is {record.Status.ToName()}; its {what} exists once it has succeeded.");
+
+    private static ProblemHttpResult MissingBlob(Guid id) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "Stored image missing.",
+            detail: $"The blob of generation {id} is not in the blob store: check that the API and the workers share Blobs:Directory.");
+
+    private static string SelfUrl(Guid id) => $"/v1/generations/{id}";
+
+    public static string EncodeCursor(long sequence) =>
+        Convert.ToBase64String(Encoding.ASCII.GetBytes("s:" + sequence.ToString(CultureInfo.InvariantCulture))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static bool TryDecodeCursor(string cursor, out long sequence)
+    {
+        sequence = 0;
+        try
+        {
+            var base64 = cursor.Replace('-', '+').Replace('_', '/');
+            base64 += new string('=', (4 - base64.Length % 4) % 4);
+            var text = Encoding.ASCII.GetString(Convert.FromBase64String(base64));
+            return text.StartsWith("s:", StringComparison.Ordinal)
+                && long.TryParse(text.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out sequence);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+
+    internal static async Task<GenerationResponse> ToResponseAsync(GenerationRecord record, GenerationStore store, CancellationToken cancellationToken)
+    {
+        var self = SelfUrl(record.Id);
+        var succeeded = record.Status == GenerationStatus.Succeeded;
+        var previews = await store.GetPreviewsAsync(record.Id, cancellationToken);
+        return new GenerationResponse
+        {
+            Id = record.Id,
+            Status = record.Status.ToName(),
+            Prompt = record.Prompt,
+            Model = record.Model,
+            Seed = record.Seed,
+            Preset = record.Preset,
+            Options = record.Options,
+            CreatedAt = record.CreatedAt,
+            StartedAt = record.StartedAt,
+            FinishedAt = record.FinishedAt,
+            QueuePosition = await store.QueuePositionAsync(record, cancellationToken),
+            Progress = record.Status == GenerationStatus.Running && record.Progress is { } p
+                ? new ProgressResponse(
+                    JsonNamingPolicyName(p.Phase), p.Step, p.Total,
+                    p.Total > 0 ? Math.Round(100.0 * p.Step / p.Total, 1) : 0,
+                    p.AugClip, p.Eta?.TotalSeconds, p.UpdatedAt)
+                : null,
+            CancelRequested = record.CancelRequested,
+            Result = succeeded ? new ResultResponse(record.Score ?? 0, record.Seed, $"{self}/image", $"{self}/trace") : null,
+            Previews = [.. previews.Select(pr => new PreviewLink(pr.Step, $"{self}/previews/{pr.Step}"))],
+            Error = record.Error,
+            Links = new GenerationLinks(self, $"{self}/cancel", succeeded ? $"{self}/image" : null, succeeded ? $"{self}/trace" : null),
+        };
+    }
+
+    private static string JsonNamingPolicyName(GenerationPhase phase) => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(phase.ToString());
+}

@@ -1,0 +1,31 @@
+using FuseDream.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace FuseDream.Api.Apis;
+
+/// <summary><c>/v1/models</c>: what the connected workers can run, from their heartbeats.</summary>
+public static class ModelsApi
+{
+    public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("/v1/models").WithTags("Models")
+            .MapGet("/", GetAsync)
+            .WithName("GetModels")
+            .WithSummary("Models the connected workers can run, and the workers themselves");
+        return app;
+    }
+
+    public static async Task<Ok<ModelsResponse>> GetAsync(GenerationStore store, IOptions<WorkerOptions> options, CancellationToken cancellationToken)
+    {
+        var workers = await store.GetLiveWorkersAsync(options.Value.HeartbeatTimeout, cancellationToken);
+        var models = workers
+            .SelectMany(w => w.Models.Select(m => (Model: m, w.WorkerCount)))
+            .GroupBy(x => x.Model, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new ModelAvailability(g.Key, g.Sum(x => x.WorkerCount)))
+            .ToList();
+        return TypedResults.Ok(new ModelsResponse(models,
+            [.. workers.Select(w => new WorkerResponse(w.Name, w.Models, w.WorkerCount, w.StartedAt, w.LastSeen))]));
+    }
+}

@@ -1,0 +1,26 @@
+using System.Text.Json.Serialization;
+using FuseDream.Api.Apis;
+using FuseDream.Jobs;
+
+namespace FuseDream.Api.Hosting;
+
+/// <summary>The generation service: storage, queue client, request validation, worker readiness, and in one-machine mode the worker itself.</summary>
+public static class GenerationServices
+{
+    public static WebApplicationBuilder AddGenerationServices(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddGenerationStorage();
+        builder.Services.AddSingleton<GenerationRequestReader>();
+        builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+
+        builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section);
+        builder.Services.AddHealthChecks().AddCheck<WorkerHealthCheck>("workers", tags: ["ready"]);
+
+        // One-machine mode: this process also runs the Hangfire server and the pipeline. It
+        // needs libtorch; the worker checks for it at start and says how to build it in.
+        if (builder.Configuration.GetValue<bool>($"{WorkerOptions.Section}:{nameof(WorkerOptions.InProcess)}"))
+            builder.Services.AddGenerationWorker();
+        return builder;
+    }
+}

@@ -1,0 +1,35 @@
+using FuseDream.Jobs;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace FuseDream.Api.Hosting;
+
+/// <summary>Whether readiness requires a live worker (configuration section <c>Health</c>).</summary>
+public sealed class HealthOptions
+{
+    public const string Section = "Health";
+
+    /// <summary>Ready only with at least one worker heartbeat (<c>Health:RequireWorker</c>, default true).</summary>
+    public bool RequireWorker { get; set; } = true;
+}
+
+/// <summary>Ready only when at least one worker has sent a heartbeat within <see cref="WorkerOptions.HeartbeatTimeout"/>.</summary>
+public sealed class WorkerHealthCheck(GenerationStore store, IOptions<WorkerOptions> workers, IOptions<HealthOptions> health) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<WorkerRecord> live;
+        try
+        {
+            live = await store.GetLiveWorkersAsync(workers.Value.HeartbeatTimeout, cancellationToken);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy($"Worker heartbeats cannot be read: {ex.Message}", ex);
+        }
+        if (live.Count > 0)
+            return HealthCheckResult.Healthy($"{live.Count} worker(s) with {live.Sum(w => w.WorkerCount)} thread(s): {string.Join(", ", live.Select(w => w.Name))}.");
+        var message = $"No worker heartbeat in the last {workers.Value.HeartbeatTimeout.TotalSeconds:0} s: start a worker (FuseDream.Worker serve) or set Worker:InProcess=true.";
+        return health.Value.RequireWorker ? HealthCheckResult.Unhealthy(message) : HealthCheckResult.Healthy(message + " (not required: Health:RequireWorker=false)");
+    }
+}

@@ -1,0 +1,146 @@
+using System.ComponentModel;
+using FuseDream.Generation;
+using FuseDream.Storage;
+using Hangfire;
+using Hangfire.Server;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Serilog.Context;
+
+namespace FuseDream.Jobs;
+
+/// <summary>
+/// The Hangfire job of one generation. Hangfire delivers a job at least once (a worker that
+/// dies mid-job has its job handed out again), so this method is re-entrant and idempotent:
+/// whatever number of times it runs for an id, the generation ends with at most one result.
+/// The comments marked "durability boundary" say what is safe if the process dies there.
+/// </summary>
+public sealed class GenerationJob(
+    GenerationStore store,
+    IBlobStore blobs,
+    PipelinePool pipelines,
+    CancellationSignals signals,
+    IOptions<WorkerOptions> workerOptions,
+    IOptions<QueueOptions> queueOptions,
+    ILogger<GenerationJob> logger)
+{
+    /// <summary>Runs the generation <paramref name="generationId"/>. Hangfire supplies <paramref name="context"/> and <paramref name="cancellationToken"/> (cancelled when the worker shuts down).</summary>
+    [Queue(QueueOptions.GpuQueue)]
+    [DisplayName("Generation {0}")]
+    public async Task RunAsync(Guid generationId, PerformContext? context, CancellationToken cancellationToken)
+    {
+        using var _ = LogContext.PushProperty("GenerationId", generationId);
+        var worker = workerOptions.Value;
+
+        // Durability boundary: the claim. Nothing finished is claimed again, so a job
+        // re-delivered after success (or after cancel/failure) ends here without running.
+        var record = await store.ClaimAsync(generationId, worker.EffectiveName, cancellationToken);
+        if (record is null)
+        {
+            logger.LogInformation("Generation {GenerationId} is finished or unknown; nothing to do", generationId);
+            return;
+        }
+        if (record.CancelRequested)
+        {
+            await store.MarkCanceledAsync(generationId, CancellationToken.None);
+            logger.LogInformation("Generation {GenerationId} was canceled before it started", generationId);
+            return;
+        }
+        logger.LogInformation("Generation {GenerationId} started (attempt {Attempt}, model {Model}, seed {Seed})",
+            generationId, record.Attempts, record.Model, record.Seed);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var signal = signals.Register(generationId, stop);
+        try
+        {
+            GenerationResult result;
+            using (var lease = await pipelines.RentAsync(stop.Token))
+            await using (var progress = new ThrottledProgressWriter(store, generationId, worker.ProgressInterval, stop, logger))
+            {
+                var request = new GenerationRequest(record.Prompt, record.Seed, record.Options);
+                result = await lease.Pipeline.RunAsync(request, progress, (preview, ct) => SavePreviewAsync(generationId, preview, ct), stop.Token);
+            }
+
+            // Durability boundary: the image blob. It is flushed to disk before the row that
+            // names it commits, so a succeeded row never points at a missing blob. If we die
+            // after this, the blob is an orphan under its content hash; the re-run writes the
+            // same key again (or another, if the run is not bit-reproducible) and commits once.
+            var imageKey = await blobs.PutAsync(result.Png, CancellationToken.None);
+
+            // Durability boundary: the result commit. One transaction, guarded by
+            // status = 'running': exactly one run can commit; every later one finds it finished.
+            if (await CommitWithRetryAsync(generationId, result, imageKey))
+            {
+                logger.LogInformation("Generation {GenerationId} succeeded: AugCLIP {Score:F4}, image {ImageKey}",
+                    generationId, result.AugClipScore, imageKey);
+                return;
+            }
+            if (await store.IsCancelRequestedAsync(generationId, CancellationToken.None)
+                && await store.MarkCanceledAsync(generationId, CancellationToken.None))
+                logger.LogInformation("Generation {GenerationId} was canceled as it finished; result discarded", generationId);
+            else
+                logger.LogInformation("Generation {GenerationId} was already finished; this run's result is discarded", generationId);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Worker shutdown: hand the generation back. Rethrowing makes Hangfire return
+                // the fetched job to the queue; the next worker claims it again from 'queued'.
+                await store.RequeueAsync(generationId, null, CancellationToken.None);
+                logger.LogWarning("Worker stopping: generation {GenerationId} goes back to the queue", generationId);
+                throw;
+            }
+            await store.MarkCanceledAsync(generationId, CancellationToken.None);
+            logger.LogInformation("Generation {GenerationId} canceled", generationId);
+        }
+        catch (Exception ex) when (IsTransient(ex))
+        {
+            var retries = context?.GetJobParameter<int>("RetryCount", allowStale: true) ?? 0;
+            if (retries >= queueOptions.Value.MaxRetries)
+            {
+                await store.MarkFailedAsync(generationId, $"Gave up after {retries + 1} attempts: {ex.Message}", CancellationToken.None);
+                logger.LogError(ex, "Generation {GenerationId} failed after {Attempts} attempts", generationId, retries + 1);
+                return;
+            }
+            // Transient: put the row back to queued and let Hangfire retry after a delay.
+            await store.RequeueAsync(generationId, $"Retrying after a transient failure: {ex.Message}", CancellationToken.None);
+            logger.LogWarning(ex, "Generation {GenerationId} hit a transient failure; Hangfire will retry", generationId);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            // Permanent: the same input would fail the same way, so record it and do not retry
+            // (returning normally tells Hangfire the job is done).
+            await store.MarkFailedAsync(generationId, ex.Message, CancellationToken.None);
+            logger.LogError(ex, "Generation {GenerationId} failed", generationId);
+        }
+    }
+
+    private async Task SavePreviewAsync(Guid generationId, GenerationPreview preview, CancellationToken cancellationToken)
+    {
+        // Blob first, then the row that names it (same rule as the final image).
+        var key = await blobs.PutAsync(preview.Png, cancellationToken);
+        await store.SavePreviewAsync(generationId, preview.Step, key, cancellationToken);
+    }
+
+    /// <summary>The commit is idempotent (guarded), so a dropped connection is simply retried a few times before the job is.</summary>
+    private async Task<bool> CommitWithRetryAsync(Guid generationId, GenerationResult result, string imageKey)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await store.CompleteAsync(generationId, result, imageKey, CancellationToken.None);
+            }
+            catch (Exception ex) when (attempt < 3 && IsTransient(ex))
+            {
+                logger.LogWarning("Committing the result of generation {GenerationId} failed ({Reason}); retrying", generationId, ex.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+            }
+        }
+    }
+
+    public static bool IsTransient(Exception ex) => TransientErrors.IsTransient(ex);
+}

@@ -1,0 +1,73 @@
+using Hangfire;
+using Hangfire.Common;
+using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
+using Hangfire.States;
+using Microsoft.Extensions.Options;
+
+namespace FuseDream.Jobs;
+
+/// <summary>
+/// The Hangfire storage and client for generation jobs. Built as an instance (not through
+/// Hangfire's static <c>GlobalConfiguration</c>) so that several hosts in one process — the
+/// integration tests — each talk to their own database.
+/// </summary>
+public sealed class GenerationQueue
+{
+    private readonly Lazy<PostgreSqlStorage> _storage;
+    private readonly Lazy<BackgroundJobClient> _client;
+
+    public GenerationQueue(IOptions<DatabaseOptions> database, IOptions<QueueOptions> queue)
+    {
+        var options = queue.Value;
+        var storageOptions = new PostgreSqlStorageOptions
+        {
+            SchemaName = options.Schema,
+            PrepareSchemaIfNecessary = true,
+            QueuePollInterval = options.PollInterval,
+            // Sliding: the worker running a job keeps extending its invisibility, so a long
+            // generation is never handed out twice while its worker lives.
+            UseSlidingInvisibilityTimeout = true,
+            InvisibilityTimeout = options.InvisibilityTimeout,
+            EnableLongPolling = true,
+        };
+        var connectionString = database.Value.ConnectionString;
+        // PublicationOnly: a failure (database down at that moment) is not cached; the next use tries again.
+        _storage = new(() => new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, storageOptions), storageOptions),
+            LazyThreadSafetyMode.PublicationOnly);
+        Filters = new JobFilterProviderCollection(
+            new JobFilterCollection
+            {
+                // Bounded retries for transient failures. GenerationJob itself decides what is
+                // transient: it swallows (and records) permanent failures, so only transient
+                // ones reach this filter.
+                new AutomaticRetryAttribute
+                {
+                    Attempts = options.MaxRetries,
+                    DelaysInSeconds = options.EffectiveRetryDelaysSeconds,
+                    OnAttemptsExceeded = AttemptsExceededAction.Fail,
+                },
+            },
+            // [Queue] on the job method keeps retries on the GPU queue.
+            new JobFilterAttributeFilterProvider());
+        _client = new(() => new BackgroundJobClient(_storage.Value, Filters), LazyThreadSafetyMode.PublicationOnly);
+    }
+
+    /// <summary>The Hangfire storage; created (and its schema installed) on first use.</summary>
+    public JobStorage Storage => _storage.Value;
+
+    /// <summary>The filters both the client and the server apply (retries, queue).</summary>
+    public IJobFilterProvider Filters { get; }
+
+    /// <summary>Enqueues the job of a generation on the GPU queue; the job carries only the id.</summary>
+    public string Enqueue(Guid generationId) =>
+        _client.Value.Create(
+            Job.FromExpression<GenerationJob>(job => job.RunAsync(generationId, null, CancellationToken.None)),
+            new EnqueuedState(QueueOptions.GpuQueue));
+
+    /// <summary>Runs a job again (used for a re-delivery: the job is idempotent).</summary>
+    public bool Requeue(string jobId) => _client.Value.Requeue(jobId);
+
+    /// <summary>Drops a job that should no longer run (its generation was canceled while queued).</summary>
+    public bool Delete(string jobId) => _client.Value.Delete(jobId);
+}

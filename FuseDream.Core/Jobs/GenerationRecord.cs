@@ -1,0 +1,43 @@
+using FuseDream.Generation;
+
+namespace FuseDream.Jobs;
+
+/// <summary>One row of <c>fusedream.generations</c>.</summary>
+public sealed record GenerationRecord
+{
+    public required Guid Id { get; init; }
+    public required long Sequence { get; init; }
+    public string? IdempotencyKey { get; init; }
+    public required string RequestHash { get; init; }
+    public required string Prompt { get; init; }
+    public required string Model { get; init; }
+    public required long Seed { get; init; }
+    public string? Preset { get; init; }
+    public required GenerationOptions Options { get; init; }
+    public required GenerationStatus Status { get; init; }
+    public bool CancelRequested { get; init; }
+    public int Attempts { get; init; }
+    public string? Worker { get; init; }
+    public string? JobId { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+    public GenerationProgressRecord? Progress { get; init; }
+    public double? Score { get; init; }
+    public string? ImageKey { get; init; }
+    public string? Error { get; init; }
+}
+
+/// <summary>The latest progress a worker wrote.</summary>
+public sealed record GenerationProgressRecord(
+    GenerationPhase Phase, int Step, int Total, double? AugClip, TimeSpan? Eta, DateTimeOffset UpdatedAt);
+
+/// <summary>A preview stored for one step.</summary>
+public sealed record PreviewRecord(int Step, string BlobKey);
+
+/// <summary>A generation to insert.</summary>
+public sealed record NewGeneration(
+    Guid Id, string? IdempotencyKey, string RequestHash, string Prompt, long Seed, string? Preset, GenerationOptions Options);
+
+/// <summary>A worker process as its latest heartbeat describes it.</summary>
+public sealed record WorkerRecord(string Name, IReadOnlyList<string> Models, int WorkerCount, DateTimeOffset StartedAt, DateTimeOffset LastSeen);

@@ -1,0 +1,61 @@
+using FuseDream.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace FuseDream.Jobs;
+
+public static class JobsServiceCollectionExtensions
+{
+    /// <summary>
+    /// What both the API and the worker need: the database (migrated at start), the generation
+    /// rows, the blob store, the queue client and the prompt token counter. Safe to call twice.
+    /// </summary>
+    public static IServiceCollection AddGenerationStorage(this IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(GenerationStore))) return services;
+        services.AddFuseDreamDatabase();
+        services.AddSingleton<DatabaseMigrator>();
+        // First hosted service: everything after it may assume the schema is in place.
+        services.AddHostedService<DatabaseMigrationHostedService>();
+        services.AddSingleton<GenerationStore>();
+
+        services.AddOptions<BlobStoreOptions>().BindConfiguration(BlobStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+
+        services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<GenerationQueue>();
+
+        services.TryAddSingleton<IPromptTokenCounter, ClipPromptTokenCounter>();
+        return services;
+    }
+
+    /// <summary>
+    /// The worker: pipelines built once at start, a Hangfire server on the GPU queue, the
+    /// cancellation listener and the heartbeat. The pipeline factory defaults to
+    /// <see cref="ModelPipelineFactory"/> (models from <c>Models:*</c>); register another
+    /// <see cref="IGenerationPipelineFactory"/> to replace it.
+    /// </summary>
+    public static IServiceCollection AddGenerationWorker(this IServiceCollection services)
+    {
+        services.AddGenerationStorage();
+        services.AddOptions<ModelPathsOptions>().BindConfiguration(ModelPathsOptions.Section);
+        services.TryAddSingleton<IGenerationPipelineFactory, ModelPipelineFactory>();
+        services.AddSingleton<PipelinePool>();
+        services.AddTransient<GenerationJob>();
+        services.AddSingleton<CancellationSignals>();
+        services.AddHostedService(sp => sp.GetRequiredService<CancellationSignals>());
+        services.AddSingleton<GenerationServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<GenerationServer>());
+        // Last: announce the worker only once its models are loaded and the server runs.
+        services.AddHostedService<WorkerHeartbeat>();
+        // Timeouts nest: the host waits longer than the Hangfire server waits for its jobs.
+        services.AddOptions<HostOptions>().Configure<Microsoft.Extensions.Options.IOptions<WorkerOptions>>((host, worker) =>
+        {
+            var needed = worker.Value.ShutdownTimeout + TimeSpan.FromSeconds(15);
+            if (host.ShutdownTimeout < needed) host.ShutdownTimeout = needed;
+        });
+        return services;
+    }
+}

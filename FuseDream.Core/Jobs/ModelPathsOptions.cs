@@ -1,0 +1,53 @@
+namespace FuseDream.Jobs;
+
+/// <summary>Where the worker finds the pretrained weights (configuration section <c>Models</c>).</summary>
+public sealed class ModelPathsOptions
+{
+    public const string Section = "Models";
+
+    /// <summary>CLIP weights (OpenAI TorchScript <c>.pt</c> or a state dict). Setting <c>Models:Clip</c>.</summary>
+    public string? Clip { get; set; }
+
+    /// <summary>BigGAN 256 generator state dict. Setting <c>Models:BigGan256</c>; optional if only biggan-512 is served.</summary>
+    public string? BigGan256 { get; set; }
+
+    /// <summary>BigGAN 512 generator state dict. Setting <c>Models:BigGan512</c>; optional if only biggan-256 is served.</summary>
+    public string? BigGan512 { get; set; }
+
+    /// <summary>
+    /// Where the models run (<c>Models:Device</c>): <c>auto</c> (default: worker thread i on
+    /// <c>cuda:i</c> when CUDA is available, else the CPU), <c>cpu</c>, or <c>cuda</c> (thread i on <c>cuda:i</c>).
+    /// </summary>
+    public string Device { get; set; } = "auto";
+
+    /// <summary>Model ids whose generator file is configured.</summary>
+    public IReadOnlyList<string> ConfiguredModels =>
+        [.. new[] { (Generation.GenerationOptions.Models.BigGan256, BigGan256), (Generation.GenerationOptions.Models.BigGan512, BigGan512) }
+            .Where(m => !string.IsNullOrWhiteSpace(m.Item2)).Select(m => m.Item1)];
+
+    /// <summary>Every problem as a sentence naming the setting, its environment variable and the file; empty when usable.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        CheckFile(errors, nameof(Clip), Clip, required: true);
+        CheckFile(errors, nameof(BigGan256), BigGan256, required: false);
+        CheckFile(errors, nameof(BigGan512), BigGan512, required: false);
+        if (Device is not ("auto" or "cpu" or "cuda"))
+            errors.Add($"{Section}:Device (env {Section}__Device) must be auto, cpu or cuda (got '{Device}').");
+        if (string.IsNullOrWhiteSpace(BigGan256) && string.IsNullOrWhiteSpace(BigGan512))
+            errors.Add("No generator is configured: set Models:BigGan256 (env Models__BigGan256) and/or Models:BigGan512 (env Models__BigGan512) to a BigGAN state dict (.pth).");
+        return errors;
+    }
+
+    private static void CheckFile(List<string> errors, string key, string? path, bool required)
+    {
+        var setting = $"{Section}:{key} (env {Section}__{key})";
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            if (required) errors.Add($"{setting} is not set: point it at the model file.");
+            return;
+        }
+        if (!File.Exists(path))
+            errors.Add($"{setting} names '{Path.GetFullPath(path)}', which does not exist.");
+    }
+}

@@ -1,0 +1,70 @@
+using FuseDream.Generation;
+using Microsoft.Extensions.Options;
+using TorchSharp;
+
+namespace FuseDream.Jobs;
+
+/// <summary>
+/// The production factory: checks the model files named by <see cref="ModelPathsOptions"/>
+/// and the native libtorch at start, then builds the FuseDream pipeline for each worker thread.
+/// </summary>
+public sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options) : IGenerationPipelineFactory
+{
+    public IReadOnlyList<string> Models => options.Value.ConfiguredModels;
+
+    public void EnsureReady()
+    {
+        var errors = options.Value.Validate();
+        if (errors.Count > 0)
+            throw new InvalidOperationException("The worker cannot load its models: " + string.Join(" ", errors));
+        EnsureTorchAvailable();
+    }
+
+    public IGenerationPipeline Create(int workerIndex)
+    {
+        var o = options.Value;
+        return FuseDreamPipeline.Load(new FuseDreamPipelineSettings
+        {
+            ClipPath = o.Clip!,
+            BigGanPaths = [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p!)],
+            Device = DeviceFor(workerIndex),
+        });
+    }
+
+    /// <summary>The device of worker thread <paramref name="workerIndex"/>: one GPU per thread, or the CPU.</summary>
+    public string DeviceFor(int workerIndex)
+    {
+        var cuda = options.Value.Device switch
+        {
+            "cpu" => false,
+            "cuda" => true,
+            _ => torch.cuda.is_available(),
+        };
+        if (!cuda) return "cpu";
+        var count = torch.cuda.device_count();
+        if (workerIndex >= count)
+            throw new InvalidOperationException(
+                $"Worker:Count asks for worker thread {workerIndex + 1}, but only {count} CUDA device(s) are visible: set Worker:Count (env Worker__Count) to at most {count}.");
+        return $"cuda:{workerIndex}";
+    }
+
+    /// <summary>Throws a message that says how to get libtorch when this process cannot load it.</summary>
+    public static void EnsureTorchAvailable()
+    {
+        string? reason = null;
+        try
+        {
+            if (!torch.TryInitializeDeviceType(DeviceType.CPU)) reason = "TorchSharp could not load its native backend";
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or NotSupportedException or TypeInitializationException or InvalidOperationException)
+        {
+            reason = ex.GetBaseException().Message;
+        }
+        if (reason is not null)
+            throw new InvalidOperationException(
+                $"libtorch (TorchSharp's native backend) is not available in this process ({reason}). " +
+                "The API is built without it: to run the worker in-process (Worker:InProcess=true) build the API with " +
+                "-p:TorchBackend=cpu (scripts/run.sh does) or -p:TorchBackend=cuda; otherwise run the worker separately " +
+                "(dotnet run --project FuseDream.Worker -- serve) and leave Worker:InProcess unset.");
+    }
+}

@@ -1,0 +1,77 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FuseDream.Tests.Api;
+
+public class CancellationTests(CancellationTests.Factory factory) : IClassFixture<CancellationTests.Factory>
+{
+    /// <summary>One worker thread and 20 ms steps: a 1000-step run takes 20 s unless canceled.</summary>
+    public sealed class Factory : ServiceFactory
+    {
+        public Factory() => Pipelines.StepDelay = TimeSpan.FromMilliseconds(20);
+    }
+
+    [Fact]
+    public async Task CancelQueued_IsImmediate_AndCancelRunning_StopsWithinAStep()
+    {
+        using var client = factory.CreateClient();
+        var running = (await client.PostAsync(GenerationClient.Quick("long runner", steps: 1000))).Id();
+        await client.WaitAsync(running, g => g.Status() == "running" && g.TryGetProperty("progress", out var p) && p.ValueKind != System.Text.Json.JsonValueKind.Null);
+
+        // The only worker thread is busy: this one waits in the queue.
+        var queued = await client.PostAsync(GenerationClient.Quick("waiting in line", steps: 3));
+        var waiting = await client.GetJsonAsync($"/v1/generations/{queued.Id()}");
+        Assert.Equal("queued", waiting.Status());
+        Assert.Equal(1, waiting.GetProperty("queuePosition").GetInt64());
+
+        using (var cancelQueued = await client.PostAsync($"/v1/generations/{queued.Id()}/cancel", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, cancelQueued.StatusCode);
+            Assert.Contains("\"canceled\"", await cancelQueued.Content.ReadAsStringAsync());
+        }
+        Assert.Equal("canceled", (await client.GetJsonAsync($"/v1/generations/{queued.Id()}")).Status());
+
+        var progress = (await client.GetJsonAsync($"/v1/generations/{running}")).GetProperty("progress");
+        Assert.Equal("optimizing", progress.GetProperty("phase").GetString());
+        Assert.Equal(1000, progress.GetProperty("total").GetInt32());
+        Assert.True(progress.GetProperty("percent").GetDouble() is > 0 and < 100);
+
+        var asked = DateTime.UtcNow;
+        using (var cancelRunning = await client.PostAsync($"/v1/generations/{running}/cancel", null))
+            Assert.Equal(HttpStatusCode.Accepted, cancelRunning.StatusCode);
+        var stopped = await client.WaitAsync(running, timeout: TimeSpan.FromSeconds(5));
+        Assert.Equal("canceled", stopped.Status());
+        Assert.True(DateTime.UtcNow - asked < TimeSpan.FromSeconds(3), "the running generation did not stop promptly");
+        var stepAtCancel = await factory.ScalarAsync<int>($"select step from fusedream.generations where id = '{running}'");
+        Assert.InRange(stepAtCancel, 1, 999);
+
+        await Task.Delay(300);
+        Assert.Equal(0, factory.Pipelines.RunsOf("waiting in line"));
+        Assert.Equal(0L, await factory.ScalarAsync<long>("select count(*) from fusedream.generation_trace"));
+    }
+
+    [Fact]
+    public async Task Generation_Succeeds_WhenItsDatabaseConnectionsAreTerminatedMidRun()
+    {
+        using var client = factory.CreateClient();
+        var id = (await client.PostAsync(GenerationClient.Quick("survives a database blip", steps: 60, previewEvery: 20))).Id();
+        await client.WaitAsync(id, g => g.Status() == "running");
+
+        // Kill every other session on this database: the worker's pooled connections, the
+        // cancellation listener's LISTEN connection and Hangfire's connections.
+        await factory.ExecuteAsync("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()");
+
+        var done = await client.WaitAsync(id, timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal("succeeded", done.Status());
+        Assert.Equal(60L, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'"));
+
+        // The listener reconnected: cancelling a fresh running generation is still prompt.
+        var signals = factory.Services.GetRequiredService<FuseDream.Jobs.CancellationSignals>();
+        await signals.Listening;
+        var next = (await client.PostAsync(GenerationClient.Quick("cancel after the blip", steps: 1000))).Id();
+        await client.WaitAsync(next, g => g.Status() == "running");
+        using (var cancel = await client.PostAsync($"/v1/generations/{next}/cancel", null))
+            Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        Assert.Equal("canceled", (await client.WaitAsync(next, timeout: TimeSpan.FromSeconds(5))).Status());
+    }
+}

@@ -1,0 +1,254 @@
+using System.Net;
+using System.Net.Http.Headers;
+using FuseDream.Jobs;
+using Hangfire.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using SixLabors.ImageSharp;
+
+namespace FuseDream.Tests.Api;
+
+public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) : IClassFixture<GenerationLifecycleTests.Factory>
+{
+    public sealed class Factory : ServiceFactory;
+
+    [Fact]
+    public async Task Submit_RunsToSucceeded_WithDownloadableImageTraceAndPreviews()
+    {
+        using var client = factory.CreateClient();
+        var created = await client.PostAsync(GenerationClient.Quick("a lifecycle prompt", steps: 6, previewEvery: 3, seed: 1234));
+        Assert.Equal("queued", created.Status());
+        var id = created.Id();
+
+        var done = await client.WaitAsync(id);
+        Assert.Equal("succeeded", done.Status());
+        Assert.Equal(1234, done.GetProperty("seed").GetInt64());
+        var result = done.GetProperty("result");
+        Assert.Equal(0.25 + 34 * 1e-4, result.GetProperty("augClipScore").GetDouble(), 9);
+        Assert.Equal($"/v1/generations/{id}/image", result.GetProperty("imageUrl").GetString());
+        Assert.Equal([3, 6], done.GetProperty("previews").EnumerateArray().Select(p => p.GetProperty("step").GetInt32()));
+        Assert.True(done.GetProperty("startedAt").GetDateTimeOffset() <= done.GetProperty("finishedAt").GetDateTimeOffset());
+
+        using var image = await client.GetAsync($"/v1/generations/{id}/image");
+        Assert.Equal(HttpStatusCode.OK, image.StatusCode);
+        Assert.Equal("image/png", image.Content.Headers.ContentType?.MediaType);
+        var bytes = await image.Content.ReadAsByteArrayAsync();
+        Assert.Equal(8, Image.Identify(bytes).Width);
+        var etag = image.Headers.ETag;
+        Assert.NotNull(etag);
+        Assert.Equal($"\"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))}\"", etag.Tag);
+        Assert.Contains("immutable", image.Headers.CacheControl?.ToString());
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, $"/v1/generations/{id}/image");
+        conditional.Headers.IfNoneMatch.Add(etag);
+        using var notModified = await client.SendAsync(conditional);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+
+        var trace = await client.GetJsonAsync($"/v1/generations/{id}/trace");
+        var points = trace.GetProperty("points").EnumerateArray().ToList();
+        Assert.Equal([1, 2, 3, 4, 5, 6], points.Select(p => p.GetProperty("step").GetInt32()));
+        Assert.Equal(0.202, points[1].GetProperty("augClip").GetDouble(), 9);
+
+        using var csvRequest = new HttpRequestMessage(HttpMethod.Get, $"/v1/generations/{id}/trace");
+        csvRequest.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/csv"));
+        using var csv = await client.SendAsync(csvRequest);
+        Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
+        var lines = (await csv.Content.ReadAsStringAsync()).TrimEnd('\n').Split('\n');
+        Assert.Equal("step,loss,aug_clip", lines[0]);
+        Assert.Equal(7, lines.Length);
+        Assert.StartsWith("2,", lines[2]);
+
+        using var preview = await client.GetAsync($"/v1/generations/{id}/previews/3");
+        Assert.Equal(HttpStatusCode.OK, preview.StatusCode);
+        Assert.Equal("image/png", preview.Content.Headers.ContentType?.MediaType);
+        using var missingPreview = await client.GetAsync($"/v1/generations/{id}/previews/4");
+        Assert.Equal(HttpStatusCode.NotFound, missingPreview.StatusCode);
+        Assert.Equal("application/problem+json", missingPreview.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task IdempotencyKey_SameBodyReturnsSameGeneration_DifferentBodyIs422()
+    {
+        using var client = factory.CreateClient();
+        var body = GenerationClient.Quick("an idempotent prompt");
+        var first = await client.PostAsync(body, "key-1");
+        var second = await client.PostAsync(body, "key-1");
+        Assert.Equal(first.Id(), second.Id());
+        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'an idempotent prompt'"));
+        Assert.Equal(1L, await factory.ScalarAsync<long>(
+            $"select count(*) from hangfire.job where arguments::text like '%{first.Id()}%'"));
+
+        var conflict = await client.PostAsync(GenerationClient.Quick("an idempotent prompt", steps: 7), "key-1", HttpStatusCode.UnprocessableEntity);
+        Assert.Contains("Idempotency-Key", conflict.GetProperty("errors").EnumerateObject().Select(p => p.Name));
+        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'an idempotent prompt'"));
+        await client.WaitAsync(first.Id());
+    }
+
+    [Fact]
+    public async Task IdempotencyKey_ConcurrentRepeats_CreateOneGeneration()
+    {
+        using var client = factory.CreateClient();
+        var body = GenerationClient.Quick("raced idempotent prompt");
+        var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => client.PostAsync(body, "raced-key")));
+        Assert.Single(responses.Select(r => r.Id()).Distinct());
+        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'raced idempotent prompt'"));
+        await client.WaitAsync(responses[0].Id());
+        Assert.Equal(1, factory.Pipelines.RunsOf("raced idempotent prompt"));
+    }
+
+    [Fact]
+    public async Task UnknownId_Is404ProblemDetails()
+    {
+        using var client = factory.CreateClient();
+        foreach (var url in new[] { $"/v1/generations/{Guid.NewGuid()}", $"/v1/generations/{Guid.NewGuid()}/image", $"/v1/generations/{Guid.NewGuid()}/trace" })
+        {
+            using var response = await client.GetAsync(url);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+        using var cancel = await client.PostAsync($"/v1/generations/{Guid.NewGuid()}/cancel", null);
+        Assert.Equal(HttpStatusCode.NotFound, cancel.StatusCode);
+    }
+
+    [Fact]
+    public async Task Cancel_FinishedGeneration_Is409()
+    {
+        using var client = factory.CreateClient();
+        var id = (await client.PostAsync(GenerationClient.Quick("finish then cancel"))).Id();
+        Assert.Equal("succeeded", (await client.WaitAsync(id)).Status());
+        using var response = await client.PostAsync($"/v1/generations/{id}/cancel", null);
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task FailingRequest_IsFailedWithItsReason_AndNotRetried()
+    {
+        using var client = factory.CreateClient();
+        var id = (await client.PostAsync(GenerationClient.Quick("please [fail]"))).Id();
+        var done = await client.WaitAsync(id);
+        Assert.Equal("failed", done.Status());
+        Assert.Contains("refuses prompts", done.GetProperty("error").GetString());
+        await Task.Delay(500); // a retry (none expected) would have run by now: retry delay 0, schedule poll 0.2 s
+        Assert.Equal(1, factory.Pipelines.RunsOf("please [fail]"));
+    }
+
+    [Fact]
+    public async Task TransientFailure_IsRetried_AndSucceedsOnce()
+    {
+        using var client = factory.CreateClient();
+        var id = (await client.PostAsync(GenerationClient.Quick("flaky [transient]"))).Id();
+        var done = await client.WaitAsync(id, g => g.Status() is "succeeded" or "failed" or "canceled", TimeSpan.FromSeconds(20));
+        Assert.Equal("succeeded", done.Status());
+        Assert.Equal(2, factory.Pipelines.RunsOf("flaky [transient]"));
+        Assert.Equal(2, await factory.ScalarAsync<int>($"select attempts from fusedream.generations where id = '{id}'"));
+    }
+
+    [Fact]
+    public async Task PersistentTransientFailure_GivesUpAfterTheBoundedRetries()
+    {
+        using var client = factory.CreateClient();
+        var id = (await client.PostAsync(GenerationClient.Quick("hopeless [always-transient]"))).Id();
+        var done = await client.WaitAsync(id, g => g.Status() is "succeeded" or "failed" or "canceled", TimeSpan.FromSeconds(20));
+        Assert.Equal("failed", done.Status());
+        Assert.Contains("Gave up after 3 attempts", done.GetProperty("error").GetString());
+        await Task.Delay(500);
+        Assert.Equal(3, factory.Pipelines.RunsOf("hopeless [always-transient]")); // 1 + Queue:MaxRetries (2)
+    }
+
+    [Fact]
+    public async Task JobReExecutedAfterSuccess_LeavesExactlyOneResult()
+    {
+        using var client = factory.CreateClient();
+        var id = (await client.PostAsync(GenerationClient.Quick("run me twice"))).Id();
+        var first = await client.WaitAsync(id);
+        Assert.Equal("succeeded", first.Status());
+        var traceRows = await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'");
+        var imageKey = await factory.ScalarAsync<string>($"select image_key from fusedream.generations where id = '{id}'");
+        var jobId = await factory.ScalarAsync<string>($"select job_id from fusedream.generations where id = '{id}'");
+
+        // Hangfire is at-least-once: deliver the same job again.
+        var queue = factory.Services.GetRequiredService<GenerationQueue>();
+        Assert.True(queue.Requeue(jobId));
+        await WaitForSucceededStatesAsync(queue, jobId, 2);
+
+        Assert.Equal(1, factory.Pipelines.RunsOf("run me twice"));
+        Assert.Equal(traceRows, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'"));
+        Assert.Equal(imageKey, await factory.ScalarAsync<string>($"select image_key from fusedream.generations where id = '{id}'"));
+        var again = await client.GetJsonAsync($"/v1/generations/{id}");
+        Assert.Equal("succeeded", again.Status());
+        Assert.Equal(first.GetProperty("finishedAt").GetDateTimeOffset(), again.GetProperty("finishedAt").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public async Task JobReRunAfterSimulatedCrash_ProducesOneResult()
+    {
+        using var client = factory.CreateClient();
+        var store = factory.Services.GetRequiredService<GenerationStore>();
+        var queue = factory.Services.GetRequiredService<GenerationQueue>();
+        // A worker claimed this generation, wrote an orphan blob and died before committing:
+        // the row says running (attempt 1) and the queue hands the job out again.
+        var (_, record) = await store.CreateAsync(new NewGeneration(Guid.CreateVersion7(), null, "hash", "crashed mid-run", 5, "fast",
+            FuseDream.Generation.GenerationPresets.Fast with { Steps = 4, PreviewEvery = 0 }), CancellationToken.None);
+        await factory.ExecuteAsync($"update fusedream.generations set status = 'running', attempts = 1, worker = 'dead-worker', started_at = now() where id = '{record.Id}'");
+        var jobId = queue.Enqueue(record.Id);
+        var duplicate = queue.Enqueue(record.Id); // and, at least once, delivered twice
+
+        var done = await client.WaitAsync(record.Id);
+        Assert.Equal("succeeded", done.Status());
+        await WaitForSucceededStatesAsync(queue, jobId, 1);
+        await WaitForSucceededStatesAsync(queue, duplicate, 1);
+        Assert.Equal(1, factory.Pipelines.RunsOf("crashed mid-run"));
+        Assert.Equal(4L, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{record.Id}'"));
+        Assert.Equal(2, await factory.ScalarAsync<int>($"select attempts from fusedream.generations where id = '{record.Id}'"));
+    }
+
+    [Fact]
+    public async Task List_IsNewestFirst_WithCursorPagingAndStatusFilter()
+    {
+        using var client = factory.CreateClient();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 5; i++) ids.Add((await client.PostAsync(GenerationClient.Quick($"list item {i}", steps: 1))).Id());
+        foreach (var id in ids) await client.WaitAsync(id);
+
+        var seen = new List<Guid>();
+        string? cursor = null;
+        var pages = 0;
+        do
+        {
+            var page = await client.GetJsonAsync($"/v1/generations?limit=2&status=succeeded" + (cursor is null ? "" : $"&cursor={cursor}"));
+            var items = page.GetProperty("items").EnumerateArray().ToList();
+            Assert.True(items.Count <= 2);
+            Assert.All(items, g => Assert.Equal("succeeded", g.Status()));
+            seen.AddRange(items.Select(g => g.Id()));
+            cursor = page.GetProperty("nextCursor").GetString();
+            pages++;
+        }
+        while (cursor is not null && pages < 100);
+        var mine = seen.Where(ids.Contains).ToList();
+        Assert.Equal(Enumerable.Reverse(ids), mine);
+        Assert.Equal(seen.Count, seen.Distinct().Count());
+
+        using var badStatus = await client.GetAsync("/v1/generations?status=done");
+        Assert.Equal(HttpStatusCode.BadRequest, badStatus.StatusCode);
+        Assert.Contains("\"status\"", await badStatus.Content.ReadAsStringAsync());
+        using var badCursor = await client.GetAsync("/v1/generations?cursor=nonsense");
+        Assert.Equal(HttpStatusCode.BadRequest, badCursor.StatusCode);
+        using var badLimit = await client.GetAsync("/v1/generations?limit=0");
+        Assert.Equal(HttpStatusCode.BadRequest, badLimit.StatusCode);
+    }
+
+    private static async Task WaitForSucceededStatesAsync(GenerationQueue queue, string jobId, int count)
+    {
+        var monitoring = queue.Storage.GetMonitoringApi();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (SucceededStates(monitoring, jobId) >= count) return;
+            await Task.Delay(50);
+        }
+        Assert.Fail($"job {jobId} did not succeed {count} time(s); states: {string.Join(", ", monitoring.JobDetails(jobId).History.Select(h => h.StateName))}");
+    }
+
+    private static int SucceededStates(IMonitoringApi monitoring, string jobId) =>
+        monitoring.JobDetails(jobId).History.Count(h => h.StateName == "Succeeded");
+}

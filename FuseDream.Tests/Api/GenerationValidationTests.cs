@@ -1,0 +1,111 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace FuseDream.Tests.Api;
+
+public class GenerationValidationTests(GenerationValidationTests.Factory factory) : IClassFixture<GenerationValidationTests.Factory>
+{
+    public sealed class Factory : ServiceFactory;
+
+    private static readonly string LongPrompt = string.Join(' ', Enumerable.Repeat("word", 80));
+
+    public static TheoryData<string, string, string> InvalidBodies => new()
+    {
+        { """{"model":"biggan-256"}""", "prompt", "required" },
+        { """{"prompt":"   ","model":"biggan-256"}""", "prompt", "empty" },
+        { $$"""{"prompt":"{{LongPrompt}}","model":"biggan-256"}""", "prompt", "82 CLIP tokens" },
+        { "{\"prompt\":\"" + new string('a', 2001) + "\",\"model\":\"biggan-256\"}", "prompt", "is 2001 characters long" },
+        { """{"prompt":"a dog"}""", "model", "required" },
+        { """{"prompt":"a dog","model":"biggan-1024"}""", "model", "unknown model 'biggan-1024'" },
+        { """{"prompt":"a dog","model":"biggan-256","preset":"slow"}""", "preset", "unknown preset 'slow'" },
+        { """{"prompt":"a dog","model":"biggan-256","seed":-1}""", "seed", "between 0" },
+        { """{"prompt":"a dog","model":"biggan-256","options":{"steps":10001}}""", "options.steps", "between 0 and 10000 (got 10001)" },
+        { """{"prompt":"a dog","model":"biggan-256","options":{"topK":0}}""", "options.topK", "between 1 and 64" },
+        { """{"prompt":"a dog","model":"biggan-256","options":{"augmentations":257}}""", "options.augmentations", "between 1 and 256" },
+        { """{"prompt":"a dog","model":"biggan-256","options":{"learningRate":2.0}}""", "options.learningRate", "between" },
+        { """{"prompt":"a dog","model":"biggan-256","options":{"basisIterations":0}}""", "options.basisIterations", "between 1 and 10000" },
+        { """{"prompt":"a dog","model":"biggan-256","options":{"samplesPerIteration":300}}""", "options.samplesPerIteration", "between 1 and 256" },
+        { """{"prompt":"a dog","model":"biggan-256","previewEvery":-5}""", "previewEvery", "between 0 and 10000" },
+        { """{"prompt":"a dog","model":"biggan-256","options":{"steps":"many"}}""", "options.steps", "must be an integer" },
+        { """{"prompt":"a dog","model":"biggan-256","options":{"stepz":5}}""", "options.stepz", "not a known field" },
+        { """{"prompt":"a dog","model":"biggan-256","colour":"red"}""", "colour", "not a known field" },
+        { """{"prompt":"a dog", """, "body", "not valid JSON" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidBodies))]
+    public async Task InvalidRequest_Is400NamingTheField_AndNothingIsStoredOrEnqueued(string body, string field, string reason)
+    {
+        using var client = factory.CreateClient();
+        using var response = await client.PostAsync("/v1/generations", new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
+        Assert.True(errors.TryGetProperty(field, out var messages), $"no error for '{field}' in {text}");
+        Assert.Contains(messages.EnumerateArray(), m => m.GetString()!.Contains(reason, StringComparison.Ordinal));
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
+    public async Task PromptTooLong_SaysHowManyClipTokens_CountedByTheBpeTokenizer()
+    {
+        using var client = factory.CreateClient();
+        // 20 words, but each is many BPE tokens: the limit is about tokens, not words.
+        var prompt = string.Join(' ', Enumerable.Repeat("supercalifragilisticexpialidocious", 20));
+        var expected = FuseDream.Text.ClipTokenizer.Default.CountTokens(prompt);
+        Assert.True(expected > 77);
+        var problem = await client.PostAsync(new { prompt, model = "biggan-256" }, expected: HttpStatusCode.BadRequest);
+        var message = Assert.Single(problem.GetProperty("errors").GetProperty("prompt").EnumerateArray()).GetString();
+        Assert.Contains($"is {expected} CLIP tokens", message);
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
+    public async Task EveryInvalidField_IsReportedAtOnce()
+    {
+        using var client = factory.CreateClient();
+        var problem = await client.PostAsync(new { prompt = "", model = "x", options = new { steps = -1, topK = 100 } }, expected: HttpStatusCode.BadRequest);
+        var fields = problem.GetProperty("errors").EnumerateObject().Select(p => p.Name).ToHashSet();
+        Assert.Superset(new HashSet<string> { "prompt", "model", "options.steps", "options.topK" }, fields);
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
+    public async Task NonJsonBody_Is415ProblemDetails()
+    {
+        using var client = factory.CreateClient();
+        using var response = await client.PostAsync("/v1/generations", new StringContent("prompt=a dog", Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
+    public async Task OverlongIdempotencyKey_Is400()
+    {
+        using var client = factory.CreateClient();
+        var problem = await client.PostAsync(GenerationClient.Quick("a dog"), new string('k', 201), HttpStatusCode.BadRequest);
+        Assert.True(problem.GetProperty("errors").TryGetProperty("Idempotency-Key", out _));
+        await AssertNothingStoredAsync();
+    }
+
+    [Fact]
+    public async Task PromptOf77Tokens_IsAccepted()
+    {
+        using var client = factory.CreateClient();
+        // 75 words + start + end = 77 tokens: exactly the limit.
+        var prompt = string.Join(' ', Enumerable.Repeat("cat", 75));
+        var created = await client.PostAsync(GenerationClient.Quick(prompt, steps: 1));
+        Assert.Equal("succeeded", (await client.WaitAsync(created.Id())).Status());
+        await factory.ExecuteAsync("delete from fusedream.generations");
+        await factory.ExecuteAsync("delete from hangfire.job");
+    }
+
+    private async Task AssertNothingStoredAsync()
+    {
+        Assert.Equal(0L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations"));
+        Assert.Equal(0L, await factory.ScalarAsync<long>("select count(*) from hangfire.job"));
+    }
+}

@@ -1,0 +1,146 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using FuseDream.Jobs;
+using FuseDream.Tests.Foundation;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace FuseDream.Tests.Api;
+
+/// <summary>
+/// The API on a fresh PostgreSQL database of its own, over real HTTP, with an in-process
+/// worker (a real Hangfire server) running <see cref="TestPipeline"/>; short polling
+/// intervals keep the tests quick.
+/// </summary>
+public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    public string ConnectionString { get; private set; } = "";
+
+    public string BlobDirectory { get; } = Path.Combine(Path.GetTempPath(), "fusedream-tests", Guid.NewGuid().ToString("N"));
+
+    public TestPipelineFactory Pipelines { get; } = new();
+
+    /// <summary>The test class this fixture serves (fixtures are nested classes): names its database and worker.</summary>
+    public string TestClassName => GetType().DeclaringType?.Name ?? GetType().Name;
+
+    /// <summary>Whether the API hosts the worker.</summary>
+    protected virtual bool InProcessWorker => true;
+
+    /// <summary>Whether the worker runs <see cref="TestPipeline"/> (otherwise the real pipeline from <c>Models:*</c>).</summary>
+    protected virtual bool UseTestPipeline => true;
+
+    public async Task InitializeAsync()
+    {
+        ConnectionString = await TestDatabase.CreateFreshAsync(TestClassName);
+        _ = Server; // start the host (migrations, worker) now, not in the first test
+    }
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await base.DisposeAsync();
+        NpgsqlConnection.ClearAllPools();
+        try { Directory.Delete(BlobDirectory, recursive: true); } catch (DirectoryNotFoundException) { }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        foreach (var (key, value) in Settings(ConnectionString, BlobDirectory))
+            builder.UseSetting(key, value);
+        builder.UseSetting("Worker:InProcess", InProcessWorker ? "true" : "false");
+        builder.UseSetting("Worker:Name", $"test-{TestClassName}");
+        if (UseTestPipeline)
+            builder.ConfigureTestServices(services => services.AddSingleton<IGenerationPipelineFactory>(Pipelines));
+    }
+
+    /// <summary>The settings every test host shares: this database, fast polling, no retry delay.</summary>
+    public static IEnumerable<(string Key, string Value)> Settings(string connectionString, string blobDirectory) =>
+    [
+        ("ConnectionStrings:FuseDream", connectionString),
+        ("Blobs:Directory", blobDirectory),
+        ("Queue:PollInterval", "00:00:00.100"),
+        ("Queue:SchedulePollingInterval", "00:00:00.200"),
+        ("Queue:RetryDelaysSeconds:0", "0"),
+        ("Queue:MaxRetries", "2"),
+        ("Worker:ProgressInterval", "00:00:00.050"),
+        ("Worker:HeartbeatInterval", "00:00:01"),
+        ("Worker:HeartbeatTimeout", "00:00:10"),
+        ("Worker:ShutdownTimeout", "00:00:05"),
+        ("Health:RequireWorker", "true"),
+    ];
+
+    public async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    public async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
+
+/// <summary>HTTP helpers shared by the API tests.</summary>
+public static class GenerationClient
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>A request that the test pipeline finishes in a few dozen milliseconds.</summary>
+    public static object Quick(string prompt, int steps = 6, int previewEvery = 0, long seed = 7) => new
+    {
+        prompt,
+        model = "biggan-256",
+        seed,
+        preset = "fast",
+        options = new { steps, augmentations = 2, basisIterations = 2, scoreEvery = 2 },
+        previewEvery,
+    };
+
+    public static async Task<JsonElement> PostAsync(this HttpClient client, object body, string? idempotencyKey = null, System.Net.HttpStatusCode expected = System.Net.HttpStatusCode.Accepted)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = JsonContent.Create(body) };
+        if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"expected {expected}, got {(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    public static async Task<JsonElement> GetJsonAsync(this HttpClient client, string url)
+    {
+        using var response = await client.GetAsync(url);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET {url}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>Polls the generation until <paramref name="until"/> holds (default: finished), failing after <paramref name="timeout"/>.</summary>
+    public static async Task<JsonElement> WaitAsync(this HttpClient client, Guid id, Func<JsonElement, bool>? until = null, TimeSpan? timeout = null)
+    {
+        until ??= g => g.GetProperty("status").GetString() is "succeeded" or "failed" or "canceled";
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        JsonElement last;
+        do
+        {
+            last = await client.GetJsonAsync($"/v1/generations/{id}");
+            if (until(last)) return last;
+            await Task.Delay(25);
+        }
+        while (DateTime.UtcNow < deadline);
+        Assert.Fail($"generation {id} did not reach the expected state in time; last seen: {last}");
+        return last;
+    }
+
+    public static Guid Id(this JsonElement generation) => generation.GetProperty("id").GetGuid();
+
+    public static string Status(this JsonElement generation) => generation.GetProperty("status").GetString()!;
+}

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Text.Json;
+
+namespace FuseDream.Tests.Api;
+
+public class ServiceInfoTests(ServiceInfoTests.Factory factory) : IClassFixture<ServiceInfoTests.Factory>
+{
+    public sealed class Factory : ServiceFactory;
+
+    [Fact]
+    public async Task Models_ListWhatTheConnectedWorkerRuns()
+    {
+        using var client = factory.CreateClient();
+        var models = await client.GetJsonAsync("/v1/models");
+        var model = Assert.Single(models.GetProperty("models").EnumerateArray());
+        Assert.Equal("biggan-256", model.GetProperty("id").GetString());
+        Assert.Equal(1, model.GetProperty("workerThreads").GetInt32());
+        Assert.Equal("test-ServiceInfoTests", Assert.Single(models.GetProperty("workers").EnumerateArray()).GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task Ready_WithDatabaseAndWorker()
+    {
+        using var client = factory.CreateClient();
+        using var response = await client.GetAsync("/health/ready");
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        Assert.Contains("workers", body);
+        Assert.Contains("database", body);
+    }
+
+    [Fact]
+    public async Task Swagger_DescribesRangesAndExamples()
+    {
+        using var client = factory.CreateClient();
+        var doc = await client.GetJsonAsync("/swagger/v1/swagger.json");
+        var schemas = doc.GetProperty("components").GetProperty("schemas");
+        var steps = schemas.GetProperty("GenerationOptionsRequest").GetProperty("properties").GetProperty("steps");
+        Assert.Equal(0, steps.GetProperty("minimum").GetInt32());
+        Assert.Equal(10000, steps.GetProperty("maximum").GetInt32());
+        var request = schemas.GetProperty("CreateGenerationRequest");
+        Assert.Equal("biggan-256", request.GetProperty("example").GetProperty("model").GetString());
+        Assert.Contains("biggan-512", request.GetProperty("properties").GetProperty("model").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.True(doc.GetProperty("paths").TryGetProperty("/v1/generations/{id}/cancel", out _));
+        var create = doc.GetProperty("paths").GetProperty("/v1/generations").GetProperty("post");
+        Assert.Contains(create.GetProperty("parameters").EnumerateArray(),
+            p => p.GetProperty("name").GetString() == "Idempotency-Key" && p.GetProperty("in").GetString() == "header");
+    }
+
+    [Fact]
+    public async Task SwaggerExample_RunsToSucceeded()
+    {
+        using var client = factory.CreateClient();
+        var doc = await client.GetJsonAsync("/swagger/v1/swagger.json");
+        var example = doc.GetProperty("components").GetProperty("schemas").GetProperty("CreateGenerationRequest").GetProperty("example");
+        var created = await client.PostAsync(JsonSerializer.Deserialize<JsonElement>(example.GetRawText()));
+        Assert.Equal("succeeded", (await client.WaitAsync(created.Id())).Status());
+    }
+}
+
+public class ReadinessWithoutWorkerTests(ReadinessWithoutWorkerTests.Factory factory) : IClassFixture<ReadinessWithoutWorkerTests.Factory>
+{
+    /// <summary>An API with no worker anywhere.</summary>
+    public sealed class Factory : ServiceFactory
+    {
+        protected override bool InProcessWorker => false;
+    }
+
+    [Fact]
+    public async Task Ready_Is503_WithoutAWorkerHeartbeat_WhileLiveIs200()
+    {
+        using var client = factory.CreateClient();
+        using var ready = await client.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains("No worker heartbeat", await ready.Content.ReadAsStringAsync());
+        using var live = await client.GetAsync("/health/live");
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        var models = await client.GetJsonAsync("/v1/models");
+        Assert.Empty(models.GetProperty("models").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Submit_Queues_WhenNoWorkerRunsYet()
+    {
+        using var client = factory.CreateClient();
+        var created = await client.PostAsync(GenerationClient.Quick("waits for a worker"));
+        Assert.Equal("queued", created.Status());
+        Assert.Equal(1, created.GetProperty("queuePosition").GetInt64());
+    }
+}

@@ -1,0 +1,135 @@
+using FuseDream.Models;
+
+namespace FuseDream.Tests.Models;
+
+public sealed class ModelCatalogTests : IDisposable
+{
+    private readonly TempModelStore _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public void BuiltInCatalog_ListsTheFiveModels_WithSourcesAndAWayToVerifyEach()
+    {
+        var catalog = ModelCatalog.LoadEmbedded();
+
+        Assert.Equal(["clip-vit-b-32", "clip-vit-b-16", "clip-vit-l-14", "biggan-256", "biggan-512"], catalog.Models.Select(m => m.Id));
+        foreach (var m in catalog.Models)
+        {
+            Assert.NotEmpty(m.Sources);
+            Assert.False(string.IsNullOrWhiteSpace(m.Licence), m.Id);
+            Assert.NotNull(m.Manifest);
+        }
+    }
+
+    [Theory]
+    [InlineData("clip-vit-b-32", "ViT-B-32.pt")]
+    [InlineData("clip-vit-b-16", "ViT-B-16.pt")]
+    [InlineData("clip-vit-l-14", "ViT-L-14.pt")]
+    public void BuiltInClip_ChecksumIsTheOpenAiUrlSegment(string id, string file)
+    {
+        var entry = ModelCatalog.LoadEmbedded().Get(id);
+
+        Assert.Equal(file, entry.File);
+        var openai = new Uri(entry.Sources[0]);
+        Assert.Equal("openaipublic.azureedge.net", openai.Host);
+        var segments = openai.AbsolutePath.Split('/');
+        Assert.Equal(file, segments[^1]);
+        Assert.Equal(segments[^2], entry.Sha256);
+        Assert.All(entry.Sources, s => Assert.EndsWith($"/{entry.Sha256}/{file}", s));
+    }
+
+    [Fact]
+    public void BuiltInBigGan_ListsBothDriveIdsAsCandidates_AndToleratesMissingSv0()
+    {
+        var catalog = ModelCatalog.LoadEmbedded();
+        foreach (var id in new[] { "biggan-256", "biggan-512" })
+        {
+            var entry = catalog.Get(id);
+            Assert.Null(entry.Sha256);
+            Assert.Contains(entry.Sources, s => s.Contains("id=17ymX6rhsgHDZw_g5XgAFW4xLSDocARCM", StringComparison.Ordinal));
+            Assert.Contains(entry.Sources, s => s.Contains("id=1sOZ9og9kJLsqMNhaDnPJgzVsBZQ1sjZ5", StringComparison.Ordinal));
+            Assert.Contains(entry.Sources, s => s.EndsWith($"/models/{id}.pth", StringComparison.Ordinal));
+            Assert.Equal([".sv0"], entry.OptionalKeySuffixes);
+        }
+    }
+
+    [Theory]
+    [InlineData("clip-vit-b-32", 302, "visual.conv1.weight", new long[] { 768, 3, 32, 32 })]
+    [InlineData("clip-vit-b-16", 302, "visual.conv1.weight", new long[] { 768, 3, 16, 16 })]
+    [InlineData("clip-vit-l-14", 446, "visual.conv1.weight", new long[] { 1024, 3, 14, 14 })]
+    [InlineData("biggan-256", 194, "linear.weight", new long[] { 24576, 20 })]
+    [InlineData("biggan-512", 222, "linear.weight", new long[] { 24576, 16 })]
+    public void BuiltInManifests_AreEmbedded_WithTheReleasedShapes(string id, int tensors, string key, long[] shape)
+    {
+        var catalog = ModelCatalog.LoadEmbedded();
+
+        var manifest = catalog.LoadManifest(catalog.Get(id));
+
+        Assert.Equal(tensors, manifest.Shapes.Count);
+        Assert.Equal(shape, manifest.Shapes[key]);
+    }
+
+    [Fact]
+    public void BigGanManifests_TellTheResolutionsApart()
+    {
+        var catalog = ModelCatalog.LoadEmbedded();
+        var m256 = catalog.LoadManifest(catalog.Get("biggan-256"));
+        var m512 = catalog.LoadManifest(catalog.Get("biggan-512"));
+        // A released 512 file (no sv0 buffers) checked against the 256 manifest, and the other way round.
+        var released512 = m512.Shapes.Where(kv => !kv.Key.EndsWith(".sv0", StringComparison.Ordinal)).ToDictionary();
+        var released256 = m256.Shapes.Where(kv => !kv.Key.EndsWith(".sv0", StringComparison.Ordinal)).ToDictionary();
+
+        Assert.True(m256.Check(released256).Matches);
+        Assert.True(m512.Check(released512).Matches);
+        Assert.False(m256.Check(released512).Matches);
+        Assert.False(m512.Check(released256).Matches);
+    }
+
+    [Fact]
+    public void Get_UnknownId_ListsKnownIds()
+    {
+        var error = Assert.Throws<KeyNotFoundException>(() => ModelCatalog.LoadEmbedded().Get("biggan-1024"));
+
+        Assert.Contains("biggan-1024", error.Message);
+        Assert.Contains("biggan-256, biggan-512", error.Message);
+    }
+
+    [Fact]
+    public void LoadDefault_UsesTheFileNamedByTheEnvironment()
+    {
+        _temp.WriteCatalog(new { id = "only", kind = "clip", file = "only.pt", sha256 = new string('0', 64), sources = new[] { "https://example.org/only.pt" } });
+
+        var catalog = ModelCatalog.LoadDefault(name => name == ModelCatalog.CatalogVariable ? _temp.CatalogPath : null);
+
+        Assert.Equal(["only"], catalog.Models.Select(m => m.Id));
+        Assert.Equal(_temp.CatalogPath, catalog.Origin);
+        Assert.Equal(5, ModelCatalog.LoadDefault(_ => null).Models.Count);
+    }
+
+    [Theory]
+    [InlineData("""{ "models": [ { "id": "a", "file": "a.pt", "sha256": "00", "sources": ["https://x/a.pt"] } ] }""", "64 hex digits")]
+    [InlineData("""{ "models": [ { "id": "a", "file": "../a.pt", "manifest": "m", "sources": ["https://x/a.pt"] } ] }""", "plain file name")]
+    [InlineData("""{ "models": [ { "id": "a", "file": "a.pt", "manifest": "m", "sources": ["ftp://x/a.pt"] } ] }""", "http(s) URL")]
+    [InlineData("""{ "models": [ { "id": "a", "file": "a.pt", "sources": ["https://x/a.pt"] } ] }""", "\"sha256\" or \"manifest\"")]
+    [InlineData("""{ "models": [ { "id": "a", "file": "a.pt", "manifest": "m", "sources": [] } ] }""", "at least one URL")]
+    [InlineData("""{ "models": [] }""", "lists no models")]
+    [InlineData("""{ "models": [ """, "not valid JSON")]
+    public void LoadFile_RejectsBadCatalogs_SayingWhatIsWrong(string json, string expected)
+    {
+        File.WriteAllText(_temp.CatalogPath, json);
+
+        var error = Assert.Throws<InvalidDataException>(() => ModelCatalog.LoadFile(_temp.CatalogPath));
+
+        Assert.Contains(expected, error.Message);
+        Assert.Contains(_temp.CatalogPath, error.Message);
+    }
+
+    [Fact]
+    public void LoadFile_MissingFile_NamesTheVariable()
+    {
+        var error = Assert.Throws<FileNotFoundException>(() => ModelCatalog.LoadFile(Path.Combine(_temp.Root, "nope.json")));
+
+        Assert.Contains(ModelCatalog.CatalogVariable, error.Message);
+    }
+}

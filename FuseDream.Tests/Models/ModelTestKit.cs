@@ -1,0 +1,94 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using FuseDream.Checkpoints;
+using FuseDream.Models;
+using FuseDream.Tests.Support;
+
+namespace FuseDream.Tests.Models;
+
+/// <summary>A temporary store directory plus a test catalog file, removed at the end of the test.</summary>
+public sealed class TempModelStore : IDisposable
+{
+    public TempModelStore()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "fusedream-models-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Root);
+    }
+
+    public string Root { get; }
+    public string StoreDirectory => Path.Combine(Root, "store");
+    public string CatalogPath => Path.Combine(Root, "catalog.json");
+    public List<string> Log { get; } = [];
+
+    /// <summary>Short delays so retries and lock waits do not slow the suite.</summary>
+    public ModelStoreOptions FastOptions(int attempts = 3) => new()
+    {
+        MaxAttemptsPerSource = attempts,
+        InitialRetryDelay = TimeSpan.FromMilliseconds(10),
+        MaxRetryDelay = TimeSpan.FromMilliseconds(40),
+        StallTimeout = TimeSpan.FromSeconds(20),
+        ProgressInterval = TimeSpan.Zero,
+        LockPollInterval = TimeSpan.FromMilliseconds(20),
+        Log = message => { lock (Log) Log.Add(message); },
+    };
+
+    /// <summary>Writes the catalog file (entries as the JSON shape of the built-in catalog).</summary>
+    public void WriteCatalog(params object[] models) =>
+        File.WriteAllText(CatalogPath, JsonSerializer.Serialize(new { version = 1, models }, new JsonSerializerOptions { WriteIndented = true }));
+
+    public ModelStore Open(int attempts = 3) => new(StoreDirectory, ModelCatalog.LoadFile(CatalogPath), FastOptions(attempts));
+
+    /// <summary>Files left in the store other than placed models and their receipts/locks (partials, temp files).</summary>
+    public IReadOnlyList<string> Leftovers() => !Directory.Exists(StoreDirectory)
+        ? []
+        : Directory.EnumerateFiles(StoreDirectory)
+            .Select(Path.GetFileName)
+            .Where(n => n!.EndsWith(".partial", StringComparison.Ordinal) || n.EndsWith(".tmp", StringComparison.Ordinal))
+            .Select(n => n!)
+            .ToList();
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort: a temp folder left behind does not fail a test
+        }
+    }
+}
+
+/// <summary>The tiny checkpoints of the fixture sets, as bytes and as key/shape manifests.</summary>
+public static class TinyCheckpoints
+{
+    public static string ClipJitPath => Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt");
+    public static string G256Path => Path.Combine(FixtureSets.Root, "biggan", "G256_tiny.pth");
+    public static string G512Path => Path.Combine(FixtureSets.Root, "biggan", "G512_tiny.pth");
+
+    public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+
+    public static string Sha256(string path) => Sha256(File.ReadAllBytes(path));
+
+    /// <summary>
+    /// Writes a manifest in the same JSON shape as the full-size ones (<c>state_dict: [{key, shape}]</c>)
+    /// from a tiny checkpoint, so the tiny models stand in for the real ones in catalog tests.
+    /// </summary>
+    public static string WriteManifest(string directory, string name, string checkpointPath)
+    {
+        var tensors = CheckpointReader.ReadTensors(checkpointPath);
+        try
+        {
+            var entries = tensors.Select(kv => new { key = kv.Key, shape = kv.Value.shape }).ToList();
+            var path = Path.Combine(directory, name + ".json");
+            File.WriteAllText(path, JsonSerializer.Serialize(new { model = name, state_dict = entries }));
+            return path;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values)
+                t.Dispose();
+        }
+    }
+}

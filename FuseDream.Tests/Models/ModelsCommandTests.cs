@@ -1,0 +1,121 @@
+using System.CommandLine;
+using FuseDream.Worker.Commands;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace FuseDream.Tests.Models;
+
+/// <summary>The <c>models</c> verbs through the same command tree Program.cs registers, parsing real arguments.</summary>
+public sealed class ModelsCommandTests : IDisposable
+{
+    private readonly TempModelStore _temp = new();
+    private static readonly byte[] Clip = File.ReadAllBytes(TinyCheckpoints.ClipJitPath);
+
+    public void Dispose() => _temp.Dispose();
+
+    private async Task<(int Exit, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var root = new RootCommand { ModelsCommand.Create(_temp.FastOptions()) };
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    private string[] Store => ["--store", _temp.StoreDirectory];
+
+    private void WriteClipCatalog(params string[] sources) =>
+        _temp.WriteCatalog(new { id = "clip-tiny", kind = "clip", name = "tiny CLIP", file = "clip_tiny.pt", sizeBytes = Clip.Length, sha256 = TinyCheckpoints.Sha256(Clip), sources });
+
+    [Fact]
+    public async Task List_ShowsEveryBuiltInModel_WithSizeAndStatus()
+    {
+        Directory.CreateDirectory(_temp.StoreDirectory);
+        await File.WriteAllBytesAsync(Path.Combine(_temp.StoreDirectory, "biggan-256.pth"), [1]);
+
+        var (exit, output, _) = await RunAsync(["models", "list", .. Store]);
+
+        Assert.Equal(0, exit);
+        Assert.Contains($"Store:   {_temp.StoreDirectory}", output);
+        Assert.Contains("Catalog: built-in", output);
+        var lines = output.Split('\n');
+        Assert.Contains(lines, l => l.StartsWith("clip-vit-l-14", StringComparison.Ordinal) && l.Contains("~889.8 MiB") && l.Contains("missing") && l.TrimEnd().EndsWith("ViT-L-14.pt", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("biggan-256", StringComparison.Ordinal) && l.Contains("present (not verified yet)"));
+        Assert.Contains(lines, l => l.StartsWith("biggan-512", StringComparison.Ordinal) && l.Contains("missing"));
+        Assert.Equal(5, lines.Count(l => l.StartsWith("clip-", StringComparison.Ordinal) || l.StartsWith("biggan-", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Path_PrintsWhereTheFileGoes_AndFailsWhileItIsMissing()
+    {
+        var expected = Path.Combine(_temp.StoreDirectory, "ViT-B-16.pt");
+
+        var missing = await RunAsync(["models", "path", "clip-vit-b-16", .. Store]);
+        Directory.CreateDirectory(_temp.StoreDirectory);
+        await File.WriteAllBytesAsync(expected, [1]);
+        var present = await RunAsync(["models", "path", "clip-vit-b-16", .. Store]);
+
+        Assert.Equal((1, expected), (missing.Exit, missing.Out.Trim()));
+        Assert.Contains("models pull clip-vit-b-16", missing.Err);
+        Assert.Equal((0, expected, ""), (present.Exit, present.Out.Trim(), present.Err));
+    }
+
+    [Fact]
+    public async Task Path_UnknownId_IsBadInputListingKnownIds()
+    {
+        var (exit, output, error) = await RunAsync(["models", "path", "vit-b-32", .. Store]);
+
+        Assert.Equal(2, exit);
+        Assert.Equal("", output);
+        Assert.Contains("Unknown model 'vit-b-32'", error);
+        Assert.Contains("clip-vit-b-32", error);
+    }
+
+    [Fact]
+    public async Task Pull_ThenVerify_ThroughTheCommands_WithACatalogFile()
+    {
+        await using var server = await FixtureFileServer.StartAsync(app =>
+            app.MapGet("/clip.pt", (HttpContext c) => FixtureFileServer.ServeBytes(c, Clip)));
+        WriteClipCatalog(server.Url("/clip.pt"));
+        string[] common = [.. Store, "--catalog", _temp.CatalogPath];
+
+        var pull = await RunAsync(["models", "pull", "clip-tiny", .. common]);
+        var path = pull.Out.Trim();
+        var verified = await RunAsync(["models", "verify", .. common]);
+        await File.WriteAllBytesAsync(path, Clip[..^1]);
+        var corrupted = await RunAsync(["models", "verify", "clip-tiny", .. common]);
+
+        Assert.Equal(0, pull.Exit);
+        Assert.Equal(Path.Combine(_temp.StoreDirectory, "clip_tiny.pt"), path);
+        Assert.Contains("clip-tiny: downloading " + server.Url("/clip.pt"), pull.Err);
+        Assert.Contains("100 %", pull.Err); // the final progress line (stderr is not a terminal here)
+        Assert.Equal(0, verified.Exit);
+        Assert.StartsWith("clip-tiny: ok", verified.Out);
+        Assert.Equal(1, corrupted.Exit);
+        Assert.StartsWith("clip-tiny: FAILED (ChecksumMismatch)", corrupted.Out);
+    }
+
+    [Fact]
+    public async Task Pull_AllSourcesFail_ExitsOneWithTheUrlsAndManualPath()
+    {
+        await using var server = await FixtureFileServer.StartAsync(app => app.MapGet("/gone.pt", () => Results.NotFound()));
+        WriteClipCatalog(server.Url("/gone.pt"));
+
+        var (exit, output, error) = await RunAsync(["models", "pull", "clip-tiny", .. Store, "--catalog", _temp.CatalogPath]);
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Contains(server.Url("/gone.pt"), error);
+        Assert.Contains("HTTP 404", error);
+        Assert.Contains(Path.Combine(_temp.StoreDirectory, "clip_tiny.pt"), error);
+    }
+
+    [Fact]
+    public async Task BadCatalogFile_IsBadInput()
+    {
+        var (exit, _, error) = await RunAsync(["models", "list", .. Store, "--catalog", Path.Combine(_temp.Root, "missing.json")]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("Model catalog file not found", error);
+    }
+}

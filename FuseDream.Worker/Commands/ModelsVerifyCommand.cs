@@ -1,0 +1,59 @@
+using System.CommandLine;
+using FuseDream.Models;
+
+namespace FuseDream.Worker.Commands;
+
+/// <summary><c>models verify [&lt;id&gt;...]</c>: re-checks files (all present ones when no id is given).</summary>
+internal static class ModelsVerifyCommand
+{
+    public static Command Create(StoreContext context)
+    {
+        var ids = new Argument<string[]>("id")
+        {
+            Description = "Model ids to check; none checks every model present in the store.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var command = new Command("verify", "Check models against their published SHA-256, the SHA-256 recorded when placed, or their tensor manifest.") { ids };
+        command.SetAction(async (parse, ct) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var store = context.Open(parse);
+            if (store is null)
+                return ModelsCommand.BadInput;
+
+            var requested = parse.GetValue(ids) ?? [];
+            List<string> targets;
+            if (requested.Length == 0)
+            {
+                targets = store.Catalog.Models.Where(m => store.TryLocate(m.Id) is not null).Select(m => m.Id).ToList();
+                if (targets.Count == 0)
+                {
+                    output.WriteLine($"No models in {store.Directory}. Fetch one with `FuseDream.Worker models pull <id>` (see `models list`).");
+                    return 0;
+                }
+            }
+            else
+            {
+                targets = [];
+                foreach (var id in requested)
+                {
+                    if (StoreContext.Entry(store, id, error) is not { } entry)
+                        return ModelsCommand.BadInput;
+                    targets.Add(entry.Id);
+                }
+            }
+
+            var failed = 0;
+            foreach (var id in targets)
+            {
+                var result = await store.VerifyAsync(id, ct);
+                output.WriteLine($"{id}: {(result.IsValid ? "ok" : "FAILED (" + result.Status + ")")} - {result.Message}");
+                if (!result.IsValid)
+                    failed++;
+            }
+            return failed == 0 ? 0 : ModelsCommand.Failed;
+        });
+        return command;
+    }
+}
