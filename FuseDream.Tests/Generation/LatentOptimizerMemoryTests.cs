@@ -17,7 +17,7 @@ public class LatentOptimizerMemoryTests(TinyPipeline tiny) : IClassFixture<TinyP
         using var optimizer = new LatentOptimizer(tiny.Generator, scorer, basisZ, basisY,
             new LatentOptimizerSettings { Augmentations = 1 }, random, CPU);
 
-        const int warmup = 5, steps = 120;
+        const int warmup = 5, steps = 300;
         for (var i = 0; i < warmup; i++) optimizer.Step();
         var baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         var counts = new List<long>();

@@ -126,7 +126,7 @@ public static class PipelineBenchmark
         clock.Stop();
         var perBatch = clock.Elapsed.TotalSeconds / settings.BasisBatches;
         yield return new Row(name, $"basis batch of {settings.BasisBatch}", perBatch,
-            $"{(settings.BasisBatch / perBatch).ToString("0.0", CultureInfo.InvariantCulture)} samples/s",
+            $"{(settings.BasisBatch / perBatch).ToString("0.00", CultureInfo.InvariantCulture)} samples/s",
             DisposeScopeManager.Statistics.ThreadTotalLiveCount - before, PeakRssMb(), gpu.PeakMb);
 
         using var basisZ = randn([5, generator.DimZ], generator: new Generator(2)).clamp(-2, 2).to(device);
