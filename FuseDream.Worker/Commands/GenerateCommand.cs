@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
 using FuseDream.Generation;
+using FuseDream.Models;
 using FuseDream.Text;
 using TorchSharp;
 
@@ -20,7 +21,7 @@ public static class GenerateCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The text to draw." };
         var clip = new Option<string?>("--clip") { Description = "CLIP checkpoint (OpenAI ViT-B-32.pt, a torch.save state dict or safetensors)." };
         var bigGan = new Option<string?>("--biggan") { Description = "BigGAN generator checkpoint (biggan-256.pth or biggan-512.pth)." };
-        var modelDir = new Option<string?>("--model-dir") { Description = $"Folder holding {string.Join(" or ", ModelFiles.ClipNames)} and biggan-256.pth / biggan-512.pth (used for what --clip/--biggan leave out)." };
+        var modelDir = new Option<string?>("--model-dir") { Description = $"Folder holding {string.Join(" or ", ModelFiles.ClipNames)} and biggan-256.pth / biggan-512.pth (used for what --clip/--biggan leave out; default: the model store, FUSEDREAM_MODELS)." };
         var output = new Option<string>("--out", "-o") { Description = "Output: a .png path (trace and previews beside it) or a folder.", DefaultValueFactory = _ => "fusedream-out" };
         var preset = new Option<string>("--preset") { Description = $"Starting options: {string.Join(", ", GenerationPresets.All.Keys)}.", DefaultValueFactory = _ => "paper" };
         var seed = new Option<long?>("--seed") { Description = "Random seed (default: a fresh one, printed)." };
@@ -165,16 +166,24 @@ public static class ModelFiles
 {
     public static readonly string[] ClipNames = ["ViT-B-32.pt", "clip.pt", "clip.safetensors"];
 
-    public static (string Clip, string BigGan) Resolve(string? clip, string? bigGan, string? modelDir, string model)
+    /// <summary>The CLIP model used when neither --clip nor --model-dir names one: the paper's ViT-B/32.</summary>
+    public const string DefaultClipModel = "clip-vit-b-32";
+
+    /// <summary>
+    /// --clip / --biggan win; then --model-dir; then the model store (FUSEDREAM_MODELS), whose
+    /// error names the <c>models pull</c> command when a model is missing.
+    /// </summary>
+    public static (string Clip, string BigGan) Resolve(string? clip, string? bigGan, string? modelDir, string model, Func<ModelStore>? store = null)
     {
         if (modelDir is not null && !Directory.Exists(modelDir))
             throw new DirectoryNotFoundException($"--model-dir '{modelDir}' does not exist");
+        store ??= ModelStore.CreateDefault;
         clip ??= modelDir is null
-            ? throw new ArgumentException("no CLIP model: give --clip <file> or --model-dir <folder>")
+            ? store().Locate(DefaultClipModel)
             : ClipNames.Select(n => Path.Combine(modelDir, n)).FirstOrDefault(File.Exists)
               ?? throw new FileNotFoundException($"no CLIP model in '{modelDir}': looked for {string.Join(", ", ClipNames)}; or give --clip <file>");
         bigGan ??= modelDir is null
-            ? throw new ArgumentException("no BigGAN model: give --biggan <file> or --model-dir <folder>")
+            ? store().Locate(model)
             : new[] { $"{model}.pth", $"{model}.safetensors" }.Select(n => Path.Combine(modelDir, n)).FirstOrDefault(File.Exists)
               ?? throw new FileNotFoundException($"no BigGAN model for {model} in '{modelDir}': looked for {model}.pth and {model}.safetensors; or give --biggan <file>");
         return (clip, bigGan);
