@@ -2,11 +2,11 @@
 # Runs FuseDream on this machine: the API with an in-process worker against the local
 # PostgreSQL. Prepares the machine first (scripts/bootstrap.sh).
 #
-# Models: the pretrained CLIP ViT-B/32 and BigGAN-256/512 from the model store when they are
-# there (dotnet run --project FuseDream.Worker -- models pull clip-vit-b-32 biggan-256);
-# otherwise the tiny random-weight test models, so the service runs end to end on any
-# machine (their images are noise). Models__Clip / Models__BigGan256 / Models__BigGan512
-# name files explicitly.
+# Models: the pretrained CLIP ViT-B/32 and BigGAN from the model store. When they are not
+# there, it fetches CLIP ViT-B/32 + BigGAN-256 once (about 650 MiB, resumable, verified;
+# FUSEDREAM_FETCH_MODELS=0 skips this). If that is impossible (offline), it serves the tiny
+# random-weight test models instead, so the service runs end to end on any machine (their
+# images are noise). Models__Clip / Models__BigGan256 / Models__BigGan512 name files explicitly.
 #
 # Environment (optional): FUSEDREAM_URL (default http://localhost:5080), and any setting
 # from the README's configuration table (e.g. ConnectionStrings__FuseDream).
@@ -26,9 +26,16 @@ dotnet build FuseDream.Worker -c Release -v quiet -nologo
 dotnet build FuseDream.Api -c Release -p:TorchBackend=cpu -v quiet -nologo
 
 worker=(dotnet FuseDream.Worker/bin/Release/net10.0/FuseDream.Worker.dll)
+have_models() {
+  "${worker[@]}" models path clip-vit-b-32 >/dev/null 2>&1 \
+    && { "${worker[@]}" models path biggan-256 >/dev/null 2>&1 || "${worker[@]}" models path biggan-512 >/dev/null 2>&1; }
+}
 if [ -z "${Models__Clip:-}${Models__BigGan256:-}${Models__BigGan512:-}" ]; then
-  if "${worker[@]}" models path clip-vit-b-32 >/dev/null 2>&1 \
-     && { "${worker[@]}" models path biggan-256 >/dev/null 2>&1 || "${worker[@]}" models path biggan-512 >/dev/null 2>&1; }; then
+  if ! have_models && [ "${FUSEDREAM_FETCH_MODELS:-1}" != 0 ]; then
+    echo "[run] fetching the pretrained weights once (CLIP ViT-B/32 + BigGAN-256, about 650 MiB)"
+    "${worker[@]}" models pull clip-vit-b-32 biggan-256 || echo "[run] could not fetch the weights (see above)"
+  fi
+  if have_models; then
     echo "[run] models: the pretrained weights in the model store"
   else
     fixtures="$repo/FuseDream.Tests/Fixtures"
@@ -36,7 +43,7 @@ if [ -z "${Models__Clip:-}${Models__BigGan256:-}${Models__BigGan512:-}" ]; then
     export Models__BigGan256="$fixtures/biggan/G256_tiny.pth"
     export Models__BigGan512="$fixtures/biggan/G512_tiny.pth"
     echo "[run] models: no pretrained weights in the model store, so serving the tiny random-weight"
-    echo "[run]         test models (images will be noise). For real images, once:"
+    echo "[run]         test models (images will be noise). For real images, once online:"
     echo "[run]         dotnet run --project FuseDream.Worker -- models pull clip-vit-b-32 biggan-256"
   fi
 fi
