@@ -34,5 +34,6 @@ public static class GenerationPresets
     public static GenerationOptions Get(string name) =>
         All.TryGetValue(name, out var options)
             ? options
-            : throw new ArgumentException($"Unknown preset '{name}'; known presets: {string.Join(", ", All.Keys)}.", nameof(name));
+            // No parameter name: the message is shown to users as is, without "(Parameter 'name')".
+            : throw new ArgumentException($"Unknown preset '{name}'; known presets: {string.Join(", ", All.Keys)}.");
 }

@@ -12,9 +12,12 @@ public static class FixtureSets
     public static string Root => Path.Combine(AppContext.BaseDirectory, "Fixtures");
 
     /// <summary>Paths of every descriptor named <paramref name="descriptorName"/> under <c>Fixtures/<paramref name="group"/></c>.</summary>
-    public static IReadOnlyList<string> Find(string group, string descriptorName)
+    public static IReadOnlyList<string> Find(string group, string descriptorName) => Find(Root, group, descriptorName);
+
+    /// <summary>The same search under another fixtures root.</summary>
+    public static IReadOnlyList<string> Find(string root, string group, string descriptorName)
     {
-        var dir = Path.Combine(Root, group);
+        var dir = Path.Combine(root, group);
         if (!Directory.Exists(dir))
             throw new DirectoryNotFoundException($"Fixture group folder missing: {dir}");
         var found = Directory.EnumerateFiles(dir, descriptorName, SearchOption.AllDirectories)
