@@ -113,7 +113,7 @@ public static class GenerationsApi
         GenerationStore store,
         [FromQuery] string? status,
         [FromQuery] string? cursor,
-        [FromQuery] int? limit,
+        [FromQuery, System.ComponentModel.DataAnnotations.Range(1, 100)] int? limit,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();

@@ -45,6 +45,10 @@ public class ServiceInfoTests(ServiceInfoTests.Factory factory) : IClassFixture<
         var create = doc.GetProperty("paths").GetProperty("/v1/generations").GetProperty("post");
         Assert.Contains(create.GetProperty("parameters").EnumerateArray(),
             p => p.GetProperty("name").GetString() == "Idempotency-Key" && p.GetProperty("in").GetString() == "header");
+        var limit = doc.GetProperty("paths").GetProperty("/v1/generations").GetProperty("get").GetProperty("parameters").EnumerateArray()
+            .Single(p => p.GetProperty("name").GetString() == "limit").GetProperty("schema");
+        Assert.Equal(1, limit.GetProperty("minimum").GetInt32());
+        Assert.Equal(100, limit.GetProperty("maximum").GetInt32());
     }
 
     [Fact]
