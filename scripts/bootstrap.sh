@@ -9,6 +9,9 @@
 #   FUSEDREAM_PG_PASSWORD  its password              (default fusedream)
 #   FUSEDREAM_PG_PORT      port of the local cluster (default 5432)
 set -euo pipefail
+# ldconfig, runuser and pg_* helpers live in sbin, which a normal user's PATH on Debian lacks
+# (sudo only adds it for the command it runs).
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 PG_USER="${FUSEDREAM_PG_USER:-fusedream}"
 PG_PASSWORD="${FUSEDREAM_PG_PASSWORD:-fusedream}"
@@ -26,10 +29,13 @@ if [ "$(id -u)" -eq 0 ]; then SUDO=""; else
   SUDO="sudo -n"
 fi
 
+# sudo resets the environment, so DEBIAN_FRONTEND is passed through env: without it debconf
+# would try to ask (e.g. libc6's service-restart question) with no terminal.
+apt_get() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
 apt_updated=0
 apt_install() {
-  if [ "$apt_updated" -eq 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
-  $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  if [ "$apt_updated" -eq 0 ]; then apt_get update -qq; apt_updated=1; fi
+  apt_get install -y -qq --no-install-recommends "$@" >/dev/null
   changed=1
 }
 
@@ -65,9 +71,9 @@ Package: *
 Pin: release n=trixie
 Pin-Priority: 1
 PIN
-    $SUDO apt-get update -qq
+    apt_get update -qq
     apt_updated=1
-    $SUDO apt-get install -y -qq --no-install-recommends -t trixie libstdc++6 >/dev/null
+    apt_get install -y -qq --no-install-recommends -t trixie libstdc++6 >/dev/null
     changed=1
     libstdcxx_has_3432 || die "installed Debian 13's libstdc++6 but GLIBCXX_3.4.32 is still missing"
     say "libstdc++ now provides GLIBCXX_3.4.32"

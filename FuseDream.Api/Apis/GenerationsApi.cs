@@ -89,12 +89,32 @@ public static class GenerationsApi
                 });
             case CreateOutcome.Existing:
                 request.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
+                // Durability boundary (replay): a queued row without a job, older than any
+                // request in flight, was committed by a process that stopped before enqueueing.
+                // The client's retry with the same key is what notices it: enqueue it now, once.
+                if (record.Status == GenerationStatus.Queued && record.JobId is null
+                    && await store.TryAdoptUnqueuedAsync(record.Id, UnqueuedAfter, cancellationToken))
+                {
+                    try
+                    {
+                        await store.SetJobIdAsync(record.Id, queue.Enqueue(record.Id), CancellationToken.None);
+                        loggers.CreateLogger(typeof(GenerationsApi)).LogWarning("Generation {GenerationId} had no job (its request was interrupted); enqueued it on the replay", record.Id);
+                    }
+                    catch (Exception ex)
+                    {
+                        loggers.CreateLogger(typeof(GenerationsApi)).LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
+                        await store.ReleaseAdoptionAsync(record.Id, CancellationToken.None);
+                        return QueueUnavailable("The generation is stored; repeat the request with the same Idempotency-Key.");
+                    }
+                }
                 return TypedResults.Accepted(SelfUrl(record.Id), await ToResponseAsync(record, store, cancellationToken));
         }
 
         try
         {
-            // The row is committed first, then the job is enqueued: a job never refers to a missing row.
+            // Durability boundary: the row is committed first, then the job is enqueued, so a
+            // job never refers to a missing row. Dying between the two leaves a queued row with
+            // no job; a replay with the same Idempotency-Key enqueues it (above).
             var jobId = queue.Enqueue(record.Id);
             await store.SetJobIdAsync(record.Id, jobId, CancellationToken.None);
         }
@@ -103,8 +123,7 @@ public static class GenerationsApi
             // Not queued: take the row back so the client (and a retry with the same key) starts clean.
             loggers.CreateLogger(typeof(GenerationsApi)).LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
             await store.DeleteQueuedAsync(record.Id, CancellationToken.None);
-            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
-                title: "The job queue is not available.", detail: "Nothing was stored; try again.");
+            return QueueUnavailable("Nothing was stored; try again.");
         }
         return TypedResults.Accepted(SelfUrl(record.Id), await ToResponseAsync(record, store, cancellationToken));
     }
@@ -113,7 +132,7 @@ public static class GenerationsApi
         GenerationStore store,
         [FromQuery] string? status,
         [FromQuery] string? cursor,
-        [FromQuery] int? limit,
+        [FromQuery, System.ComponentModel.DataAnnotations.Range(1, 100)] int? limit,
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
@@ -234,6 +253,15 @@ public static class GenerationsApi
         response.Headers.CacheControl = ImmutableCaching;
         return TypedResults.Stream(stream, "image/png", entityTag: new EntityTagHeaderValue($"\"{key}\""));
     }
+
+    /// <summary>
+    /// A queued row with no job this long after its creation was left by an interrupted
+    /// request (the enqueue follows the commit within milliseconds).
+    /// </summary>
+    internal static readonly TimeSpan UnqueuedAfter = TimeSpan.FromSeconds(30);
+
+    private static ProblemHttpResult QueueUnavailable(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The job queue is not available.", detail: detail);
 
     private static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such generation.", detail: $"No generation has id {id}.");

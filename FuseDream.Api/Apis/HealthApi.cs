@@ -22,14 +22,27 @@ public static class HealthApi
         return app;
     }
 
+    /// <summary>
+    /// Healthy: a JSON report. Otherwise (503) the same report as problem details, as every
+    /// non-2xx answer of this API is; <c>checks</c> says which dependency is missing.
+    /// </summary>
     private static Task WriteJson(HttpContext context, HealthReport report)
     {
-        context.Response.ContentType = "application/json";
-        var body = new
+        var checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description });
+        if (context.Response.StatusCode < 300)
         {
-            status = report.Status.ToString(),
-            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+            context.Response.ContentType = "application/json";
+            return context.Response.WriteAsync(JsonSerializer.Serialize(new { status = report.Status.ToString(), checks }, JsonSerializerOptions.Web));
+        }
+        context.Response.ContentType = "application/problem+json";
+        var failing = report.Entries.Where(e => e.Value.Status != HealthStatus.Healthy).Select(e => $"{e.Key}: {e.Value.Description}");
+        var problem = new
+        {
+            title = "Not ready.",
+            status = context.Response.StatusCode,
+            detail = string.Join(" ", failing),
+            checks,
         };
-        return context.Response.WriteAsync(JsonSerializer.Serialize(body, JsonSerializerOptions.Web));
+        return context.Response.WriteAsync(JsonSerializer.Serialize(problem, JsonSerializerOptions.Web));
     }
 }

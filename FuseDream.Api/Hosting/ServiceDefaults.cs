@@ -13,6 +13,8 @@ public static class ServiceDefaults
         builder.Services.AddSerilog(lc => LoggingSetup.Configure(lc, json));
 
         builder.Services.AddProblemDetails();
+        // After AddProblemDetails: used only when the default writer declines the Accept header.
+        builder.Services.AddSingleton<IProblemDetailsWriter, ProblemJsonFallbackWriter>();
         builder.Services.AddEndpointsApiExplorer();
         builder.Services.AddSwaggerGen(o =>
         {

@@ -88,6 +88,37 @@ public sealed class GenerationStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Takes over the enqueueing of a queued generation that has no job although it was created
+    /// more than <paramref name="olderThan"/> ago: the API process that created it stopped
+    /// between committing the row and enqueueing its job. The row is marked in the same
+    /// statement, so of several concurrent callers exactly one gets true and enqueues.
+    /// </summary>
+    public async Task<bool> TryAdoptUnqueuedAsync(Guid id, TimeSpan olderThan, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            update fusedream.generations set job_id = @marker
+            where id = @id and status = 'queued' and job_id is null and created_at < now() - @age
+            """);
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("marker", AdoptingMarker);
+        command.Parameters.AddWithValue("age", olderThan);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>Undoes <see cref="TryAdoptUnqueuedAsync"/> when the enqueue failed, so a later replay may try again.</summary>
+    public async Task ReleaseAdoptionAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("update fusedream.generations set job_id = null where id = @id and job_id = @marker");
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("marker", AdoptingMarker);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The job id of a generation whose job is being enqueued by <see cref="TryAdoptUnqueuedAsync"/>'s winner.</summary>
+    private const string AdoptingMarker = "(enqueueing)";
+
     /// <summary>Removes a generation that never reached the queue (enqueueing failed), so a retry with the same idempotency key starts afresh.</summary>
     public async Task DeleteQueuedAsync(Guid id, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FuseDream.Tests.Api;
@@ -31,10 +32,16 @@ public class CancellationTests(CancellationTests.Factory factory) : IClassFixtur
         }
         Assert.Equal("canceled", (await client.GetJsonAsync($"/v1/generations/{queued.Id()}")).Status());
 
-        var progress = (await client.GetJsonAsync($"/v1/generations/{running}")).GetProperty("progress");
+        var progress = (await client.WaitAsync(running, g => g.GetProperty("progress").GetProperty("step").GetInt32() >= 4)).GetProperty("progress");
         Assert.Equal("optimizing", progress.GetProperty("phase").GetString());
         Assert.Equal(1000, progress.GetProperty("total").GetInt32());
+        var step = progress.GetProperty("step").GetInt32();
+        Assert.Equal(Math.Round(100.0 * step / 1000, 1), progress.GetProperty("percent").GetDouble());
         Assert.True(progress.GetProperty("percent").GetDouble() is > 0 and < 100);
+        // The test pipeline measures AugCLIP every 2 steps (0.2 + 0.001 × step) and reports an ETA.
+        Assert.InRange(progress.GetProperty("augClip").GetDouble(), 0.2, 0.3);
+        Assert.True(progress.GetProperty("etaSeconds").GetDouble() > 0, progress.ToString());
+        Assert.Equal(JsonValueKind.Null, (await client.GetJsonAsync($"/v1/generations/{running}")).GetProperty("queuePosition").ValueKind);
 
         var asked = DateTime.UtcNow;
         using (var cancelRunning = await client.PostAsync($"/v1/generations/{running}/cancel", null))

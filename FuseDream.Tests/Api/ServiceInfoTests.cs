@@ -45,6 +45,10 @@ public class ServiceInfoTests(ServiceInfoTests.Factory factory) : IClassFixture<
         var create = doc.GetProperty("paths").GetProperty("/v1/generations").GetProperty("post");
         Assert.Contains(create.GetProperty("parameters").EnumerateArray(),
             p => p.GetProperty("name").GetString() == "Idempotency-Key" && p.GetProperty("in").GetString() == "header");
+        var limit = doc.GetProperty("paths").GetProperty("/v1/generations").GetProperty("get").GetProperty("parameters").EnumerateArray()
+            .Single(p => p.GetProperty("name").GetString() == "limit").GetProperty("schema");
+        Assert.Equal(1, limit.GetProperty("minimum").GetInt32());
+        Assert.Equal(100, limit.GetProperty("maximum").GetInt32());
     }
 
     [Fact]
@@ -86,5 +90,35 @@ public class ReadinessWithoutWorkerTests(ReadinessWithoutWorkerTests.Factory fac
         var created = await client.PostAsync(GenerationClient.Quick("waits for a worker"));
         Assert.Equal("queued", created.Status());
         Assert.Equal(1, created.GetProperty("queuePosition").GetInt64());
+    }
+}
+
+public class QueuePositionTests(QueuePositionTests.Factory factory) : IClassFixture<QueuePositionTests.Factory>
+{
+    /// <summary>No worker, so everything stays queued.</summary>
+    public sealed class Factory : ServiceFactory
+    {
+        protected override bool InProcessWorker => false;
+    }
+
+    [Fact]
+    public async Task QueuePosition_CountsTheGenerationsAhead_AndMovesUpWhenOneAheadIsCanceled()
+    {
+        using var client = factory.CreateClient();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+            ids.Add((await client.PostAsync(GenerationClient.Quick($"in line {i}"))).Id());
+        async Task<long[]> PositionsAsync() =>
+            [.. await Task.WhenAll(ids.Skip(1).Select(async id => (await client.GetJsonAsync($"/v1/generations/{id}")).GetProperty("queuePosition").GetInt64()))];
+
+        Assert.Equal(1, (await client.GetJsonAsync($"/v1/generations/{ids[0]}")).GetProperty("queuePosition").GetInt64());
+        var before = await PositionsAsync();
+        Assert.Equal([2L, 3L], before);
+
+        using (var cancel = await client.PostAsync($"/v1/generations/{ids[0]}/cancel", null))
+            Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        Assert.Equal(JsonValueKind.Null, (await client.GetJsonAsync($"/v1/generations/{ids[0]}")).GetProperty("queuePosition").ValueKind);
+        var after = await PositionsAsync();
+        Assert.Equal([1L, 2L], after);
     }
 }

@@ -89,6 +89,7 @@ public sealed class ModelsCommandTests : IDisposable
         Assert.Equal(Path.Combine(_temp.StoreDirectory, "clip_tiny.pt"), path);
         Assert.Contains("clip-tiny: downloading " + server.Url("/clip.pt"), pull.Err);
         Assert.Contains("100 %", pull.Err); // the final progress line (stderr is not a terminal here)
+        Assert.Matches(@"clip-tiny: 100 % \S+ \S+ / \S+ \S+  \S+ \S+/s  done", pull.Err); // bytes, total, rate
         Assert.Equal(0, verified.Exit);
         Assert.StartsWith("clip-tiny: ok", verified.Out);
         Assert.Equal(1, corrupted.Exit);
