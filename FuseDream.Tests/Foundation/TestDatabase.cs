@@ -13,11 +13,17 @@ public static class TestDatabase
             ? value
             : "Host=localhost;Port=5432;Database=fusedream_test;Username=fusedream;Password=fusedream";
 
+    private static readonly string CheckoutTag = Convert.ToHexStringLower(
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(AppContext.BaseDirectory)))[..8];
+
     /// <summary>Creates a fresh, empty database for one test class and returns its connection string.</summary>
     public static async Task<string> CreateFreshAsync(string name)
     {
         var safe = new string(name.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_').ToArray());
-        var database = $"fdt_{safe}";
+        // Names carry a hash of this checkout's build output, so test runs from two checkouts on
+        // one PostgreSQL never drop each other's databases; a rerun from the same checkout
+        // replaces its own.
+        var database = $"fdt_{CheckoutTag}_{safe}";
         if (database.Length > 63) database = database[..63];
         await using (var admin = new NpgsqlConnection(ConnectionString))
         {
