@@ -166,8 +166,11 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var imageKey = await factory.ScalarAsync<string>($"select image_key from fusedream.generations where id = '{id}'");
         var jobId = await factory.ScalarAsync<string>($"select job_id from fusedream.generations where id = '{id}'");
 
-        // Hangfire is at-least-once: deliver the same job again.
+        // Hangfire is at-least-once: deliver the same job again. Wait for the first delivery to
+        // be recorded as succeeded: the row commits inside the job, a moment before Hangfire's
+        // own state change, and a requeue in between would overwrite that state.
         var queue = factory.Services.GetRequiredService<GenerationQueue>();
+        await WaitForSucceededStatesAsync(queue, jobId, 1);
         Assert.True(queue.Requeue(jobId));
         await WaitForSucceededStatesAsync(queue, jobId, 2);
 
