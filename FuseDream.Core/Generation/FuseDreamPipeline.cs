@@ -273,7 +273,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         try { parsed = torch.device(device); }
         catch (Exception ex)
         {
-            throw new ArgumentException($"Device: '{device}' is not a device; use cpu, cuda or cuda:N", nameof(device), ex);
+            throw new ArgumentException($"Device: '{device}' is not a device; use cpu, cuda or cuda:N", ex);
         }
         if (parsed.type == DeviceType.CUDA && !cuda.is_available())
             throw new ArgumentException($"Device: '{device}' asked for CUDA, but no CUDA device is available (is this the GPU build, with a GPU visible?); use cpu");

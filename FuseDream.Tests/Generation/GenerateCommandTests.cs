@@ -70,6 +70,19 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.Contains("Steps: must be between 0 and 10000 (got -5)", run.StdErr);
     }
 
+    [Theory]
+    [InlineData("--device", "tpu", "--device: Device: 'tpu' is not a device")]
+    [InlineData("--basis-batch", "0", "--basis-batch must be at least 1 (got 0)")]
+    public async Task BadRunSetting_IsRejectedBeforeTheModelsLoad(string option, string value, string message)
+    {
+        var options = TinyOptions.Chunk(2).Where(pair => pair[0] != option).SelectMany(pair => pair);
+        var run = await Worker(["generate", "a cat", "--clip", Clip, "--biggan", BigGan, "--out", _dir, .. options, option, value]);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains(message, run.StdErr);
+        Assert.DoesNotContain("Loading", run.StdErr);
+        Assert.DoesNotContain("(Parameter", run.StdErr);
+    }
+
     private static async Task<(int ExitCode, string StdOut, string StdErr)> Worker(string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")

@@ -45,10 +45,16 @@ public static class GenerateCommand
                 if (string.IsNullOrWhiteSpace(text))
                     throw new ArgumentException("no prompt: give it as the first argument or with --prompt, e.g. generate \"a photo of a cute corgi\"");
                 var options = overrides.Apply(GenerationPresets.Get(parse.GetValue(preset)!), parse);
-                var models = ModelFiles.Resolve(parse.GetValue(clip), parse.GetValue(bigGan), parse.GetValue(modelDir), parse.GetValue(overrides.Model) ?? options.Model);
                 var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
                 var deviceName = parse.GetValue(device)!;
                 if (deviceName == "auto") deviceName = torch.cuda.is_available() ? "cuda" : "cpu";
+                try { FuseDreamPipeline.ParseDevice(deviceName); }
+                catch (ArgumentException ex) { throw new ArgumentException($"--device: {ex.Message}"); }
+                if (parse.GetValue(basisBatch) < 1)
+                    throw new ArgumentException($"--basis-batch must be at least 1 (got {parse.GetValue(basisBatch)})");
+                if (parse.GetValue(measureBatch) < 1)
+                    throw new ArgumentException($"--measure-batch must be at least 1 (got {parse.GetValue(measureBatch)})");
+                var models = ModelFiles.Resolve(parse.GetValue(clip), parse.GetValue(bigGan), parse.GetValue(modelDir), parse.GetValue(overrides.Model) ?? options.Model);
                 if (parse.GetValue(threads) is { } n)
                 {
                     if (n < 1) throw new ArgumentException($"--threads must be at least 1 (got {n})");
