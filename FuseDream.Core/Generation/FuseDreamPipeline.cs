@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
 using FuseDream.BigGan;
+using FuseDream.Checkpoints;
 using FuseDream.Clip;
 using FuseDream.Imaging;
 using TorchSharp;
@@ -96,7 +96,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         RequireFile(settings.ClipPath, "CLIP model");
         foreach (var path in settings.BigGanPaths) RequireFile(path, "BigGAN generator");
 
-        var hashes = new Dictionary<string, string> { ["clip"] = Sha256(settings.ClipPath) };
+        var hashes = new Dictionary<string, string> { ["clip"] = FileHash.Sha256(settings.ClipPath) };
         ClipModel clip;
         try { clip = ClipModel.Load(settings.ClipPath, device); }
         catch (Exception ex) when (ex is not FileNotFoundException)
@@ -115,7 +115,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     throw new InvalidDataException($"'{path}' could not be loaded as a BigGAN generator: {ex.Message}", ex);
                 }
                 generators.Add(generator);
-                hashes[ModelId(generator)] = Sha256(path);
+                hashes[ModelId(generator)] = FileHash.Sha256(path);
             }
             return new FuseDreamPipeline(clip, generators, device, hashes, settings.Tuning, ownsModels: true);
         }
@@ -280,11 +280,6 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         return parsed;
     }
 
-    public static string Sha256(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
 
     private static void RequireFile(string path, string what)
     {

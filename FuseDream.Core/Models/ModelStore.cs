@@ -175,7 +175,7 @@ public sealed class ModelStore
         var receipt = StoreReceipt.TryRead(path);
         if (entry.Sha256 is null && receipt is not null && receipt.ModelId.Equals(entry.Id, StringComparison.OrdinalIgnoreCase))
         {
-            var sha = await Sha256Async(path, ct).ConfigureAwait(false);
+            var sha = await FileHash.Sha256Async(path, ct).ConfigureAwait(false);
             const string method = "SHA-256 recorded when the file was placed";
             return sha == receipt.Sha256
                 ? new VerifyResult(entry.Id, path, VerifyStatus.Ok, sha, method, $"SHA-256 {sha} matches the one recorded on {receipt.RecordedAt:yyyy-MM-dd}")
@@ -199,7 +199,7 @@ public sealed class ModelStore
     /// <summary>Published checksum when there is one; otherwise load the file and compare tensor names and shapes.</summary>
     private async Task<FileCheck> CheckFileAsync(ModelEntry entry, string path, CancellationToken ct)
     {
-        var sha = await Sha256Async(path, ct).ConfigureAwait(false);
+        var sha = await FileHash.Sha256Async(path, ct).ConfigureAwait(false);
         if (entry.Sha256 is not null)
         {
             const string method = "published SHA-256";
@@ -259,7 +259,7 @@ public sealed class ModelStore
         var otherPath = PathFor(other);
         if (otherLock is null || File.Exists(otherPath))
             return Task.FromResult<string?>(null);
-        var sha = Sha256Of(partial);
+        var sha = FileHash.Sha256(partial);
         File.Move(partial, otherPath);
         new StoreReceipt(other.Id, other.File, new FileInfo(otherPath).Length, sha, url, "loading it (tensor names and shapes)", DateTimeOffset.UtcNow)
             .Write(otherPath);
@@ -279,19 +279,6 @@ public sealed class ModelStore
             foreach (var tensor in tensors.Values)
                 tensor.Dispose();
         }
-    }
-
-    private static async Task<string> Sha256Async(string path, CancellationToken ct)
-    {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
-        var hash = await SHA256.HashDataAsync(stream, ct).ConfigureAwait(false);
-        return Convert.ToHexStringLower(hash);
-    }
-
-    private static string Sha256Of(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
     private static VerifyResult Missing(ModelEntry entry, string path) =>

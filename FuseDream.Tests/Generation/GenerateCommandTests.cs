@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FuseDream.Checkpoints;
 using FuseDream.Generation;
 using FuseDream.Imaging;
 using FuseDream.Tests.Support;
@@ -33,8 +34,8 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.Equal("a photo of a cute corgi", provenance.Provenance!.Prompt);
         Assert.Equal(21, provenance.Provenance.Seed);
         Assert.Equal(GenerationOptions.Models.BigGan512, provenance.Provenance.Options.Model);
-        Assert.Equal(FuseDreamPipeline.Sha256(BigGan), provenance.Provenance.ModelSha256["biggan"]);
-        Assert.Equal(FuseDreamPipeline.Sha256(Clip), provenance.Provenance.ModelSha256["clip"]);
+        Assert.Equal(FileHash.Sha256(BigGan), provenance.Provenance.ModelSha256["biggan"]);
+        Assert.Equal(FileHash.Sha256(Clip), provenance.Provenance.ModelSha256["clip"]);
 
         var trace = ScoreTrace.FromJson(await File.ReadAllTextAsync(Path.Combine(_dir, "corgi.trace.json")));
         Assert.Equal([1, 2], trace.Points.Select(p => p.Step));
