@@ -1,7 +1,7 @@
 namespace FuseDream.Models;
 
 /// <summary>How patient the downloader is. Defaults suit a real network; tests shorten the delays.</summary>
-public sealed class ModelStoreOptions
+public sealed record ModelStoreOptions
 {
     /// <summary>Attempts per source for transient failures (dropped connections, 5xx, 429, stalls) before moving on.</summary>
     public int MaxAttemptsPerSource { get; init; } = 4;

@@ -54,18 +54,7 @@ internal sealed class StoreContext(Option<string?> storeOption, Option<string?> 
             var directory = parse.GetValue(storeOption) ?? ModelStore.ResolveDirectory();
             var catalogPath = parse.GetValue(catalogOption);
             var catalog = catalogPath is null ? ModelCatalog.LoadDefault() : ModelCatalog.LoadFile(catalogPath);
-            var effective = new ModelStoreOptions
-            {
-                MaxAttemptsPerSource = options.MaxAttemptsPerSource,
-                InitialRetryDelay = options.InitialRetryDelay,
-                MaxRetryDelay = options.MaxRetryDelay,
-                StallTimeout = options.StallTimeout,
-                ConnectTimeout = options.ConnectTimeout,
-                ProgressInterval = options.ProgressInterval,
-                LockPollInterval = options.LockPollInterval,
-                HttpClient = options.HttpClient,
-                Log = logToError ? message => error.WriteLine(message) : null,
-            };
+            var effective = options with { Log = logToError ? message => error.WriteLine(message) : null };
             return new ModelStore(directory, catalog, effective);
         }
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException or IOException)
