@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FuseDream.Generation;
-using FuseDream.Jobs;
+using FuseDream.Text;
 
 namespace FuseDream.Api.Apis;
 

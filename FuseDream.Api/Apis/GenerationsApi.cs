@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Text;
 using FuseDream.Generation;
-using FuseDream.Jobs;
 using FuseDream.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
+using FuseDream.Persistence;
+using FuseDream.Queue;
 
 namespace FuseDream.Api.Apis;
 

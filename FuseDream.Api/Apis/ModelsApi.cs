@@ -1,6 +1,7 @@
-using FuseDream.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using FuseDream.Persistence;
+using FuseDream.Worker;
 
 namespace FuseDream.Api.Apis;
 

@@ -1,6 +1,6 @@
-using FuseDream.Jobs;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using FuseDream.Persistence;
 
 namespace FuseDream.Api.Hosting;
 

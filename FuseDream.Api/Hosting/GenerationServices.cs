@@ -1,6 +1,7 @@
+using FuseDream.Hosting;
 using System.Text.Json.Serialization;
 using FuseDream.Api.Apis;
-using FuseDream.Jobs;
+using FuseDream.Worker;
 
 namespace FuseDream.Api.Hosting;
 

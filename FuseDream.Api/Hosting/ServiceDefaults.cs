@@ -1,4 +1,4 @@
-using FuseDream.Jobs;
+using FuseDream.Persistence;
 using FuseDream.Logging;
 using Serilog;
 

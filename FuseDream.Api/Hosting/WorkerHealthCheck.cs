@@ -1,6 +1,7 @@
-using FuseDream.Jobs;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using FuseDream.Persistence;
+using FuseDream.Worker;
 
 namespace FuseDream.Api.Hosting;
 

@@ -211,7 +211,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     Device = _device.type.ToString().ToLowerInvariant(),
                     AugClipScore = score,
                 };
-                var png = PngImage.Encode(image, provenance);
+                var png = ProvenancePng.Encode(image, provenance);
                 reporter.Report(GenerationPhase.Finished, options.Steps, options.Steps, score);
                 return new GenerationResult(png, score, trace, request.Seed, options, ToArray(finalZ), ToArray(finalY))
                 {

@@ -45,7 +45,7 @@ public sealed record GenerationResult(
     public double? BasisAugClip { get; init; }
 
     /// <summary>What is embedded in the PNG, when the pipeline produced it.</summary>
-    public FuseDream.Imaging.ImageProvenance? Provenance { get; init; }
+    public ImageProvenance? Provenance { get; init; }
 }
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
@@ -8,68 +6,52 @@ using static TorchSharp.torch;
 namespace FuseDream.Imaging;
 
 /// <summary>
-/// Generator output → PNG, with the provenance embedded as two text chunks: <c>parameters</c>
-/// (A1111 style, for people and tools) and <c>fusedream</c> (JSON, the exact record).
-/// Pixels map [-1, 1] → [0, 255] as <c>(x + 1) / 2 · 255 + 0.5</c>, clamped and truncated
+/// Generator output ↔ PNG, with text chunks (the provenance is written by
+/// <see cref="Generation.ProvenancePng"/>). Pixels map [-1, 1] → [0, 255] as <c>(x + 1) / 2 · 255 + 0.5</c>, clamped and truncated
 /// (torchvision's <c>save_image</c> rounding). Deliberate difference: the original saves with
 /// <c>normalize=True</c> (per-image min–max stretch); we keep the fixed [-1, 1] range, which is
 /// what CLIP scored.
 /// </summary>
 public static class PngImage
 {
-    public const string ParametersKeyword = "parameters";
-    public const string ProvenanceKeyword = "fusedream";
-
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = false,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
-    /// <summary>Encodes an image [1, 3, H, W] or [3, H, W] with values in [-1, 1].</summary>
-    public static byte[] Encode(Tensor image, ImageProvenance? provenance = null)
+    /// <summary>
+    /// Encodes an image [1, 3, H, W] or [3, H, W] with values in [-1, 1], with optional text
+    /// chunks (keyword → text) kept uncompressed, as A1111 does.
+    /// </summary>
+    public static byte[] Encode(Tensor image, IReadOnlyList<KeyValuePair<string, string>>? text = null)
     {
         var (pixels, width, height) = ToRgb24(image);
         using var img = Image.LoadPixelData<Rgb24>(pixels, width, height);
-        if (provenance is not null)
+        if (text is not null)
         {
             var png = img.Metadata.GetPngMetadata();
-            png.TextData.Add(new PngTextData(ParametersKeyword, GenerationParameters.Format(provenance), string.Empty, string.Empty));
-            png.TextData.Add(new PngTextData(ProvenanceKeyword, JsonSerializer.Serialize(provenance, Json), string.Empty, string.Empty));
+            foreach (var (keyword, value) in text)
+                png.TextData.Add(new PngTextData(keyword, value, string.Empty, string.Empty));
         }
         using var stream = new MemoryStream();
         img.Save(stream, new PngEncoder
         {
             ColorType = PngColorType.Rgb,
             BitDepth = PngBitDepth.Bit8,
-            // Keep the text chunks uncompressed tEXt (iTXt for non-Latin-1 prompts), as A1111 does.
+            // Keep the text chunks uncompressed tEXt (iTXt for non-Latin-1 text).
             TextCompressionThreshold = int.MaxValue,
         });
         return stream.ToArray();
     }
 
-    /// <summary>Reads the embedded provenance back; either part may be absent (a PNG from elsewhere).</summary>
-    public static PngProvenance ReadProvenance(Stream png)
+    /// <summary>The text chunks (first of each keyword) and the size of a PNG, without decoding its pixels.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not an image this program can read.</exception>
+    public static PngText ReadText(Stream png)
     {
         ArgumentNullException.ThrowIfNull(png);
-        var info = Image.Identify(png)
-            ?? throw new InvalidDataException("not an image this program can read (expected a PNG)");
-        var text = info.Metadata.GetPngMetadata().TextData;
-        var parameters = text.FirstOrDefault(t => t.Keyword == ParametersKeyword).Value;
-        var json = text.FirstOrDefault(t => t.Keyword == ProvenanceKeyword).Value;
-        ImageProvenance? provenance = null;
-        if (!string.IsNullOrEmpty(json))
-        {
-            try { provenance = JsonSerializer.Deserialize<ImageProvenance>(json, Json); }
-            catch (JsonException ex) { throw new InvalidDataException($"the '{ProvenanceKeyword}' chunk is not valid provenance JSON: {ex.Message}", ex); }
-        }
-        return new PngProvenance(string.IsNullOrEmpty(parameters) ? null : parameters, provenance, info.Width, info.Height);
-    }
-
-    public static PngProvenance ReadProvenance(byte[] png)
-    {
-        using var stream = new MemoryStream(png, writable: false);
-        return ReadProvenance(stream);
+        IImageInfo? info;
+        try { info = Image.Identify(png); }
+        catch (UnknownImageFormatException ex) { throw new InvalidDataException("not an image this program can read (expected a PNG)", ex); }
+        if (info is null) throw new InvalidDataException("not an image this program can read (expected a PNG)");
+        var text = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var chunk in info.Metadata.GetPngMetadata().TextData)
+            text.TryAdd(chunk.Keyword, chunk.Value);
+        return new PngText(text, info.Width, info.Height);
     }
 
     /// <summary>Decodes a PNG to a float tensor [1, 3, H, W] in [-1, 1] (the inverse of <see cref="Encode"/> up to quantisation).</summary>
@@ -104,5 +86,5 @@ public static class PngImage
     }
 }
 
-/// <summary>What a PNG carries: the A1111 text, the exact record, and its size.</summary>
-public sealed record PngProvenance(string? Parameters, ImageProvenance? Provenance, int Width, int Height);
+/// <summary>A PNG's text chunks by keyword, and its size.</summary>
+public sealed record PngText(IReadOnlyDictionary<string, string> Chunks, int Width, int Height);

@@ -73,7 +73,7 @@ public class CancellationTests(CancellationTests.Factory factory) : IClassFixtur
         Assert.Equal(60L, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'"));
 
         // The listener reconnected: cancelling a fresh running generation is still prompt.
-        var signals = factory.Services.GetRequiredService<FuseDream.Jobs.CancellationSignals>();
+        var signals = factory.Services.GetRequiredService<FuseDream.Worker.CancellationSignals>();
         await signals.Listening;
         var next = (await client.PostAsync(GenerationClient.Quick("cancel after the blip", steps: 1000))).Id();
         await client.WaitAsync(next, g => g.Status() == "running");

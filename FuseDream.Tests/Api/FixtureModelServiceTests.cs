@@ -1,3 +1,4 @@
+using FuseDream.Generation;
 using FuseDream.Imaging;
 using FuseDream.Tests.Support;
 using Microsoft.AspNetCore.Hosting;
@@ -40,7 +41,7 @@ public class FixtureModelServiceTests(FixtureModelServiceTests.Factory factory) 
         Assert.True(done.Status() == "succeeded", done.ToString());
 
         var png = await client.GetByteArrayAsync($"/v1/generations/{created.Id()}/image");
-        var provenance = PngImage.ReadProvenance(png);
+        var provenance = ProvenancePng.Read(png);
         Assert.Equal((256, 256), (provenance.Width, provenance.Height));
         Assert.Equal(prompt, provenance.Provenance!.Prompt);
         Assert.Equal(11, provenance.Provenance.Seed);

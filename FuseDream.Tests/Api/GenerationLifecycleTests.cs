@@ -1,9 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
-using FuseDream.Jobs;
 using Hangfire.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using SixLabors.ImageSharp;
+using FuseDream.Persistence;
+using FuseDream.Queue;
 
 namespace FuseDream.Tests.Api;
 

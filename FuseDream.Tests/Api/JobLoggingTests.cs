@@ -37,7 +37,7 @@ public class JobLoggingTests(JobLoggingTests.Factory factory) : IClassFixture<Jo
         Assert.Equal("succeeded", (await client.WaitAsync(id)).Status());
 
         var jobLines = factory.Events
-            .Where(e => e.Properties.TryGetValue("SourceContext", out var source) && source.ToString().Contains("FuseDream.Jobs.GenerationJob"))
+            .Where(e => e.Properties.TryGetValue("SourceContext", out var source) && source.ToString().Contains("FuseDream.Worker.GenerationJob"))
             .ToList();
         Assert.Contains(jobLines, e => e.MessageTemplate.Text.Contains("started"));
         Assert.Contains(jobLines, e => e.MessageTemplate.Text.Contains("succeeded"));

@@ -1,7 +1,7 @@
 using System.Net;
-using FuseDream.Jobs;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using FuseDream.Worker;
 
 namespace FuseDream.Tests.Api;
 

@@ -1,12 +1,12 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using FuseDream.Jobs;
 using FuseDream.Tests.Foundation;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using FuseDream.Worker;
 
 namespace FuseDream.Tests.Api;
 

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using FuseDream.Generation;
-using FuseDream.Jobs;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using FuseDream.Worker;
 
 namespace FuseDream.Tests.Api;
 

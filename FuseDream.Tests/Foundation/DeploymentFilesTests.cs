@@ -4,8 +4,10 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using FuseDream.Api.Hosting;
-using FuseDream.Jobs;
 using FuseDream.Worker.Commands;
+using FuseDream.Models;
+using FuseDream.Persistence;
+using FuseDream.Worker;
 
 namespace FuseDream.Tests.Foundation;
 

@@ -53,7 +53,7 @@ public class FuseDreamPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPipel
         Assert.Equal(4, recorder.Events.Last(e => e.Phase == GenerationPhase.BasisSearch).Step);
 
         Assert.Equal([2, 4], previews.Select(p => p.Step));
-        Assert.All(previews, p => Assert.Equal(512, PngImage.ReadProvenance(p.Png).Width));
+        Assert.All(previews, p => Assert.Equal(512, ProvenancePng.Read(p.Png).Width));
 
         Assert.Equal(Enumerable.Range(1, 4), result.Trace.Select(p => p.Step));
         Assert.Equal([2, 4], result.Trace.Where(p => p.AugClip is not null).Select(p => p.Step));
@@ -63,7 +63,7 @@ public class FuseDreamPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPipel
         Assert.Equal(tiny.Generator.DimZ, result.FinalZ.Length);
         Assert.Equal(tiny.Generator.EmbeddingDim, result.FinalY.Length);
 
-        var read = PngImage.ReadProvenance(result.Png);
+        var read = ProvenancePng.Read(result.Png);
         Assert.Equal("a red bus", read.Provenance!.Prompt);
         Assert.Equal(7, read.Provenance.Seed);
         Assert.Equal(options, read.Provenance.Options);

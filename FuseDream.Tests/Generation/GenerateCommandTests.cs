@@ -30,7 +30,7 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.Contains("AugCLIP score: ", run.StdOut);
         Assert.Contains("optimising", run.StdErr);
 
-        var provenance = PngImage.ReadProvenance(await File.ReadAllBytesAsync(png));
+        var provenance = ProvenancePng.Read(await File.ReadAllBytesAsync(png));
         Assert.Equal("a photo of a cute corgi", provenance.Provenance!.Prompt);
         Assert.Equal(21, provenance.Provenance.Seed);
         Assert.Equal(GenerationOptions.Models.BigGan512, provenance.Provenance.Options.Model);

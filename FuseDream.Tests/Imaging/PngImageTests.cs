@@ -26,9 +26,9 @@ public class PngImageTests
         using var scope = NewDisposeScope();
         var image = rand([1, 3, 24, 40], generator: new Generator(4)) * 2 - 1;
         var provenance = Sample(prompt);
-        var png = PngImage.Encode(image, provenance);
+        var png = ProvenancePng.Encode(image, provenance);
 
-        var read = PngImage.ReadProvenance(png);
+        var read = ProvenancePng.Read(png);
         Assert.Equal(40, read.Width);
         Assert.Equal(24, read.Height);
         var back = read.Provenance!;
@@ -71,10 +71,10 @@ public class PngImageTests
     public void ForeignPng_HasNoProvenance_AndGarbageIsRejected()
     {
         using var scope = NewDisposeScope();
-        var read = PngImage.ReadProvenance(PngImage.Encode(zeros(1, 3, 4, 4)));
+        var read = ProvenancePng.Read(PngImage.Encode(zeros(1, 3, 4, 4)));
         Assert.Null(read.Provenance);
         Assert.Null(read.Parameters);
-        Assert.ThrowsAny<Exception>(() => PngImage.ReadProvenance([1, 2, 3, 4]));
+        Assert.Throws<InvalidDataException>(() => ProvenancePng.Read([1, 2, 3, 4]));
     }
 
     [Fact]

@@ -1,11 +1,14 @@
 using FuseDream.Generation;
-using FuseDream.Jobs;
 using FuseDream.Tests.Api;
 using FuseDream.Tests.Foundation;
 using FuseDream.Worker.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
+using FuseDream.Models;
+using FuseDream.Persistence;
+using FuseDream.Queue;
+using FuseDream.Worker;
 
 namespace FuseDream.Tests.Worker;
 

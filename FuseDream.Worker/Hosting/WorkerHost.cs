@@ -1,4 +1,4 @@
-using FuseDream.Jobs;
+using FuseDream.Hosting;
 using FuseDream.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

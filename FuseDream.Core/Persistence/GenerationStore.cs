@@ -3,7 +3,7 @@ using FuseDream.Generation;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Persistence;
 
 /// <summary>What <see cref="GenerationStore.CreateAsync"/> did.</summary>
 public enum CreateOutcome

@@ -1,6 +1,6 @@
 using FuseDream.Generation;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Persistence;
 
 /// <summary>One row of <c>fusedream.generations</c>.</summary>
 public sealed record GenerationRecord

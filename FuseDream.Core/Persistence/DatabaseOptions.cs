@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Persistence;
 
 /// <summary>Where the service keeps its rows and its Hangfire queue.</summary>
 public sealed class DatabaseOptions

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Queue;
 
 /// <summary>The Hangfire queue on PostgreSQL (configuration section <c>Queue</c>).</summary>
 public sealed class QueueOptions : IValidatableObject

@@ -1,6 +1,6 @@
 using FuseDream.Generation;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Worker;
 
 /// <summary>
 /// Builds the pipeline a worker thread uses. Called once per worker thread when the worker

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using FuseDream.Storage;
 using Microsoft.Extensions.Options;
 
-namespace FuseDream.Tests.Jobs;
+namespace FuseDream.Tests.Storage;
 
 public sealed class FileSystemBlobStoreTests : IDisposable
 {

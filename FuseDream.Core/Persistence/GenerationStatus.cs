@@ -1,4 +1,4 @@
-namespace FuseDream.Jobs;
+namespace FuseDream.Persistence;
 
 /// <summary>Life cycle of a generation: queued → running → succeeded | failed | canceled (queued → canceled too).</summary>
 public enum GenerationStatus

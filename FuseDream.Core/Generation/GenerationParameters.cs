@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace FuseDream.Imaging;
+namespace FuseDream.Generation;
 
 /// <summary>
 /// The human-readable <c>parameters</c> text in the style AUTOMATIC1111's web UI writes: the

@@ -1,9 +1,8 @@
-using FuseDream.Jobs;
 using FuseDream.Models;
 using FuseDream.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace FuseDream.Tests.Jobs;
+namespace FuseDream.Tests.Models;
 
 /// <summary>The worker finds its models in the model store when configuration names no file.</summary>
 public sealed class ModelStorePathsTests : IDisposable

@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Persistence;
 
 /// <summary>Failures worth retrying: the database or the disk, not the request.</summary>
 public static class TransientErrors

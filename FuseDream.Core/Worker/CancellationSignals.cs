@@ -2,8 +2,9 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using FuseDream.Persistence;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Worker;
 
 /// <summary>
 /// The notified half of cancellation: LISTENs on <see cref="GenerationStore.CancelChannel"/>

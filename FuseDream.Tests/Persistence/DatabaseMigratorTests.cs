@@ -1,9 +1,9 @@
-using FuseDream.Jobs;
 using FuseDream.Tests.Foundation;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using FuseDream.Persistence;
 
-namespace FuseDream.Tests.Jobs;
+namespace FuseDream.Tests.Persistence;
 
 public class DatabaseMigratorTests
 {

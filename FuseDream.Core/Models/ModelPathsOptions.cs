@@ -1,4 +1,4 @@
-namespace FuseDream.Jobs;
+namespace FuseDream.Models;
 
 /// <summary>Where the worker finds the pretrained weights (configuration section <c>Models</c>).</summary>
 public sealed class ModelPathsOptions

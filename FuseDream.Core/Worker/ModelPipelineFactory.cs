@@ -2,8 +2,9 @@ using FuseDream.Generation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TorchSharp;
+using FuseDream.Models;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Worker;
 
 /// <summary>
 /// The production factory: checks the model files named by <see cref="ModelPathsOptions"/>

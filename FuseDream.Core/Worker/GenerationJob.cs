@@ -7,8 +7,10 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Serilog.Context;
+using FuseDream.Persistence;
+using FuseDream.Queue;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Worker;
 
 /// <summary>
 /// The Hangfire job of one generation. Hangfire delivers a job at least once (a worker that

@@ -2,11 +2,12 @@ using System.Reflection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using FuseDream.Queue;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Persistence;
 
 /// <summary>
-/// Applies the embedded <c>Jobs/Sql/NNNN_name.sql</c> migrations in order, each in its own
+/// Applies the embedded <c>Persistence/Sql/NNNN_name.sql</c> migrations in order, each in its own
 /// transaction, under a PostgreSQL advisory lock so that an API and several workers starting
 /// together apply each one exactly once. Applied versions are recorded in
 /// <c>fusedream.schema_migrations</c>.
@@ -16,7 +17,7 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
     /// <summary>Advisory lock key: "FuseDrea" in ASCII, distinct from anything Hangfire takes.</summary>
     public const long LockKey = 0x4675_7365_4472_6561;
 
-    private const string ResourcePrefix = "FuseDream.Jobs.Sql.";
+    private const string ResourcePrefix = "FuseDream.Persistence.Sql.";
 
     /// <summary>The embedded migrations as (version, name, sql), in the order they apply.</summary>
     public static IReadOnlyList<(int Version, string Name, string Sql)> Migrations { get; } = LoadMigrations();

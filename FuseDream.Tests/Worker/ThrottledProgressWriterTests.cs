@@ -1,10 +1,11 @@
 using FuseDream.Generation;
-using FuseDream.Jobs;
 using FuseDream.Tests.Foundation;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using FuseDream.Persistence;
+using FuseDream.Worker;
 
-namespace FuseDream.Tests.Jobs;
+namespace FuseDream.Tests.Worker;
 
 public class ThrottledProgressWriterTests
 {

@@ -3,10 +3,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using FuseDream.Models;
+using FuseDream.Persistence;
+using FuseDream.Queue;
+using FuseDream.Text;
+using FuseDream.Worker;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Hosting;
 
-public static class JobsServiceCollectionExtensions
+public static class GenerationServiceCollectionExtensions
 {
     /// <summary>
     /// What both the API and the worker need: the database (migrated at start), the generation

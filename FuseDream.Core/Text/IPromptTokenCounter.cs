@@ -1,6 +1,6 @@
 using FuseDream.Text;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Text;
 
 /// <summary>Counts the CLIP tokens of a prompt, start and end tokens included (CLIP's context is 77).</summary>
 public interface IPromptTokenCounter

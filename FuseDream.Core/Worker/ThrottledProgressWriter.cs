@@ -1,7 +1,8 @@
 using FuseDream.Generation;
 using Microsoft.Extensions.Logging;
+using FuseDream.Persistence;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Worker;
 
 /// <summary>
 /// Takes the pipeline's progress events without blocking it and writes the latest one to

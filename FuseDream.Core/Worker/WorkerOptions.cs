@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Worker;
 
 /// <summary>The generation worker (configuration section <c>Worker</c>).</summary>
 public sealed class WorkerOptions : IValidatableObject

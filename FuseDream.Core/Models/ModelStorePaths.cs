@@ -3,7 +3,7 @@ using FuseDream.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Models;
 
 /// <summary>
 /// Fills the model paths that configuration leaves unset from the model store

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using FuseDream.Generation;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Worker;
 
 /// <summary>
 /// The pipelines of this worker process, one per worker thread, built once at start (models

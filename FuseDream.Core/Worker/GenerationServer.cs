@@ -3,8 +3,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using FuseDream.Persistence;
+using FuseDream.Queue;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Worker;
 
 /// <summary>
 /// The worker: builds the pipelines once (loading the models), then runs a Hangfire server

@@ -1,7 +1,6 @@
 using System.Reflection;
-using FuseDream.Generation;
 
-namespace FuseDream.Imaging;
+namespace FuseDream.Generation;
 
 /// <summary>
 /// Everything needed to reproduce an image, embedded in its PNG: the prompt, the seed, every

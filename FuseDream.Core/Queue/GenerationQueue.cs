@@ -4,8 +4,10 @@ using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
 using Hangfire.States;
 using Microsoft.Extensions.Options;
+using FuseDream.Persistence;
+using FuseDream.Worker;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Queue;
 
 /// <summary>
 /// The Hangfire storage and client for generation jobs. Built as an instance (not through

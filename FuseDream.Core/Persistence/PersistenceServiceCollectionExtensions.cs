@@ -3,9 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace FuseDream.Jobs;
+namespace FuseDream.Persistence;
 
-public static class DatabaseServiceCollectionExtensions
+public static class PersistenceServiceCollectionExtensions
 {
     /// <summary>Binds <see cref="DatabaseOptions"/> from <c>ConnectionStrings:FuseDream</c>, validates it at start, and registers one <see cref="NpgsqlDataSource"/>.</summary>
     public static IServiceCollection AddFuseDreamDatabase(this IServiceCollection services)
