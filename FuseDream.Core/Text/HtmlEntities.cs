@@ -32,7 +32,14 @@ internal static class HtmlEntities
     private static readonly Dictionary<string, string> FtfyNamed = BuildFtfyTable();
 
     /// <summary>Python's <c>html.unescape</c>, exactly (numeric, named with or without ';', longest legacy prefix).</summary>
-    public static string PythonUnescape(string s)
+    public static string PythonUnescape(string s) => ReplaceReferences(s, TryReplaceCharRef);
+
+    /// <summary>
+    /// Copies <paramref name="s"/>, letting <paramref name="tryReplace"/> rewrite each reference
+    /// that starts at an '&amp;': it appends the replacement and returns how many characters it
+    /// consumed, or 0 to keep the '&amp;' as it is.
+    /// </summary>
+    private static string ReplaceReferences(string s, Func<string, int, StringBuilder, int> tryReplace)
     {
         if (!s.Contains('&')) return s;
         var sb = new StringBuilder(s.Length);
@@ -42,7 +49,7 @@ internal static class HtmlEntities
             var amp = s.IndexOf('&', i);
             if (amp < 0) { sb.Append(s, i, s.Length - i); break; }
             sb.Append(s, i, amp - i);
-            var consumed = TryReplaceCharRef(s, amp, sb);
+            var consumed = tryReplace(s, amp, sb);
             if (consumed == 0) { sb.Append('&'); i = amp + 1; }
             else i = amp + consumed;
         }
@@ -118,34 +125,18 @@ internal static class HtmlEntities
         || (cp & 0xFFFE) == 0xFFFE;
 
     /// <summary>ftfy's <c>unescape_html</c>: only "&amp;name;" / "&amp;#…;" forms, one pass.</summary>
-    public static string FtfyUnescape(string s)
+    public static string FtfyUnescape(string s) => ReplaceReferences(s, TryReplaceFtfyRef);
+
+    private static int TryReplaceFtfyRef(string s, int amp, StringBuilder sb)
     {
-        if (!s.Contains('&')) return s;
-        var sb = new StringBuilder(s.Length);
-        var i = 0;
-        while (i < s.Length)
-        {
-            var amp = s.IndexOf('&', i);
-            if (amp < 0) { sb.Append(s, i, s.Length - i); break; }
-            sb.Append(s, i, amp - i);
-            // &#?[0-9A-Za-z]{1,24};
-            var p = amp + 1;
-            if (p < s.Length && s[p] == '#') p++;
-            var start = p;
-            while (p < s.Length && p - start < 24 && char.IsAsciiLetterOrDigit(s[p])) p++;
-            if (p > start && p < s.Length && s[p] == ';')
-            {
-                var entity = s.Substring(amp, p + 1 - amp);
-                sb.Append(FtfyReplacement(entity));
-                i = p + 1;
-            }
-            else
-            {
-                sb.Append('&');
-                i = amp + 1;
-            }
-        }
-        return sb.ToString();
+        // &#?[0-9A-Za-z]{1,24};
+        var p = amp + 1;
+        if (p < s.Length && s[p] == '#') p++;
+        var start = p;
+        while (p < s.Length && p - start < 24 && char.IsAsciiLetterOrDigit(s[p])) p++;
+        if (p <= start || p >= s.Length || s[p] != ';') return 0;
+        sb.Append(FtfyReplacement(s.Substring(amp, p + 1 - amp)));
+        return p + 1 - amp;
     }
 
     private static string FtfyReplacement(string entity)
