@@ -1,3 +1,6 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -14,6 +17,43 @@ public interface ISpectralNormLayer
 
     /// <summary>Computes σ from the stored <c>u0</c> and divides the weight by it, in place.</summary>
     void FoldSpectralNorm(double eps);
+}
+
+/// <summary>
+/// What <c>layers.SNLinear</c> and <c>layers.SNConv2d</c> share: the weight, an optional bias and
+/// the spectral-norm buffers under the original's names (<c>weight</c>, <c>bias</c>, <c>u0</c>,
+/// <c>sv0</c>), frozen, and the one-time division by σ. Subclasses say how the weight is applied.
+/// </summary>
+public abstract class SpectralNormLayer : nn.Module<Tensor, Tensor>, ISpectralNormLayer
+{
+    // Protected, not private: TorchSharp finds a module's tensors (to register them, and to swap
+    // them when the module moves to another device) among the fields the concrete type can see.
+    [ComponentName(Name = "weight")] protected readonly Parameter _weight;
+    [ComponentName(Name = "bias")] protected readonly Parameter? _bias;
+    [ComponentName(Name = "u0")] protected readonly Tensor _u0;
+    [ComponentName(Name = "sv0")] protected readonly Tensor _sv0; // the original's running σ; eval mode never reads it
+
+    protected SpectralNormLayer(string name, long[] weightShape, bool bias) : base(name)
+    {
+        var outFeatures = weightShape[0];
+        _weight = new Parameter(empty(weightShape), requires_grad: false);
+        _bias = bias ? new Parameter(zeros(outFeatures), requires_grad: false) : null;
+        _u0 = zeros(1, outFeatures);
+        _sv0 = ones(1);
+        RegisterComponents();
+    }
+
+    public float Sigma { get; private set; } = float.NaN;
+
+    public void FoldSpectralNorm(double eps)
+    {
+        if (!float.IsNaN(Sigma))
+            throw new InvalidOperationException("The spectral norm is already folded into this weight; folding twice would divide by σ again.");
+        using var noGrad = no_grad();
+        using var sigma = SpectralNorm.Sigma(_weight, _u0, eps);
+        Sigma = sigma.item<float>();
+        _weight.div_(sigma);
+    }
 }
 
 /// <summary>
