@@ -143,20 +143,22 @@ public static class GenerateCommand
                 command.Options.Add(option);
         }
 
-        public GenerationOptions Apply(GenerationOptions o, ParseResult parse) => o with
+        public GenerationOptions Apply(GenerationOptions o, ParseResult parse) => o.With(new GenerationOverrides
+        {
+            BasisIterations = parse.GetValue(_basisIterations),
+            SamplesPerIteration = parse.GetValue(_samples),
+            TopK = parse.GetValue(_topK),
+            Steps = parse.GetValue(_steps),
+            Augmentations = parse.GetValue(_augmentations),
+            LearningRate = parse.GetValue(_learningRate),
+            LatentNoise = parse.GetValue(_latentNoise),
+            OptimizeY = parse.GetValue(_optimizeY),
+            ScoreEvery = parse.GetValue(_scoreEvery),
+            FinalAugmentations = parse.GetValue(_finalAugmentations),
+        }) with
         {
             Model = parse.GetValue(Model) ?? o.Model,
-            BasisIterations = parse.GetValue(_basisIterations) ?? o.BasisIterations,
-            SamplesPerIteration = parse.GetValue(_samples) ?? o.SamplesPerIteration,
-            TopK = parse.GetValue(_topK) ?? o.TopK,
-            Steps = parse.GetValue(_steps) ?? o.Steps,
-            Augmentations = parse.GetValue(_augmentations) ?? o.Augmentations,
-            LearningRate = parse.GetValue(_learningRate) ?? o.LearningRate,
-            LatentNoise = parse.GetValue(_latentNoise) ?? o.LatentNoise,
-            OptimizeY = parse.GetValue(_optimizeY) ?? o.OptimizeY,
-            ScoreEvery = parse.GetValue(_scoreEvery) ?? o.ScoreEvery,
             PreviewEvery = parse.GetValue(_previewEvery) ?? o.PreviewEvery,
-            FinalAugmentations = parse.GetValue(_finalAugmentations) ?? o.FinalAugmentations,
         };
 
         private static string Range(string what, (int Min, int Max) range) => $"{what} ({range.Min} … {range.Max}).";
