@@ -9,7 +9,7 @@ namespace FuseDream.BigGan;
 /// (<see cref="SpectralNormLayer.FoldSpectralNorm"/>) instead of on every call (eval mode never
 /// updates <c>u0</c>, so the numbers are the same). Parameters are frozen.
 /// </summary>
-public sealed class SNConv2d(long inChannels, long outChannels, long kernelSize = 3, bool bias = true)
+internal sealed class SNConv2d(long inChannels, long outChannels, long kernelSize = 3, bool bias = true)
     : SpectralNormLayer(nameof(SNConv2d), [outChannels, inChannels, kernelSize, kernelSize], bias)
 {
     private readonly long _padding = kernelSize / 2;

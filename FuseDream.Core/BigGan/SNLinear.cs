@@ -8,7 +8,7 @@ namespace FuseDream.BigGan;
 /// is divided by σ once (<see cref="SpectralNormLayer.FoldSpectralNorm"/>) instead of on every call,
 /// which gives the same numbers because eval mode never updates <c>u0</c>. Parameters are frozen.
 /// </summary>
-public sealed class SNLinear(long inFeatures, long outFeatures, bool bias = true)
+internal sealed class SNLinear(long inFeatures, long outFeatures, bool bias = true)
     : SpectralNormLayer(nameof(SNLinear), [outFeatures, inFeatures], bias)
 {
     public override Tensor forward(Tensor x) => F.linear(x, _weight, _bias); // [B, in] → [B, out]

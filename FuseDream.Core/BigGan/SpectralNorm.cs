@@ -10,7 +10,7 @@ namespace FuseDream.BigGan;
 /// A layer whose weight the original divides by a spectral-norm estimate on every call
 /// (<c>layers.SN.W_()</c>). Here the weights are frozen, so the division happens once.
 /// </summary>
-public interface ISpectralNormLayer
+internal interface ISpectralNormLayer
 {
     /// <summary>The σ the weight was divided by; NaN until <see cref="FoldSpectralNorm"/> ran.</summary>
     float Sigma { get; }
@@ -24,7 +24,7 @@ public interface ISpectralNormLayer
 /// the spectral-norm buffers under the original's names (<c>weight</c>, <c>bias</c>, <c>u0</c>,
 /// <c>sv0</c>), frozen, and the one-time division by σ. Subclasses say how the weight is applied.
 /// </summary>
-public abstract class SpectralNormLayer : nn.Module<Tensor, Tensor>, ISpectralNormLayer
+internal abstract class SpectralNormLayer : nn.Module<Tensor, Tensor>, ISpectralNormLayer
 {
     // Protected, not private: TorchSharp finds a module's tensors (to register them, and to swap
     // them when the module moves to another device) among the fields the concrete type can see.
@@ -61,7 +61,7 @@ public abstract class SpectralNormLayer : nn.Module<Tensor, Tensor>, ISpectralNo
 /// singular value, <c>update=False</c>): one power iteration from the stored <c>u0</c>, which is
 /// left untouched; the <c>sv0</c> buffer is never read.
 /// </summary>
-public static class SpectralNorm
+internal static class SpectralNorm
 {
     /// <summary>σ (a 0-dim tensor) of <paramref name="weight"/> viewed as [out, rest], starting from <paramref name="u0"/> [1, out].</summary>
     public static Tensor Sigma(Tensor weight, Tensor u0, double eps)

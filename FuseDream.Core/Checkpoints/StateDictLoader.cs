@@ -9,7 +9,7 @@ namespace FuseDream.Checkpoints;
 /// else may be; all problems are collected before anything is copied, so a bad file leaves the
 /// module untouched. Values are converted to the module's dtype and device as they are copied.
 /// </summary>
-public static class StateDictLoader
+internal static class StateDictLoader
 {
     /// <summary>
     /// Checks <paramref name="tensors"/> against <paramref name="module"/>'s state dict and copies
@@ -59,7 +59,7 @@ public static class StateDictLoader
 /// What keeps a set of tensors from loading into a module: missing keys (in the module's order),
 /// unexpected keys (sorted), wrong shapes and non-floating-point tensors (in the module's order).
 /// </summary>
-public sealed record StateDictMismatch(
+internal sealed record StateDictMismatch(
     IReadOnlyList<string> Missing,
     IReadOnlyList<string> Unexpected,
     IReadOnlyList<ShapeMismatch> WrongShapes,
@@ -82,7 +82,7 @@ public sealed record StateDictMismatch(
 }
 
 /// <summary>A tensor given as <see cref="Given"/> where the module holds <see cref="Expected"/>.</summary>
-public sealed record ShapeMismatch(string Key, long[] Given, long[] Expected)
+internal sealed record ShapeMismatch(string Key, long[] Given, long[] Expected)
 {
     public static string Format(long[] shape) => $"[{string.Join(", ", shape)}]";
 
@@ -90,7 +90,7 @@ public sealed record ShapeMismatch(string Key, long[] Given, long[] Expected)
 }
 
 /// <summary>A tensor of a type that is not floating point where the module holds weights.</summary>
-public sealed record TypeMismatch(string Key, ScalarType Given)
+internal sealed record TypeMismatch(string Key, ScalarType Given)
 {
     public override string ToString() => $"{Key} is {Given}, expected a floating-point tensor";
 }
@@ -98,7 +98,7 @@ public sealed record TypeMismatch(string Key, ScalarType Given)
 /// <summary>A checkpoint whose tensors do not fit the architecture: which keys are missing, unexpected or mismatched.</summary>
 public class StateDictMismatchException : Exception
 {
-    public StateDictMismatchException(string message, StateDictMismatch mismatch)
+    internal StateDictMismatchException(string message, StateDictMismatch mismatch)
         : this(message, mismatch.Missing, mismatch.Unexpected, mismatch.MismatchedKeys)
     {
     }

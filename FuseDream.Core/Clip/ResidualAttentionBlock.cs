@@ -13,7 +13,7 @@ namespace FuseDream.Clip;
 /// <c>scaled_dot_product_attention</c> (default 1/√head_dim scale, as CLIP), with
 /// <c>is_causal</c> in place of the text encoder's −inf upper-triangular mask.
 /// </summary>
-public sealed class ClipSelfAttention : Module<Tensor, Tensor>
+internal sealed class ClipSelfAttention : Module<Tensor, Tensor>
 {
     [ComponentName(Name = "in_proj_weight")] private readonly Parameter _inProjWeight;
     [ComponentName(Name = "in_proj_bias")] private readonly Parameter _inProjBias;
@@ -51,7 +51,7 @@ public sealed class ClipSelfAttention : Module<Tensor, Tensor>
 /// (<c>c_fc</c> → QuickGELU → <c>c_proj</c>) with residual connections. Batch-first
 /// ([batch, tokens, width]) where the original runs [tokens, batch, width]; the numbers are the same.
 /// </summary>
-public sealed class ResidualAttentionBlock : Module<Tensor, Tensor>
+internal sealed class ResidualAttentionBlock : Module<Tensor, Tensor>
 {
     [ComponentName(Name = "attn")] private readonly ClipSelfAttention _attn;
     [ComponentName(Name = "ln_1")] private readonly LayerNorm _ln1;
@@ -77,7 +77,7 @@ public sealed class ResidualAttentionBlock : Module<Tensor, Tensor>
 }
 
 /// <summary>CLIP's MLP: <c>c_fc</c> (width → 4·width), QuickGELU <c>x·σ(1.702x)</c>, <c>c_proj</c> (4·width → width).</summary>
-public sealed class ClipMlp : Module<Tensor, Tensor>
+internal sealed class ClipMlp : Module<Tensor, Tensor>
 {
     [ComponentName(Name = "c_fc")] private readonly Linear _cFc;
     [ComponentName(Name = "c_proj")] private readonly Linear _cProj;
@@ -99,7 +99,7 @@ public sealed class ClipMlp : Module<Tensor, Tensor>
 }
 
 /// <summary>openai/CLIP <c>Transformer</c>: <c>resblocks</c> applied in order (batch-first here).</summary>
-public sealed class ClipTransformer : Module<Tensor, Tensor>
+internal sealed class ClipTransformer : Module<Tensor, Tensor>
 {
     [ComponentName(Name = "resblocks")] private readonly ModuleList<ResidualAttentionBlock> _resblocks;
 
@@ -109,8 +109,6 @@ public sealed class ClipTransformer : Module<Tensor, Tensor>
             Enumerable.Range(0, layers).Select(_ => new ResidualAttentionBlock(width, heads, causal, device)).ToArray());
         RegisterComponents();
     }
-
-    public int Layers => _resblocks.Count;
 
     public override Tensor forward(Tensor x) => Forward(x, tap: null);
 

@@ -11,7 +11,7 @@ namespace FuseDream.Clip;
 /// positional embedding, <c>ln_pre</c>, transformer, <c>ln_post</c> on the class token, projection.
 /// Deliberate difference: the transformer runs batch-first instead of [tokens, batch, width].
 /// </summary>
-public sealed class VisionTransformer : Module<Tensor, Tensor>
+internal sealed class VisionTransformer : Module<Tensor, Tensor>
 {
     [ComponentName(Name = "conv1")] private readonly Conv2d _conv1;
     [ComponentName(Name = "class_embedding")] private readonly Parameter _classEmbedding;

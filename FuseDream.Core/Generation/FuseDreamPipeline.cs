@@ -236,7 +236,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     }
 
     /// <summary>SHA-256 of the model files behind <paramref name="model"/>, by role.</summary>
-    public IReadOnlyDictionary<string, string> ModelHashes(string model)
+    private IReadOnlyDictionary<string, string> ModelHashes(string model)
     {
         var hashes = new Dictionary<string, string>(_clipHash);
         if (_generatorHashes.TryGetValue(model, out var hash)) hashes["biggan"] = hash;

@@ -13,7 +13,7 @@ public static class DeviceSelector
     public const string Auto = "auto";
 
     /// <summary>The values <c>Models:Device</c> accepts (worker thread i goes to <c>cuda:i</c>, so no index).</summary>
-    public static readonly IReadOnlyList<string> WorkerSettings = [Auto, "cpu", "cuda"];
+    private static readonly IReadOnlyList<string> WorkerSettings = [Auto, "cpu", "cuda"];
 
     /// <summary><c>auto</c> → <c>cuda</c> or <c>cpu</c>; any other name as given.</summary>
     public static string Resolve(string name) =>

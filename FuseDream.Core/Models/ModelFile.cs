@@ -30,7 +30,7 @@ public sealed class ModelFile
     public override string ToString() => Path;
 
     /// <summary>The SHA-256 the store recorded for this file, when its receipt still describes it.</summary>
-    public static string? ReceiptSha256(string path)
+    private static string? ReceiptSha256(string path)
     {
         if (StoreReceipt.TryRead(path) is not { } receipt) return null;
         var file = new FileInfo(path);

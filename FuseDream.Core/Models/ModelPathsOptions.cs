@@ -24,7 +24,7 @@ public sealed class ModelPathsOptions
     /// Model-store id of the CLIP model used when <see cref="Clip"/> is not set
     /// (<c>Models:ClipModel</c>, default <c>clip-vit-b-32</c>, the paper's choice).
     /// </summary>
-    public string ClipModel { get; set; } = "clip-vit-b-32";
+    public string ClipModel { get; set; } = ModelResolver.DefaultClipModel;
 
     /// <summary>
     /// Download missing models from the catalog's sources at worker start (<c>Models:AutoPull</c>,

@@ -10,7 +10,7 @@ namespace FuseDream.Models;
 /// <see cref="ModelPathsOptions.ClipModel"/>, and each BigGAN resolution that is present.
 /// Explicit paths always win.
 /// </summary>
-public sealed class ModelStorePaths(ModelStore store) : IPostConfigureOptions<ModelPathsOptions>
+internal sealed class ModelStorePaths(ModelStore store) : IPostConfigureOptions<ModelPathsOptions>
 {
     public void PostConfigure(string? name, ModelPathsOptions options)
     {
