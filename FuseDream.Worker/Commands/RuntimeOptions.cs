@@ -9,7 +9,7 @@ namespace FuseDream.Worker.Commands;
 /// tensors: the same names, the same values (see <see cref="DeviceSelector"/>), the same messages.
 /// A command picks its default device; <c>bench biggan</c> also takes <c>all</c>.
 /// </summary>
-internal sealed class RuntimeOptions
+public sealed class RuntimeOptions
 {
     /// <summary>The value of <see cref="Device"/> that asks for the CPU and CUDA in turn (where allowed).</summary>
     public const string AllDevices = "all";
