@@ -18,44 +18,10 @@ public sealed record CreateGenerationRequest
     public string? Preset { get; init; }
 
     /// <summary>Overrides of single settings of the preset.</summary>
-    public GenerationOptionsRequest? Options { get; init; }
+    public GenerationOverrides? Options { get; init; }
 
     /// <summary>Store a preview image every this many optimisation steps (0 or omitted: none).</summary>
     public int? PreviewEvery { get; init; }
-}
-
-/// <summary>Settings of the optimisation; each omitted field keeps the preset's value.</summary>
-public sealed record GenerationOptionsRequest
-{
-    /// <summary>Rounds of random search for the initial basis (paper: 1000).</summary>
-    public int? BasisIterations { get; init; }
-
-    /// <summary>Random (z, class) samples scored per round (paper: 10); basis samples = basisIterations × samplesPerIteration.</summary>
-    public int? SamplesPerIteration { get; init; }
-
-    /// <summary>Best samples kept as the basis of the over-parameterised latent (paper: 5).</summary>
-    public int? TopK { get; init; }
-
-    /// <summary>Adam steps of the latent optimisation (paper: 1000).</summary>
-    public int? Steps { get; init; }
-
-    /// <summary>DiffAugment replicas per AugCLIP evaluation (paper: 50).</summary>
-    public int? Augmentations { get; init; }
-
-    /// <summary>Adam learning rate (paper: 0.005).</summary>
-    public double? LearningRate { get; init; }
-
-    /// <summary>Add N(0, 0.01²) noise to the latents at each step (paper: true).</summary>
-    public bool? LatentNoise { get; init; }
-
-    /// <summary>Optimise the class embedding as well as z (paper: true).</summary>
-    public bool? OptimizeY { get; init; }
-
-    /// <summary>Measure AugCLIP into the score trace every this many steps (0: only at the end).</summary>
-    public int? ScoreEvery { get; init; }
-
-    /// <summary>Augmentations used for the final AugCLIP measurement.</summary>
-    public int? FinalAugmentations { get; init; }
 }
 
 /// <summary>A generation: its request, where it stands and, once done, its result.</summary>

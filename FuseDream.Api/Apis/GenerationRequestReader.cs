@@ -81,20 +81,9 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
             preset = GenerationPresets.Paper;
         }
 
-        var o = body.Options;
-        var options = preset with
+        var options = preset.With(body.Options) with
         {
             Model = body.Model ?? "",
-            BasisIterations = o?.BasisIterations ?? preset.BasisIterations,
-            SamplesPerIteration = o?.SamplesPerIteration ?? preset.SamplesPerIteration,
-            TopK = o?.TopK ?? preset.TopK,
-            Steps = o?.Steps ?? preset.Steps,
-            Augmentations = o?.Augmentations ?? preset.Augmentations,
-            LearningRate = o?.LearningRate ?? preset.LearningRate,
-            LatentNoise = o?.LatentNoise ?? preset.LatentNoise,
-            OptimizeY = o?.OptimizeY ?? preset.OptimizeY,
-            ScoreEvery = o?.ScoreEvery ?? preset.ScoreEvery,
-            FinalAugmentations = o?.FinalAugmentations ?? preset.FinalAugmentations,
             PreviewEvery = body.PreviewEvery ?? 0,
         };
         foreach (var error in options.Validate())
@@ -129,7 +118,7 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
             var name = start > 0 ? ex.Message[start..ex.Message.IndexOf('\'', start)] : "?";
             var parent = path is null ? null : path.Contains('.') ? path[..path.LastIndexOf('.')] : (path == name ? null : path);
             var field = parent is null ? name : $"{parent}.{name}";
-            var known = parent == "options" ? KnownFields(typeof(GenerationOptionsRequest)) : KnownFields(typeof(CreateGenerationRequest));
+            var known = parent == "options" ? KnownFields(typeof(GenerationOverrides)) : KnownFields(typeof(CreateGenerationRequest));
             return Error(field, $"is not a known field; known fields here: {known}");
         }
         if (path is null)

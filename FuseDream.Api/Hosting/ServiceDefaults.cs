@@ -1,3 +1,4 @@
+using FuseDream.Generation;
 using FuseDream.Persistence;
 using FuseDream.Logging;
 using Serilog;
@@ -20,8 +21,13 @@ public static class ServiceDefaults
         {
             o.SwaggerDoc("v1", new() { Title = "FuseDream", Version = "v1", Description = "Text-to-image with CLIP-guided BigGAN latent optimisation (arXiv 2112.01573)." });
             o.SchemaFilter<SwaggerSchemaRanges>();
-            var xml = Path.Combine(AppContext.BaseDirectory, "FuseDream.Api.xml");
-            if (File.Exists(xml)) o.IncludeXmlComments(xml);
+            var schemaId = o.SchemaGeneratorOptions.SchemaIdSelector;
+            o.CustomSchemaIds(t => t == typeof(GenerationOverrides) ? SwaggerSchemaRanges.OverridesSchemaId : schemaId(t));
+            foreach (var assembly in new[] { "FuseDream.Api.xml", "FuseDream.Core.xml" })
+            {
+                var xml = Path.Combine(AppContext.BaseDirectory, assembly);
+                if (File.Exists(xml)) o.IncludeXmlComments(xml);
+            }
         });
 
         builder.Services.AddFuseDreamDatabase();

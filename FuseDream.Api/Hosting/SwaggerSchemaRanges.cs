@@ -8,47 +8,36 @@ using Swashbuckle.AspNetCore.SwaggerGen;
 namespace FuseDream.Api.Hosting;
 
 /// <summary>
-/// Puts the allowed range of every numeric field (from <see cref="GenerationOptions.Limits"/>,
-/// the same table validation uses) and a working example into the OpenAPI schema, so Swagger
-/// UI shows them and "Try it out" starts from a request that runs.
+/// Puts the allowed range of every numeric option (the <see cref="System.ComponentModel.DataAnnotations.RangeAttribute"/>s
+/// on <see cref="GenerationOptions"/>, which validation reads too) and a working example into the
+/// OpenAPI schema, so Swagger UI shows them and "Try it out" starts from a request that runs.
 /// </summary>
 public sealed class SwaggerSchemaRanges : ISchemaFilter
 {
-    private static readonly Dictionary<string, (double Min, double Max)> OptionRanges = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["basisIterations"] = GenerationOptions.Limits.BasisIterations,
-        ["samplesPerIteration"] = GenerationOptions.Limits.SamplesPerIteration,
-        ["topK"] = GenerationOptions.Limits.TopK,
-        ["steps"] = GenerationOptions.Limits.Steps,
-        ["augmentations"] = GenerationOptions.Limits.Augmentations,
-        ["learningRate"] = GenerationOptions.Limits.LearningRate,
-        ["scoreEvery"] = GenerationOptions.Limits.ScoreEvery,
-        ["finalAugmentations"] = GenerationOptions.Limits.FinalAugmentations,
-    };
+    /// <summary>The schema name clients have known the <c>options</c> object by.</summary>
+    public const string OverridesSchemaId = "GenerationOptionsRequest";
 
     public void Apply(IOpenApiSchema schema, SchemaFilterContext context)
     {
         if (schema is not OpenApiSchema concrete || concrete.Properties is null) return;
-        if (context.Type == typeof(GenerationOptionsRequest))
+        if (context.Type == typeof(GenerationOverrides) || context.Type == typeof(CreateGenerationRequest))
         {
             foreach (var (name, property) in concrete.Properties)
             {
-                if (property is OpenApiSchema p && OptionRanges.TryGetValue(name, out var range))
+                if (property is OpenApiSchema p && GenerationOptions.RangeOf(char.ToUpperInvariant(name[0]) + name[1..]) is { } range)
                 {
                     p.Minimum = range.Min.ToString(CultureInfo.InvariantCulture);
                     p.Maximum = range.Max.ToString(CultureInfo.InvariantCulture);
                     p.Description = $"{p.Description} Allowed: {range.Min.ToString(CultureInfo.InvariantCulture)}–{range.Max.ToString(CultureInfo.InvariantCulture)}.".Trim();
                 }
             }
+        }
+        if (context.Type == typeof(GenerationOverrides))
+        {
             concrete.Example = new JsonObject { ["steps"] = 100, ["augmentations"] = 16, ["topK"] = 5 };
         }
         else if (context.Type == typeof(CreateGenerationRequest))
         {
-            if (concrete.Properties.TryGetValue("previewEvery", out var preview) && preview is OpenApiSchema pe)
-            {
-                pe.Minimum = GenerationOptions.Limits.PreviewEvery.Min.ToString(CultureInfo.InvariantCulture);
-                pe.Maximum = GenerationOptions.Limits.PreviewEvery.Max.ToString(CultureInfo.InvariantCulture);
-            }
             if (concrete.Properties.TryGetValue("seed", out var seed) && seed is OpenApiSchema s)
                 s.Minimum = "0";
             if (concrete.Properties.TryGetValue("model", out var model) && model is OpenApiSchema m)

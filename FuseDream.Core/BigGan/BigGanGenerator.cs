@@ -31,7 +31,8 @@ public sealed class BigGanGenerator : nn.Module
     private readonly (GBlock Block, SelfAttention? Attention)[] _stages;
     private readonly (OutputBatchNorm Norm, SNConv2d Conv) _output;
 
-    private BigGanGenerator(BigGanConfig config) : base(nameof(BigGanGenerator))
+    /// <summary>The architecture with uninitialised weights: load a checkpoint (<see cref="BigGanCheckpoint"/>) or use <see cref="CreateRandom"/>.</summary>
+    internal BigGanGenerator(BigGanConfig config) : base(nameof(BigGanGenerator))
     {
         config.Validate();
         Config = config;
@@ -70,69 +71,16 @@ public sealed class BigGanGenerator : nn.Module
     /// <summary>Where the weights live.</summary>
     public Device Device => _shared.weight!.device;
 
-    /// <summary>Reads a <c>torch.save(G.state_dict())</c> file (PyTorch zip format) and builds the generator from it.</summary>
-    /// <param name="config">The architecture; null reads it off the tensors' shapes.</param>
-    /// <param name="device">Where to put the weights; null keeps them on the CPU.</param>
-    public static BigGanGenerator Load(string path, BigGanConfig? config = null, Device? device = null)
-    {
-        var tensors = CheckpointReader.ReadTensors(path);
-        try
-        {
-            return FromStateDict(tensors, config, device);
-        }
-        catch (InvalidDataException ex)
-        {
-            throw new InvalidDataException($"'{path}' is not a usable BigGAN generator checkpoint: {ex.Message}", ex);
-        }
-        finally
-        {
-            foreach (var t in tensors.Values) t.Dispose();
-        }
-    }
+    /// <summary>Reads a <c>torch.save(G.state_dict())</c> file (see <see cref="BigGanCheckpoint.Load"/>).</summary>
+    public static BigGanGenerator Load(string path, BigGanConfig? config = null, Device? device = null) =>
+        BigGanCheckpoint.Load(path, config, device);
 
-    /// <summary>
-    /// Builds the generator from a state dict with the original's key names. Every key must be
-    /// there and nothing else, except the <c>*.sv0</c> spectral-norm buffers, which may be absent.
-    /// The tensors are copied (and converted to fp32); the caller keeps ownership of the dictionary.
-    /// </summary>
-    public static BigGanGenerator FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, BigGanConfig? config = null, Device? device = null)
-    {
-        ArgumentNullException.ThrowIfNull(stateDict);
-        config ??= BigGanConfig.InferFrom(stateDict);
-        var generator = new BigGanGenerator(config);
-        try
-        {
-            generator.CopyWeights(stateDict);
-            generator.Prepare(device);
-            return generator;
-        }
-        catch
-        {
-            generator.Dispose();
-            throw;
-        }
-    }
+    /// <summary>The generator for a state dict with the original's key names (see <see cref="BigGanCheckpoint.FromStateDict"/>).</summary>
+    public static BigGanGenerator FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, BigGanConfig? config = null, Device? device = null) =>
+        BigGanCheckpoint.FromStateDict(stateDict, config, device);
 
-    /// <summary>
-    /// A generator with random weights drawn from its own generator seeded with <paramref name="seed"/>
-    /// (for manifests and benchmarks: the images mean nothing).
-    /// </summary>
-    public static BigGanGenerator CreateRandom(BigGanConfig config, long seed)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        var generator = new BigGanGenerator(config);
-        try
-        {
-            generator.Randomize(new Generator((ulong)seed));
-            generator.Prepare(device: null);
-            return generator;
-        }
-        catch
-        {
-            generator.Dispose();
-            throw;
-        }
-    }
+    /// <summary>A generator with random weights drawn from its own generator seeded with <paramref name="seed"/>.</summary>
+    public static BigGanGenerator CreateRandom(BigGanConfig config, long seed) => BigGanRandomInit.Create(config, seed);
 
     /// <summary>The shared class embedding: [B] int64 class indices → [B, <see cref="EmbeddingDim"/>].</summary>
     public Tensor ClassEmbedding(Tensor classIndices)
@@ -222,102 +170,5 @@ public sealed class BigGanGenerator : nn.Module
         if (z.device_type != device.type || y.device_type != device.type)
             throw new ArgumentException(
                 $"z and y must be on the generator's device ({device}); got {z.device} and {y.device}. Move them with .to(generator.Device).", nameof(z));
-    }
-
-    private void CopyWeights(IReadOnlyDictionary<string, Tensor> stateDict)
-    {
-        var expected = state_dict();
-        var missing = expected.Keys.Where(k => !stateDict.ContainsKey(k) && !k.EndsWith(".sv0", StringComparison.Ordinal)).ToList();
-        var unexpected = stateDict.Keys.Where(k => !expected.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
-        var wrongShape = new List<string>();
-        var wrongType = new List<string>();
-        foreach (var (key, target) in expected)
-        {
-            if (!stateDict.TryGetValue(key, out var source)) continue;
-            if (!source.shape.SequenceEqual(target.shape))
-                wrongShape.Add($"{key} is [{string.Join(", ", source.shape)}], expected [{string.Join(", ", target.shape)}]");
-            else if (!source.is_floating_point())
-                wrongType.Add($"{key} is {source.dtype}, expected a floating-point tensor");
-        }
-        if (missing.Count + unexpected.Count + wrongShape.Count + wrongType.Count > 0)
-        {
-            var problems = new List<string>();
-            if (missing.Count > 0) problems.Add($"missing keys ({missing.Count}): {List(missing)}");
-            if (unexpected.Count > 0) problems.Add($"unexpected keys ({unexpected.Count}): {List(unexpected)}");
-            if (wrongShape.Count > 0) problems.Add($"wrong shapes ({wrongShape.Count}): {List(wrongShape)}");
-            if (wrongType.Count > 0) problems.Add($"wrong types ({wrongType.Count}): {List(wrongType)}");
-            throw new InvalidDataException(
-                $"the state dict does not match a BigGAN-{Config.Resolution} generator with G_ch {Config.Channels}, dim_z {Config.DimZ}, " +
-                $"attention at {Config.AttentionResolution?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}: " +
-                string.Join("; ", problems) +
-                ". Check the file is torch.save(G.state_dict()) of this generator, or pass no configuration to read it off the file.");
-        }
-
-        using var noGrad = no_grad();
-        foreach (var (key, target) in expected)
-        {
-            if (stateDict.TryGetValue(key, out var source))
-                target.copy_(source); // converts fp16/fp64 to fp32
-        }
-    }
-
-    private static string List(List<string> items) =>
-        items.Count <= 12 ? string.Join(", ", items) : string.Join(", ", items.Take(12)) + $", … ({items.Count - 12} more)";
-
-    private void Randomize(Generator random)
-    {
-        using var noGrad = no_grad();
-        foreach (var (key, tensor) in state_dict())
-        {
-            var name = key[(key.LastIndexOf('.') + 1)..];
-            switch (name)
-            {
-                case "sv0":
-                    tensor.fill_(1);
-                    break;
-                case "u0":
-                case "weight" when key == "shared.weight":
-                    tensor.normal_(0, 1, random);
-                    break;
-                case "weight":
-                    tensor.normal_(0, 1 / Math.Sqrt(tensor.numel() / tensor.shape[0]), random);
-                    break;
-                case "stored_mean":
-                    tensor.normal_(0, 0.2, random);
-                    break;
-                case "stored_var":
-                    tensor.uniform_(0.5, 1.5, random);
-                    break;
-                case "gamma":
-                    tensor.uniform_(0.5, 1.0, random);
-                    break;
-                case "gain":
-                    tensor.fill_(1);
-                    break;
-                case "bias":
-                    tensor.zero_();
-                    break;
-                default:
-                    throw new InvalidOperationException($"No random initialisation for '{key}'.");
-            }
-        }
-    }
-
-    // Divides every spectral-norm weight by its σ, freezes, and moves to the device.
-    private void Prepare(Device? device)
-    {
-        foreach (var (name, module) in named_modules())
-        {
-            if (module is not ISpectralNormLayer layer) continue;
-            layer.FoldSpectralNorm(Config.SpectralNormEps);
-            if (!float.IsFinite(layer.Sigma) || layer.Sigma <= 0)
-                throw new InvalidDataException(
-                    $"spectral norm of '{name}' is {layer.Sigma}; its weight or '{name}.u0' is zero or not finite.");
-        }
-        foreach (var parameter in parameters())
-            parameter.requires_grad_(false);
-        eval();
-        if (device is not null && device.type != DeviceType.CPU)
-            this.to(device);
     }
 }

@@ -10,7 +10,7 @@ namespace FuseDream.BigGan;
 /// stored statistics and no affine part, then a per-sample gain <c>1 + gain(y)</c> and bias
 /// <c>bias(y)</c> from bias-free spectral-norm linears of the conditioning vector [y, z chunk].
 /// </summary>
-public sealed class ConditionalBatchNorm : nn.Module<Tensor, Tensor, Tensor>
+internal sealed class ConditionalBatchNorm : nn.Module<Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "gain")] private readonly SNLinear _gain;
     [ComponentName(Name = "bias")] private readonly SNLinear _bias;

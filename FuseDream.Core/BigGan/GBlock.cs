@@ -10,7 +10,7 @@ namespace FuseDream.BigGan;
 /// shortcut is always learnable): ccbn → ReLU → nearest ×2 → conv3×3 → ccbn → ReLU → conv3×3,
 /// plus the upsampled input through conv1×1. ReLU in place, as the original's.
 /// </summary>
-public sealed class GBlock : nn.Module<Tensor, Tensor, Tensor>
+internal sealed class GBlock : nn.Module<Tensor, Tensor, Tensor>
 {
     [ComponentName(Name = "conv1")] private readonly SNConv2d _conv1;
     [ComponentName(Name = "conv2")] private readonly SNConv2d _conv2;

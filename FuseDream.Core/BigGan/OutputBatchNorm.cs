@@ -10,7 +10,7 @@ namespace FuseDream.BigGan;
 /// Mirrors <c>layers.bn</c> in eval mode: unconditional batch norm with the stored statistics and
 /// a learned <c>gain</c>/<c>bias</c> (named as the original names them, not weight/bias).
 /// </summary>
-public sealed class OutputBatchNorm : nn.Module<Tensor, Tensor>
+internal sealed class OutputBatchNorm : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "gain")] private readonly Parameter _gain;
     [ComponentName(Name = "bias")] private readonly Parameter _bias;

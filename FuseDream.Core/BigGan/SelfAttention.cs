@@ -13,7 +13,7 @@ namespace FuseDream.BigGan;
 /// to the input. Written out with bmm rather than a fused attention kernel so the arithmetic is
 /// the original's.
 /// </summary>
-public sealed class SelfAttention : nn.Module<Tensor, Tensor>
+internal sealed class SelfAttention : nn.Module<Tensor, Tensor>
 {
     [ComponentName(Name = "gamma")] private readonly Parameter _gamma;
     [ComponentName(Name = "theta")] private readonly SNConv2d _theta;

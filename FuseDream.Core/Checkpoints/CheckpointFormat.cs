@@ -1,7 +1,7 @@
 namespace FuseDream.Checkpoints;
 
 /// <summary>The on-disk formats the loaders understand.</summary>
-public enum CheckpointFormat
+internal enum CheckpointFormat
 {
     /// <summary><c>torch.save</c> since PyTorch 1.6: a zip holding <c>data.pkl</c> and raw storages.</summary>
     TorchSaveZip,

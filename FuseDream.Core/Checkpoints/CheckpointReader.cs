@@ -10,7 +10,7 @@ namespace FuseDream.Checkpoints;
 /// Tensors keep their stored dtype (fp16 stays fp16); the model loaders convert.
 /// Nothing here executes code from the file: TorchScript graphs are never run.
 /// </summary>
-public static class CheckpointReader
+internal static class CheckpointReader
 {
     /// <summary>Detects the format from the file's first bytes and its zip entries.</summary>
     public static CheckpointFormat DetectFormat(string path)

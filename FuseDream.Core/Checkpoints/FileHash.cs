@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 namespace FuseDream.Checkpoints;
 
 /// <summary>SHA-256 of a file as lower-case hex: how checkpoints are identified in catalogs, receipts and PNG provenance.</summary>
-public static class FileHash
+internal static class FileHash
 {
     public static string Sha256(string path)
     {

@@ -1,6 +1,7 @@
 using FuseDream.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -12,34 +13,33 @@ namespace FuseDream.Clip;
 /// the stored dtype. Parameter names are the original's, so its state dicts load as they are.
 /// Deliberate differences: batch-first transformers; attention through
 /// <c>scaled_dot_product_attention</c> (causal flag instead of a mask buffer); no ResNet encoder;
-/// OpenAI's TorchScript archives are read for their tensors only, their graph is never run.
+/// OpenAI's TorchScript archives are read for their tensors only, their graph is never run
+/// (<see cref="ClipCheckpoint"/> reads them).
 /// </summary>
 public sealed class ClipModel : Module
 {
-    private static readonly string[] ArchiveMetadataKeys = ["input_resolution", "context_length", "vocab_size"];
+    [ComponentName(Name = "visual")] private readonly VisionTransformer _visual;
+    [ComponentName(Name = "transformer")] private readonly ClipTransformer _transformer;
+    [ComponentName(Name = "token_embedding")] private readonly Embedding _tokenEmbedding;
+    [ComponentName(Name = "positional_embedding")] private readonly Parameter _positionalEmbedding;
+    [ComponentName(Name = "ln_final")] private readonly LayerNorm _lnFinal;
+    [ComponentName(Name = "text_projection")] private readonly Parameter _textProjection;
+    [ComponentName(Name = "logit_scale")] private readonly Parameter _logitScale;
 
-    private readonly VisionTransformer visual;
-    private readonly ClipTransformer transformer;
-    private readonly Embedding token_embedding;
-    private readonly Parameter positional_embedding;
-    private readonly LayerNorm ln_final;
-    private readonly Parameter text_projection;
-    private readonly Parameter logit_scale;
-
-    /// <summary>Builds the architecture with uninitialised weights (load a state dict, or use <see cref="Random"/>).</summary>
+    /// <summary>Builds the architecture with uninitialised weights (load a checkpoint, or use <see cref="Random"/>).</summary>
     public ClipModel(ClipConfig config, Device? device = null) : base("CLIP")
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config;
         Device = device ?? CPU;
-        visual = new VisionTransformer(config.ImageResolution, config.VisionPatchSize, config.VisionWidth,
+        _visual = new VisionTransformer(config.ImageResolution, config.VisionPatchSize, config.VisionWidth,
             config.VisionLayers, config.VisionHeads, config.EmbedDim, device);
-        transformer = new ClipTransformer(config.TransformerWidth, config.TransformerLayers, config.TransformerHeads, causal: true, device);
-        token_embedding = Embedding(config.VocabSize, config.TransformerWidth, device: device);
-        positional_embedding = new Parameter(empty(config.ContextLength, config.TransformerWidth, device: device));
-        ln_final = LayerNorm(config.TransformerWidth, eps: 1e-5, device: device);
-        text_projection = new Parameter(empty(config.TransformerWidth, config.EmbedDim, device: device));
-        logit_scale = new Parameter(full(Array.Empty<long>(), Math.Log(1 / 0.07), device: device));
+        _transformer = new ClipTransformer(config.TransformerWidth, config.TransformerLayers, config.TransformerHeads, causal: true, device);
+        _tokenEmbedding = Embedding(config.VocabSize, config.TransformerWidth, device: device);
+        _positionalEmbedding = new Parameter(empty(config.ContextLength, config.TransformerWidth, device: device));
+        _lnFinal = LayerNorm(config.TransformerWidth, eps: 1e-5, device: device);
+        _textProjection = new Parameter(empty(config.TransformerWidth, config.EmbedDim, device: device));
+        _logitScale = new Parameter(full(Array.Empty<long>(), Math.Log(1 / 0.07), device: device));
         RegisterComponents();
         Freeze();
     }
@@ -58,7 +58,7 @@ public sealed class ClipModel : Module
         get
         {
             using var _ = no_grad();
-            using var e = logit_scale.exp();
+            using var e = _logitScale.exp();
             return e.to(float64).item<double>();
         }
     }
@@ -67,135 +67,15 @@ public sealed class ClipModel : Module
     /// Loads a CLIP ViT from OpenAI's TorchScript <c>.pt</c> archive (its tensors only), a
     /// <c>torch.save</c> state dict or a safetensors file; fp16 weights become fp32.
     /// </summary>
-    public static ClipModel Load(string path, Device? device = null)
-    {
-        var tensors = CheckpointReader.ReadTensors(path);
-        try
-        {
-            return FromStateDict(tensors, device);
-        }
-        catch (ClipStateDictException ex)
-        {
-            throw new ClipStateDictException($"'{path}': {ex.Message}", ex.MissingKeys, ex.UnexpectedKeys, ex.MismatchedKeys);
-        }
-        finally
-        {
-            foreach (var t in tensors.Values) t.Dispose();
-        }
-    }
+    public static ClipModel Load(string path, Device? device = null) => ClipCheckpoint.Load(path, device);
 
-    /// <summary>
-    /// Builds the model from named tensors (dimensions inferred as <c>build_model</c> does) and
-    /// copies them in, upcast to fp32. Every key must match: missing, unexpected and wrongly shaped
-    /// keys are reported together. The archive metadata keys (<c>input_resolution</c>,
-    /// <c>context_length</c>, <c>vocab_size</c>) are ignored as <c>build_model</c> ignores them.
-    /// The caller keeps ownership of <paramref name="stateDict"/>.
-    /// </summary>
-    public static ClipModel FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, Device? device = null)
-    {
-        ArgumentNullException.ThrowIfNull(stateDict);
-        var config = ClipConfig.Infer(stateDict);
-        var model = new ClipModel(config, device);
-        try
-        {
-            model.CopyWeights(stateDict);
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
+    /// <summary>The model for named tensors (see <see cref="ClipCheckpoint.FromStateDict"/>); the caller keeps them.</summary>
+    public static ClipModel FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, Device? device = null) =>
+        ClipCheckpoint.FromStateDict(stateDict, device);
 
-    /// <summary>
-    /// A model with random weights at the scales of the original's <c>initialize_parameters</c>
-    /// (normal draws from <paramref name="generator"/>; LayerNorms 1/0, biases 0, logit scale ln 1/0.07).
-    /// For benchmarks and tests: the distributions of PyTorch's default initialisers are not reproduced.
-    /// </summary>
-    public static ClipModel Random(ClipConfig config, Generator generator, Device? device = null)
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        ArgumentNullException.ThrowIfNull(generator);
-        var model = new ClipModel(config, device);
-        using var _ = no_grad();
-        foreach (var (name, p) in model.named_parameters())
-        {
-            var vision = name.StartsWith("visual.", StringComparison.Ordinal);
-            double width = vision ? config.VisionWidth : config.TransformerWidth;
-            double layers = vision ? config.VisionLayers : config.TransformerLayers;
-            var attnStd = Math.Pow(width, -0.5);
-            var projStd = attnStd * Math.Pow(2 * layers, -0.5);
-            if (name == "logit_scale")
-                continue;
-            if (name.Contains(".ln_", StringComparison.Ordinal) || name.StartsWith("ln_", StringComparison.Ordinal))
-            {
-                p.fill_(name.EndsWith("weight", StringComparison.Ordinal) ? 1.0 : 0.0);
-                continue;
-            }
-            if (name.EndsWith("bias", StringComparison.Ordinal))
-            {
-                p.zero_();
-                continue;
-            }
-            var std = name switch
-            {
-                "token_embedding.weight" => 0.02,
-                "positional_embedding" => 0.01,
-                "visual.conv1.weight" => Math.Pow(3.0 * config.VisionPatchSize * config.VisionPatchSize, -0.5),
-                _ when name.EndsWith("in_proj_weight", StringComparison.Ordinal) => attnStd,
-                _ when name.EndsWith("out_proj.weight", StringComparison.Ordinal) => projStd,
-                _ when name.EndsWith("c_fc.weight", StringComparison.Ordinal) => Math.Pow(2 * width, -0.5),
-                _ when name.EndsWith("c_proj.weight", StringComparison.Ordinal) => projStd,
-                _ => attnStd, // text_projection; visual class/positional embedding and proj (width^-0.5)
-            };
-            using var draw = randn(p.shape, generator: generator).mul_(std);
-            p.copy_(draw);
-        }
-        return model;
-    }
-
-    private void CopyWeights(IReadOnlyDictionary<string, Tensor> stateDict)
-    {
-        var own = state_dict();
-        var given = stateDict.Keys.Where(k => !(ArchiveMetadataKeys.Contains(k) && stateDict[k].dim() == 0)).ToHashSet(StringComparer.Ordinal);
-        var missing = own.Keys.Where(k => !given.Contains(k)).Order(StringComparer.Ordinal).ToList();
-        var unexpected = given.Where(k => !own.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
-        var mismatched = new List<string>();
-        var mismatchText = new List<string>();
-        foreach (var (key, target) in own)
-        {
-            if (!given.Contains(key)) continue;
-            var source = stateDict[key];
-            if (!source.shape.SequenceEqual(target.shape))
-            {
-                mismatched.Add(key);
-                mismatchText.Add($"'{key}' is [{string.Join(", ", source.shape)}], the model expects [{string.Join(", ", target.shape)}]");
-            }
-            else if (!source.is_floating_point())
-            {
-                mismatched.Add(key);
-                mismatchText.Add($"'{key}' is {source.dtype}, a floating-point tensor was expected");
-            }
-        }
-        if (missing.Count + unexpected.Count + mismatched.Count > 0)
-        {
-            var parts = new List<string>();
-            if (missing.Count > 0) parts.Add($"missing key(s): {string.Join(", ", missing.Select(k => $"'{k}'"))}");
-            if (unexpected.Count > 0) parts.Add($"unexpected key(s): {string.Join(", ", unexpected.Select(k => $"'{k}'"))}");
-            if (mismatched.Count > 0) parts.Add($"shape/dtype mismatch: {string.Join("; ", mismatchText)}");
-            throw new ClipStateDictException(
-                $"The checkpoint does not match the CLIP ViT inferred from it ({Config}): {string.Join(". ", parts)}. " +
-                "Load an unmodified OpenAI CLIP ViT checkpoint (ViT-B/32, ViT-B/16, ViT-L/14) or a state dict with exactly its keys.",
-                missing, unexpected, mismatched);
-        }
-        using var _ = no_grad();
-        foreach (var (key, target) in own)
-        {
-            using var source = stateDict[key].to(float32).to(target.device);
-            target.copy_(source);
-        }
-    }
+    /// <summary>A model with random weights at the original's initialisation scales, drawn from <paramref name="generator"/>.</summary>
+    public static ClipModel Random(ClipConfig config, Generator generator, Device? device = null) =>
+        ClipRandomInit.Create(config, generator, device);
 
     private void Freeze()
     {
@@ -204,9 +84,15 @@ public sealed class ClipModel : Module
     }
 
     /// <summary>Image features: [B, 3, R, R] CLIP-normalised images → [B, EmbedDim] (not normalised).</summary>
-    public Tensor EncodeImage(Tensor image) => EncodeImage(image, taps: null);
+    public Tensor EncodeImage(Tensor image) => EncodeImage(image, tap: null);
 
-    internal Tensor EncodeImage(Tensor image, IDictionary<string, Tensor>? taps)
+    /// <summary>
+    /// <see cref="EncodeImage(Tensor)"/>, showing intermediate results to <paramref name="tap"/> under
+    /// the original's module names (<c>visual.conv1</c>, <c>visual.ln_pre</c>,
+    /// <c>visual.transformer.resblocks.i</c>, <c>visual.ln_post</c>). The tapped tensors are freed
+    /// after the call returns: keep copies (<c>clone().DetachFromDisposeScope()</c>).
+    /// </summary>
+    internal Tensor EncodeImage(Tensor image, Action<string, Tensor>? tap)
     {
         ArgumentNullException.ThrowIfNull(image);
         var r = InputResolution;
@@ -216,13 +102,17 @@ public sealed class ClipModel : Module
                 nameof(image));
         if (!image.is_floating_point())
             throw new ArgumentException($"Expected a floating-point image tensor; got {image.dtype}.", nameof(image));
-        return visual.Forward(image.to(float32, Device), taps);
+        return _visual.Forward(image.to(float32, Device), tap);
     }
 
     /// <summary>Text features: [B, 77] int64 token ids (from ClipTokenizer) → [B, EmbedDim] (not normalised).</summary>
-    public Tensor EncodeText(Tensor tokens) => EncodeText(tokens, taps: null);
+    public Tensor EncodeText(Tensor tokens) => EncodeText(tokens, tap: null);
 
-    internal Tensor EncodeText(Tensor tokens, IDictionary<string, Tensor>? taps)
+    /// <summary>
+    /// <see cref="EncodeText(Tensor)"/>, showing <c>transformer.resblocks.i</c> and <c>ln_final</c>
+    /// to <paramref name="tap"/> as <see cref="EncodeImage(Tensor, Action{string, Tensor})"/> does.
+    /// </summary>
+    internal Tensor EncodeText(Tensor tokens, Action<string, Tensor>? tap)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         if (tokens.dim() != 2 || tokens.shape[1] != ContextLength)
@@ -232,14 +122,14 @@ public sealed class ClipModel : Module
             throw new ArgumentException($"Expected integer token ids; got {tokens.dtype}.", nameof(tokens));
         using var scope = NewDisposeScope();
         var ids = tokens.to(int64, Device);
-        var x = token_embedding.forward(ids) + positional_embedding;                 // [batch, context, width]
-        x = transformer.Forward(x, taps is null ? null : (i, t) => VisionTransformer.Tap(taps, $"debug.transformer.resblocks.{i}", t));
-        x = ln_final.forward(x);                                                     // [batch, context, width]
-        VisionTransformer.Tap(taps, "debug.ln_final", x);
+        var x = _tokenEmbedding.forward(ids) + _positionalEmbedding;                 // [batch, context, width]
+        x = _transformer.Forward(x, tap is null ? null : (i, t) => tap($"transformer.resblocks.{i}", t));
+        x = _lnFinal.forward(x);                                                     // [batch, context, width]
+        tap?.Invoke("ln_final", x);
         // Features at the end token: the highest id, first occurrence, as text.argmax(-1) in the original.
         var eot = ids.argmax(-1);                                                    // [batch]
         var pooled = x[arange(x.shape[0], device: x.device), eot];                   // [batch, width]
-        return pooled.matmul(text_projection).MoveToOuterDisposeScope();             // [batch, embed_dim]
+        return pooled.matmul(_textProjection).MoveToOuterDisposeScope();             // [batch, embed_dim]
     }
 
     /// <summary>The original's forward: (logits_per_image [B, T], logits_per_text [T, B]).</summary>
@@ -248,7 +138,7 @@ public sealed class ClipModel : Module
         using var scope = NewDisposeScope();
         var imageFeatures = EncodeImage(image);
         var textFeatures = EncodeText(tokens);
-        var logitsPerImage = logit_scale.exp() * CosineSimilarity(imageFeatures, textFeatures); // [B, T]
+        var logitsPerImage = _logitScale.exp() * CosineSimilarity(imageFeatures, textFeatures); // [B, T]
         var logitsPerText = logitsPerImage.t();                                                   // [T, B]
         return (logitsPerImage.MoveToOuterDisposeScope(), logitsPerText.MoveToOuterDisposeScope());
     }

@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp.Utils;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -12,11 +13,11 @@ namespace FuseDream.Clip;
 /// <c>scaled_dot_product_attention</c> (default 1/√head_dim scale, as CLIP), with
 /// <c>is_causal</c> in place of the text encoder's −inf upper-triangular mask.
 /// </summary>
-public sealed class ClipSelfAttention : Module<Tensor, Tensor>
+internal sealed class ClipSelfAttention : Module<Tensor, Tensor>
 {
-    private readonly Parameter in_proj_weight;
-    private readonly Parameter in_proj_bias;
-    private readonly Linear out_proj;
+    [ComponentName(Name = "in_proj_weight")] private readonly Parameter _inProjWeight;
+    [ComponentName(Name = "in_proj_bias")] private readonly Parameter _inProjBias;
+    [ComponentName(Name = "out_proj")] private readonly Linear _outProj;
     private readonly int _heads;
     private readonly bool _causal;
 
@@ -26,9 +27,9 @@ public sealed class ClipSelfAttention : Module<Tensor, Tensor>
             throw new ArgumentException($"Width {width} is not divisible into {heads} attention heads.", nameof(heads));
         _heads = heads;
         _causal = causal;
-        in_proj_weight = new Parameter(empty(3L * width, width, device: device));
-        in_proj_bias = new Parameter(zeros(3L * width, device: device));
-        out_proj = Linear(width, width, device: device);
+        _inProjWeight = new Parameter(empty(3L * width, width, device: device));
+        _inProjBias = new Parameter(zeros(3L * width, device: device));
+        _outProj = Linear(width, width, device: device);
         RegisterComponents();
     }
 
@@ -37,11 +38,11 @@ public sealed class ClipSelfAttention : Module<Tensor, Tensor>
         var (batch, tokens, width) = (x.shape[0], x.shape[1], x.shape[2]);
         var headDim = width / _heads;
         using var scope = NewDisposeScope();
-        var qkv = functional.linear(x, in_proj_weight, in_proj_bias);             // [batch, tokens, 3·width]
+        var qkv = functional.linear(x, _inProjWeight, _inProjBias);             // [batch, tokens, 3·width]
         var chunks = qkv.view(batch, tokens, 3, _heads, headDim).permute(2, 0, 3, 1, 4); // [3, batch, heads, tokens, head_dim]
         var attended = functional.scaled_dot_product_attention(chunks[0], chunks[1], chunks[2], is_casual: _causal); // [batch, heads, tokens, head_dim]
         var merged = attended.transpose(1, 2).reshape(batch, tokens, width);       // [batch, tokens, width]
-        return out_proj.forward(merged).MoveToOuterDisposeScope();
+        return _outProj.forward(merged).MoveToOuterDisposeScope();
     }
 }
 
@@ -50,66 +51,64 @@ public sealed class ClipSelfAttention : Module<Tensor, Tensor>
 /// (<c>c_fc</c> → QuickGELU → <c>c_proj</c>) with residual connections. Batch-first
 /// ([batch, tokens, width]) where the original runs [tokens, batch, width]; the numbers are the same.
 /// </summary>
-public sealed class ResidualAttentionBlock : Module<Tensor, Tensor>
+internal sealed class ResidualAttentionBlock : Module<Tensor, Tensor>
 {
-    private readonly ClipSelfAttention attn;
-    private readonly LayerNorm ln_1;
-    private readonly ClipMlp mlp;
-    private readonly LayerNorm ln_2;
+    [ComponentName(Name = "attn")] private readonly ClipSelfAttention _attn;
+    [ComponentName(Name = "ln_1")] private readonly LayerNorm _ln1;
+    [ComponentName(Name = "mlp")] private readonly ClipMlp _mlp;
+    [ComponentName(Name = "ln_2")] private readonly LayerNorm _ln2;
 
     public ResidualAttentionBlock(int width, int heads, bool causal, Device? device = null) : base(nameof(ResidualAttentionBlock))
     {
-        attn = new ClipSelfAttention(width, heads, causal, device);
-        ln_1 = LayerNorm(width, eps: 1e-5, device: device);
-        mlp = new ClipMlp(width, device);
-        ln_2 = LayerNorm(width, eps: 1e-5, device: device);
+        _attn = new ClipSelfAttention(width, heads, causal, device);
+        _ln1 = LayerNorm(width, eps: 1e-5, device: device);
+        _mlp = new ClipMlp(width, device);
+        _ln2 = LayerNorm(width, eps: 1e-5, device: device);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = x + attn.forward(ln_1.forward(x));   // [batch, tokens, width]
-        var y = h + mlp.forward(ln_2.forward(h));    // [batch, tokens, width]
+        var h = x + _attn.forward(_ln1.forward(x));   // [batch, tokens, width]
+        var y = h + _mlp.forward(_ln2.forward(h));    // [batch, tokens, width]
         return y.MoveToOuterDisposeScope();
     }
 }
 
 /// <summary>CLIP's MLP: <c>c_fc</c> (width → 4·width), QuickGELU <c>x·σ(1.702x)</c>, <c>c_proj</c> (4·width → width).</summary>
-public sealed class ClipMlp : Module<Tensor, Tensor>
+internal sealed class ClipMlp : Module<Tensor, Tensor>
 {
-    private readonly Linear c_fc;
-    private readonly Linear c_proj;
+    [ComponentName(Name = "c_fc")] private readonly Linear _cFc;
+    [ComponentName(Name = "c_proj")] private readonly Linear _cProj;
 
     public ClipMlp(int width, Device? device = null) : base("mlp")
     {
-        c_fc = Linear(width, 4L * width, device: device);
-        c_proj = Linear(4L * width, width, device: device);
+        _cFc = Linear(width, 4L * width, device: device);
+        _cProj = Linear(4L * width, width, device: device);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = c_fc.forward(x);                     // [batch, tokens, 4·width]
+        var h = _cFc.forward(x);                     // [batch, tokens, 4·width]
         var gelu = h * sigmoid(h * 1.702);           // QuickGELU
-        return c_proj.forward(gelu).MoveToOuterDisposeScope(); // [batch, tokens, width]
+        return _cProj.forward(gelu).MoveToOuterDisposeScope(); // [batch, tokens, width]
     }
 }
 
 /// <summary>openai/CLIP <c>Transformer</c>: <c>resblocks</c> applied in order (batch-first here).</summary>
-public sealed class ClipTransformer : Module<Tensor, Tensor>
+internal sealed class ClipTransformer : Module<Tensor, Tensor>
 {
-    private readonly ModuleList<ResidualAttentionBlock> resblocks;
+    [ComponentName(Name = "resblocks")] private readonly ModuleList<ResidualAttentionBlock> _resblocks;
 
     public ClipTransformer(int width, int layers, int heads, bool causal, Device? device = null) : base("transformer")
     {
-        resblocks = new ModuleList<ResidualAttentionBlock>(
+        _resblocks = new ModuleList<ResidualAttentionBlock>(
             Enumerable.Range(0, layers).Select(_ => new ResidualAttentionBlock(width, heads, causal, device)).ToArray());
         RegisterComponents();
     }
-
-    public int Layers => resblocks.Count;
 
     public override Tensor forward(Tensor x) => Forward(x, tap: null);
 
@@ -117,9 +116,9 @@ public sealed class ClipTransformer : Module<Tensor, Tensor>
     internal Tensor Forward(Tensor x, Action<int, Tensor>? tap)
     {
         using var scope = NewDisposeScope();
-        for (var i = 0; i < resblocks.Count; i++)
+        for (var i = 0; i < _resblocks.Count; i++)
         {
-            x = resblocks[i].forward(x);             // [batch, tokens, width]
+            x = _resblocks[i].forward(x);             // [batch, tokens, width]
             tap?.Invoke(i, x);
         }
         return x.MoveToOuterDisposeScope();

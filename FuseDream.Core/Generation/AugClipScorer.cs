@@ -53,9 +53,6 @@ public sealed class AugClipScorer : IDisposable
     /// <summary>CLIP's input size (224 for ViT-B/32).</summary>
     public int Resolution { get; }
 
-    /// <summary>The cached text features [1, embed].</summary>
-    public Tensor TextFeatures => _textFeatures;
-
     /// <summary>[-1, 1] images [batch, 3, H, W] → CLIP's normalised input [batch, 3, R, R].</summary>
     public Tensor ClipInput(Tensor images)
     {
@@ -78,7 +75,7 @@ public sealed class AugClipScorer : IDisposable
     /// Cosine of <paramref name="replicate"/> DiffAugment copies of one image [1, 3, H, W] with
     /// the text: [replicate]. The mean is the AugCLIP score; its negation the original's loss.
     /// </summary>
-    public Tensor AugmentedCosine(Tensor image, int replicate, IRandomSource random, AugmentPolicy? policy = null)
+    internal Tensor AugmentedCosine(Tensor image, int replicate, IRandomSource random, AugmentPolicy? policy = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         if (image.dim() != 4 || image.shape[0] != 1)

@@ -11,7 +11,7 @@ namespace FuseDream.Generation;
 /// rounds that coordinate to float32, which moves outputs by up to ~6e-6 — more than the
 /// fixtures allow. Differentiable, and the same on every device.
 /// </summary>
-public static class BilinearResize
+internal static class BilinearResize
 {
     /// <summary>Resizes <c>x</c> [batch, channels, height, width] to [batch, channels, <paramref name="height"/>, <paramref name="width"/>].</summary>
     public static Tensor Resize(Tensor x, long height, long width)

@@ -14,7 +14,7 @@ namespace FuseDream.Generation;
 /// comparisons instead of advanced indexing (the values are identical); resize uses
 /// <see cref="BilinearResize"/> for float64-exact interpolation weights.
 /// </summary>
-public static class DiffAugment
+internal static class DiffAugment
 {
     public const double TranslationRatio = 0.125;
     public const double CutoutRatio = 0.5;
@@ -161,7 +161,7 @@ public static class DiffAugment
 }
 
 /// <summary>One DiffAugment family; <see cref="Color"/> is brightness, saturation and contrast.</summary>
-public enum AugmentKind
+internal enum AugmentKind
 {
     Color,
     Translation,
@@ -170,7 +170,7 @@ public enum AugmentKind
 }
 
 /// <summary>An ordered list of augmentation families, written like the original's policy string.</summary>
-public sealed record AugmentPolicy
+internal sealed record AugmentPolicy
 {
     /// <summary>FuseDream's policy for optimisation and measurement: colour, translation, resize, cutout.</summary>
     public static readonly AugmentPolicy FuseDream = Parse("color,translation,resize,cutout");

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using FuseDream.BigGan;
-using FuseDream.Checkpoints;
 using FuseDream.Clip;
 using FuseDream.Imaging;
+using FuseDream.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,12 +12,12 @@ namespace FuseDream.Generation;
 public sealed record FuseDreamPipelineSettings
 {
     /// <summary>CLIP checkpoint (OpenAI TorchScript <c>.pt</c>, <c>torch.save</c> state dict or safetensors).</summary>
-    public required string ClipPath { get; init; }
+    public required ModelFile Clip { get; init; }
 
     /// <summary>BigGAN generator checkpoints; each is offered as <c>biggan-&lt;resolution&gt;</c>.</summary>
-    public required IReadOnlyList<string> BigGanPaths { get; init; }
+    public required IReadOnlyList<ModelFile> BigGans { get; init; }
 
-    /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c> (see <see cref="DeviceSelector"/>).</summary>
     public string Device { get; init; } = "cpu";
 
     public PipelineTuning Tuning { get; init; } = new();
@@ -86,28 +86,33 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         foreach (var generator in _generators.Values) Freeze(generator);
     }
 
-    /// <summary>Loads the models named in <paramref name="settings"/>, with clear errors for missing or wrong files.</summary>
+    /// <summary>
+    /// Loads the models named in <paramref name="settings"/>, with clear errors for missing or wrong
+    /// files. The files' SHA-256 come from their <see cref="ModelFile"/>s, which work each out once
+    /// however many pipelines share them.
+    /// </summary>
     public static FuseDreamPipeline Load(FuseDreamPipelineSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        var device = ParseDevice(settings.Device);
-        if (settings.BigGanPaths.Count == 0)
+        var device = DeviceSelector.Parse(settings.Device);
+        if (settings.BigGans.Count == 0)
             throw new ArgumentException("no BigGAN checkpoint given; pass the path of biggan-256.pth or biggan-512.pth");
-        RequireFile(settings.ClipPath, "CLIP model");
-        foreach (var path in settings.BigGanPaths) RequireFile(path, "BigGAN generator");
+        RequireFile(settings.Clip.Path, "CLIP model");
+        foreach (var file in settings.BigGans) RequireFile(file.Path, "BigGAN generator");
 
-        var hashes = new Dictionary<string, string> { ["clip"] = FileHash.Sha256(settings.ClipPath) };
+        var hashes = new Dictionary<string, string> { ["clip"] = settings.Clip.Sha256 };
         ClipModel clip;
-        try { clip = ClipModel.Load(settings.ClipPath, device); }
+        try { clip = ClipModel.Load(settings.Clip.Path, device); }
         catch (Exception ex) when (ex is not FileNotFoundException)
         {
-            throw new InvalidDataException($"'{settings.ClipPath}' could not be loaded as a CLIP model: {ex.Message}", ex);
+            throw new InvalidDataException($"'{settings.Clip.Path}' could not be loaded as a CLIP model: {ex.Message}", ex);
         }
         var generators = new List<BigGanGenerator>();
         try
         {
-            foreach (var path in settings.BigGanPaths)
+            foreach (var file in settings.BigGans)
             {
+                var path = file.Path;
                 BigGanGenerator generator;
                 try { generator = BigGanGenerator.Load(path, null, device); }
                 catch (Exception ex) when (ex is not FileNotFoundException)
@@ -115,7 +120,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     throw new InvalidDataException($"'{path}' could not be loaded as a BigGAN generator: {ex.Message}", ex);
                 }
                 generators.Add(generator);
-                hashes[ModelId(generator)] = FileHash.Sha256(path);
+                hashes[ModelId(generator)] = file.Sha256;
             }
             return new FuseDreamPipeline(clip, generators, device, hashes, settings.Tuning, ownsModels: true);
         }
@@ -231,7 +236,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     }
 
     /// <summary>SHA-256 of the model files behind <paramref name="model"/>, by role.</summary>
-    public IReadOnlyDictionary<string, string> ModelHashes(string model)
+    private IReadOnlyDictionary<string, string> ModelHashes(string model)
     {
         var hashes = new Dictionary<string, string>(_clipHash);
         if (_generatorHashes.TryGetValue(model, out var hash)) hashes["biggan"] = hash;
@@ -265,21 +270,6 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     }
 
     public static string ModelId(BigGanGenerator generator) => $"biggan-{generator.Resolution}";
-
-    public static Device ParseDevice(string device)
-    {
-        if (string.IsNullOrWhiteSpace(device)) return CPU;
-        Device parsed;
-        try { parsed = torch.device(device); }
-        catch (Exception ex)
-        {
-            throw new ArgumentException($"Device: '{device}' is not a device; use cpu, cuda or cuda:N", ex);
-        }
-        if (parsed.type == DeviceType.CUDA && !cuda.is_available())
-            throw new ArgumentException($"Device: '{device}' asked for CUDA, but no CUDA device is available (is this the GPU build, with a GPU visible?); use cpu");
-        return parsed;
-    }
-
 
     private static void RequireFile(string path, string what)
     {

@@ -1,8 +1,14 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Reflection;
+
 namespace FuseDream.Generation;
 
 /// <summary>
 /// Every knob of one generation, with the paper's defaults (FuseDream, arXiv 2112.01573,
 /// <c>fusedream_generator.py</c>). Immutable; presets and API requests produce instances.
+/// The <see cref="RangeAttribute"/>s are the one statement of each allowed range: validation,
+/// the API's schema and the command line's help all read them.
 /// </summary>
 public sealed record GenerationOptions
 {
@@ -10,21 +16,27 @@ public sealed record GenerationOptions
     public string Model { get; init; } = Models.BigGan256;
 
     /// <summary>Rounds of random search for the initial basis (paper: 1000).</summary>
+    [Range(1, 10_000)]
     public int BasisIterations { get; init; } = 1000;
 
     /// <summary>Random (z, class) samples scored per round (paper: 10).</summary>
+    [Range(1, 256)]
     public int SamplesPerIteration { get; init; } = 10;
 
     /// <summary>Best samples kept as the basis of the over-parameterised latent (paper: 5).</summary>
+    [Range(1, 64)]
     public int TopK { get; init; } = 5;
 
     /// <summary>Adam steps of the latent optimisation (paper: 1000).</summary>
+    [Range(0, 10_000)]
     public int Steps { get; init; } = 1000;
 
     /// <summary>DiffAugment replicas per AugCLIP evaluation (paper: 50, the <c>replicate</c> of AugmentLoss).</summary>
+    [Range(1, 256)]
     public int Augmentations { get; init; } = 50;
 
     /// <summary>Adam learning rate (paper: 5e-3).</summary>
+    [Range(1e-6, 1.0)]
     public double LearningRate { get; init; } = 5e-3;
 
     /// <summary>Add N(0, 0.01²) noise to the combined z and y at each step (paper: on).</summary>
@@ -34,12 +46,15 @@ public sealed record GenerationOptions
     public bool OptimizeY { get; init; } = true;
 
     /// <summary>Measure AugCLIP into the score trace every this many steps (0: only at the end).</summary>
+    [Range(0, 10_000)]
     public int ScoreEvery { get; init; } = 50;
 
     /// <summary>Write a preview image every this many steps (0: none).</summary>
+    [Range(0, 10_000)]
     public int PreviewEvery { get; init; }
 
     /// <summary>Augmentations used for the final AugCLIP measurement.</summary>
+    [Range(1, 1024)]
     public int FinalAugmentations { get; init; } = 50;
 
     /// <summary>The model ids the generator understands.</summary>
@@ -50,19 +65,46 @@ public sealed record GenerationOptions
         public static readonly IReadOnlyList<string> All = [BigGan256, BigGan512];
     }
 
-    /// <summary>Allowed ranges, shared by validation, the API's schema and the docs.</summary>
+    /// <summary>Allowed ranges, read off the <see cref="RangeAttribute"/>s, for messages and help texts.</summary>
     public static class Limits
     {
-        public static readonly (int Min, int Max) BasisIterations = (1, 10_000);
-        public static readonly (int Min, int Max) SamplesPerIteration = (1, 256);
-        public static readonly (int Min, int Max) TopK = (1, 64);
-        public static readonly (int Min, int Max) Steps = (0, 10_000);
-        public static readonly (int Min, int Max) Augmentations = (1, 256);
-        public static readonly (double Min, double Max) LearningRate = (1e-6, 1.0);
-        public static readonly (int Min, int Max) ScoreEvery = (0, 10_000);
-        public static readonly (int Min, int Max) PreviewEvery = (0, 10_000);
-        public static readonly (int Min, int Max) FinalAugmentations = (1, 1024);
+        public static readonly (int Min, int Max) BasisIterations = IntRange(nameof(GenerationOptions.BasisIterations));
+        public static readonly (int Min, int Max) SamplesPerIteration = IntRange(nameof(GenerationOptions.SamplesPerIteration));
+        public static readonly (int Min, int Max) TopK = IntRange(nameof(GenerationOptions.TopK));
+        public static readonly (int Min, int Max) Steps = IntRange(nameof(GenerationOptions.Steps));
+        public static readonly (int Min, int Max) Augmentations = IntRange(nameof(GenerationOptions.Augmentations));
+        public static readonly (double Min, double Max) LearningRate = RangeOf(nameof(GenerationOptions.LearningRate))!.Value;
+        public static readonly (int Min, int Max) ScoreEvery = IntRange(nameof(GenerationOptions.ScoreEvery));
+        public static readonly (int Min, int Max) PreviewEvery = IntRange(nameof(GenerationOptions.PreviewEvery));
+        public static readonly (int Min, int Max) FinalAugmentations = IntRange(nameof(GenerationOptions.FinalAugmentations));
+
+        private static (int Min, int Max) IntRange(string property)
+        {
+            var (min, max) = RangeOf(property)!.Value;
+            return ((int)min, (int)max);
+        }
     }
+
+    /// <summary>The allowed range of option <paramref name="property"/> (a property name), or null when it has none.</summary>
+    public static (double Min, double Max)? RangeOf(string property) =>
+        typeof(GenerationOptions).GetProperty(property)?.GetCustomAttribute<RangeAttribute>() is { } range
+            ? (Convert.ToDouble(range.Minimum, CultureInfo.InvariantCulture), Convert.ToDouble(range.Maximum, CultureInfo.InvariantCulture))
+            : null;
+
+    /// <summary>These options with every field <paramref name="overrides"/> sets replaced.</summary>
+    public GenerationOptions With(GenerationOverrides? overrides) => overrides is null ? this : this with
+    {
+        BasisIterations = overrides.BasisIterations ?? BasisIterations,
+        SamplesPerIteration = overrides.SamplesPerIteration ?? SamplesPerIteration,
+        TopK = overrides.TopK ?? TopK,
+        Steps = overrides.Steps ?? Steps,
+        Augmentations = overrides.Augmentations ?? Augmentations,
+        LearningRate = overrides.LearningRate ?? LearningRate,
+        LatentNoise = overrides.LatentNoise ?? LatentNoise,
+        OptimizeY = overrides.OptimizeY ?? OptimizeY,
+        ScoreEvery = overrides.ScoreEvery ?? ScoreEvery,
+        FinalAugmentations = overrides.FinalAugmentations ?? FinalAugmentations,
+    };
 
     /// <summary>Every problem with these options as (field, reason); empty when valid.</summary>
     public IReadOnlyList<OptionError> Validate()
@@ -70,20 +112,30 @@ public sealed record GenerationOptions
         var errors = new List<OptionError>();
         if (!Models.All.Contains(Model))
             errors.Add(new(nameof(Model), $"unknown model '{Model}'; allowed: {string.Join(", ", Models.All)}"));
-        Range(errors, nameof(BasisIterations), BasisIterations, Limits.BasisIterations);
-        Range(errors, nameof(SamplesPerIteration), SamplesPerIteration, Limits.SamplesPerIteration);
-        Range(errors, nameof(TopK), TopK, Limits.TopK);
-        Range(errors, nameof(Steps), Steps, Limits.Steps);
-        Range(errors, nameof(Augmentations), Augmentations, Limits.Augmentations);
-        if (!(LearningRate >= Limits.LearningRate.Min && LearningRate <= Limits.LearningRate.Max))
-            errors.Add(new(nameof(LearningRate), $"must be between {Limits.LearningRate.Min:G} and {Limits.LearningRate.Max:G} (got {LearningRate:G})"));
-        Range(errors, nameof(ScoreEvery), ScoreEvery, Limits.ScoreEvery);
-        Range(errors, nameof(PreviewEvery), PreviewEvery, Limits.PreviewEvery);
-        Range(errors, nameof(FinalAugmentations), FinalAugmentations, Limits.FinalAugmentations);
+        foreach (var (property, range) in Ranged)
+        {
+            switch (property.GetValue(this))
+            {
+                case int value when value < (int)range.Minimum || value > (int)range.Maximum:
+                    errors.Add(new(property.Name, $"must be between {range.Minimum} and {range.Maximum} (got {value})"));
+                    break;
+                case double value when !(value >= (double)range.Minimum && value <= (double)range.Maximum):
+                    errors.Add(new(property.Name, $"must be between {range.Minimum:G} and {range.Maximum:G} (got {value:G})"));
+                    break;
+            }
+        }
         if (TopK > (long)BasisIterations * SamplesPerIteration)
             errors.Add(new(nameof(TopK), $"cannot exceed the number of basis samples, BasisIterations × SamplesPerIteration = {(long)BasisIterations * SamplesPerIteration} (got {TopK})"));
         return errors;
     }
+
+    // In declaration order, so errors come in the order the options are documented.
+    private static readonly (PropertyInfo Property, RangeAttribute Range)[] Ranged =
+        [.. typeof(GenerationOptions).GetProperties()
+            .OrderBy(p => p.MetadataToken)
+            .Select(p => (p, p.GetCustomAttribute<RangeAttribute>()))
+            .Where(x => x.Item2 is not null)
+            .Select(x => (x.p, x.Item2!))];
 
     /// <summary>Throws <see cref="ArgumentException"/> listing every problem.</summary>
     public GenerationOptions EnsureValid()
@@ -92,12 +144,6 @@ public sealed record GenerationOptions
         if (errors.Count > 0)
             throw new ArgumentException("Invalid generation options: " + string.Join("; ", errors.Select(e => $"{e.Field}: {e.Reason}")));
         return this;
-    }
-
-    private static void Range(List<OptionError> errors, string field, int value, (int Min, int Max) range)
-    {
-        if (value < range.Min || value > range.Max)
-            errors.Add(new(field, $"must be between {range.Min} and {range.Max} (got {value})"));
     }
 }
 

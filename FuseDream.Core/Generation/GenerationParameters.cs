@@ -8,7 +8,7 @@ namespace FuseDream.Generation;
 /// prompt, then one line of <c>Key: value</c> pairs separated by <c>", "</c>. Tools that show
 /// A1111 metadata show it as is; the JSON chunk beside it is the exact record.
 /// </summary>
-public static class GenerationParameters
+internal static class GenerationParameters
 {
     public static string Format(ImageProvenance provenance)
     {

@@ -9,7 +9,7 @@ namespace FuseDream.Generation;
 /// A generated image as a PNG that carries its provenance in two text chunks:
 /// <c>parameters</c> (A1111 style, for people and tools) and <c>fusedream</c> (JSON, the exact record).
 /// </summary>
-public static class ProvenancePng
+internal static class ProvenancePng
 {
     public const string ParametersKeyword = "parameters";
     public const string ProvenanceKeyword = "fusedream";
@@ -55,4 +55,4 @@ public static class ProvenancePng
 }
 
 /// <summary>What a generated PNG carries: the A1111 text, the exact record, and its size.</summary>
-public sealed record PngProvenance(string? Parameters, ImageProvenance? Provenance, int Width, int Height);
+internal sealed record PngProvenance(string? Parameters, ImageProvenance? Provenance, int Width, int Height);

@@ -12,7 +12,7 @@ namespace FuseDream.Imaging;
 /// <c>normalize=True</c> (per-image min–max stretch); we keep the fixed [-1, 1] range, which is
 /// what CLIP scored.
 /// </summary>
-public static class PngImage
+internal static class PngImage
 {
     /// <summary>
     /// Encodes an image [1, 3, H, W] or [3, H, W] with values in [-1, 1], with optional text
@@ -87,4 +87,4 @@ public static class PngImage
 }
 
 /// <summary>A PNG's text chunks by keyword, and its size.</summary>
-public sealed record PngText(IReadOnlyDictionary<string, string> Chunks, int Width, int Height);
+internal sealed record PngText(IReadOnlyDictionary<string, string> Chunks, int Width, int Height);

@@ -11,7 +11,7 @@ namespace FuseDream.Models;
 /// link with a <c>confirm=</c> token. This finds that link; nothing here is specific to Google's
 /// host names, so a mirror that imitates the page works the same way.
 /// </summary>
-public static partial class DriveConfirmation
+internal static partial class DriveConfirmation
 {
     /// <summary>The URL to request next, or null when the page offers no download confirmation.</summary>
     public static Uri? TryFindDownloadUrl(string html, Uri pageUri)

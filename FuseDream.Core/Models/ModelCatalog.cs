@@ -81,7 +81,7 @@ public sealed class ModelCatalog
     public bool Contains(string modelId) => _byId.ContainsKey(modelId);
 
     /// <summary>Loads the key/shape manifest an entry names (built-in name or a path relative to the catalog file).</summary>
-    public ModelManifest LoadManifest(ModelEntry entry)
+    internal ModelManifest LoadManifest(ModelEntry entry)
     {
         var name = entry.Manifest
             ?? throw new InvalidOperationException($"Model '{entry.Id}' has no manifest in the {Origin} catalog, so it cannot be verified by loading.");

@@ -8,7 +8,7 @@ namespace FuseDream.Models;
 /// released dimensions. Used to verify files whose publisher gives no checksum, and to tell
 /// which of two unlabeled files is which.
 /// </summary>
-public sealed class ModelManifest
+internal sealed class ModelManifest
 {
     private ModelManifest(string name, IReadOnlyDictionary<string, long[]> shapes, IReadOnlyList<string> optionalKeySuffixes)
     {
@@ -58,7 +58,7 @@ public sealed class ModelManifest
 }
 
 /// <summary>Outcome of <see cref="ModelManifest.Check"/>.</summary>
-public sealed record ManifestCheck(string Manifest, IReadOnlyList<string> Missing, IReadOnlyList<string> Mismatched, IReadOnlyList<string> Extra)
+internal sealed record ManifestCheck(string Manifest, IReadOnlyList<string> Missing, IReadOnlyList<string> Mismatched, IReadOnlyList<string> Extra)
 {
     public bool Matches => Missing.Count == 0 && Mismatched.Count == 0;
 

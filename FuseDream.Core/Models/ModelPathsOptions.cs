@@ -24,7 +24,7 @@ public sealed class ModelPathsOptions
     /// Model-store id of the CLIP model used when <see cref="Clip"/> is not set
     /// (<c>Models:ClipModel</c>, default <c>clip-vit-b-32</c>, the paper's choice).
     /// </summary>
-    public string ClipModel { get; set; } = "clip-vit-b-32";
+    public string ClipModel { get; set; } = ModelResolver.DefaultClipModel;
 
     /// <summary>
     /// Download missing models from the catalog's sources at worker start (<c>Models:AutoPull</c>,
@@ -47,8 +47,8 @@ public sealed class ModelPathsOptions
         CheckFile(errors, nameof(Clip), Clip, required: true);
         CheckFile(errors, nameof(BigGan256), BigGan256, required: false);
         CheckFile(errors, nameof(BigGan512), BigGan512, required: false);
-        if (Device is not ("auto" or "cpu" or "cuda"))
-            errors.Add($"{Section}:Device (env {Section}__Device) must be auto, cpu or cuda (got '{Device}').");
+        if (DeviceSelector.CheckWorkerSetting(Device, $"{Section}:Device (env {Section}__Device)") is { } deviceError)
+            errors.Add(deviceError);
         if (string.IsNullOrWhiteSpace(BigGan256) && string.IsNullOrWhiteSpace(BigGan512))
             errors.Add($"No generator is configured and none is in the model store{StoreHint}: run `dotnet run --project FuseDream.Worker -- models pull biggan-256` " +
                        "(or biggan-512), set Models:AutoPull=true, or set Models:BigGan256 (env Models__BigGan256) and/or Models:BigGan512 (env Models__BigGan512) to a BigGAN state dict (.pth).");

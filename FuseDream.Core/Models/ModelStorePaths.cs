@@ -1,5 +1,4 @@
 using FuseDream.Generation;
-using FuseDream.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -7,20 +6,22 @@ namespace FuseDream.Models;
 
 /// <summary>
 /// Fills the model paths that configuration leaves unset from the model store
-/// (<c>FUSEDREAM_MODELS</c>): CLIP from <see cref="ModelPathsOptions.ClipModel"/>, and each
-/// BigGAN resolution that is present. Explicit paths always win.
+/// (<c>FUSEDREAM_MODELS</c>) through <see cref="ModelResolver"/>: CLIP from
+/// <see cref="ModelPathsOptions.ClipModel"/>, and each BigGAN resolution that is present.
+/// Explicit paths always win.
 /// </summary>
-public sealed class ModelStorePaths(ModelStore store) : IPostConfigureOptions<ModelPathsOptions>
+internal sealed class ModelStorePaths(ModelStore store) : IPostConfigureOptions<ModelPathsOptions>
 {
     public void PostConfigure(string? name, ModelPathsOptions options)
     {
+        var resolver = new ModelResolver(store);
         options.StoreDirectory ??= store.Directory;
-        if (string.IsNullOrWhiteSpace(options.Clip) && store.Catalog.Models.Any(m => m.Id == options.ClipModel))
-            options.Clip = store.TryLocate(options.ClipModel);
+        if (string.IsNullOrWhiteSpace(options.Clip))
+            options.Clip = resolver.FromStore(options.ClipModel);
         if (string.IsNullOrWhiteSpace(options.BigGan256) && string.IsNullOrWhiteSpace(options.BigGan512))
         {
-            options.BigGan256 = store.TryLocate(GenerationOptions.Models.BigGan256);
-            options.BigGan512 = store.TryLocate(GenerationOptions.Models.BigGan512);
+            options.BigGan256 = resolver.FromStore(GenerationOptions.Models.BigGan256);
+            options.BigGan512 = resolver.FromStore(GenerationOptions.Models.BigGan512);
         }
     }
 
@@ -31,17 +32,10 @@ public sealed class ModelStorePaths(ModelStore store) : IPostConfigureOptions<Mo
     public static void PullMissing(ModelStore store, ModelPathsOptions options, ILogger logger, CancellationToken ct)
     {
         if (!options.AutoPull) return;
+        var resolver = new ModelResolver(store);
         if (string.IsNullOrWhiteSpace(options.Clip))
-            options.Clip = Pull(store, options.ClipModel, logger, ct);
+            options.Clip = resolver.Pull(options.ClipModel, logger, ct);
         if (string.IsNullOrWhiteSpace(options.BigGan256) && string.IsNullOrWhiteSpace(options.BigGan512))
-            options.BigGan256 = Pull(store, GenerationOptions.Models.BigGan256, logger, ct);
-    }
-
-    private static string Pull(ModelStore store, string id, ILogger logger, CancellationToken ct)
-    {
-        logger.LogInformation("Models:AutoPull: downloading {ModelId} into {Directory}", id, store.Directory);
-        var path = store.EnsureAsync(id, pullIfMissing: true, progress: null, ct).GetAwaiter().GetResult();
-        logger.LogInformation("Models:AutoPull: {ModelId} is at {Path}", id, path);
-        return path;
+            options.BigGan256 = resolver.Pull(GenerationOptions.Models.BigGan256, logger, ct);
     }
 }

@@ -12,7 +12,7 @@ public interface IPromptTokenCounter
 }
 
 /// <summary>The count CLIP itself will see: <see cref="ClipTokenizer.Default"/> (BPE, start and end included).</summary>
-public sealed class ClipPromptTokenCounter : IPromptTokenCounter
+internal sealed class ClipPromptTokenCounter : IPromptTokenCounter
 {
     public int CountTokens(string prompt) => ClipTokenizer.Default.CountTokens(prompt);
 }

@@ -12,6 +12,9 @@ namespace FuseDream.Worker;
 /// </summary>
 public sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, Models.ModelStore store, ILogger<ModelPipelineFactory> logger) : IGenerationPipelineFactory
 {
+    // One ModelFile per file for all worker threads, so each file is hashed (at most) once.
+    private (ModelFile Clip, ModelFile[] BigGans)? _files;
+
     public IReadOnlyList<string> Models => options.Value.ConfiguredModels;
 
     public void EnsureReady()
@@ -21,34 +24,19 @@ public sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, Mo
         if (errors.Count > 0)
             throw new InvalidOperationException("The worker cannot load its models: " + string.Join(" ", errors));
         EnsureTorchAvailable();
+        var o = options.Value;
+        _files = (new ModelFile(o.Clip!), [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => new ModelFile(p!))]);
     }
 
     public IGenerationPipeline Create(int workerIndex)
     {
-        var o = options.Value;
+        var files = _files ?? throw new InvalidOperationException("EnsureReady must run before the pipelines are created.");
         return FuseDreamPipeline.Load(new FuseDreamPipelineSettings
         {
-            ClipPath = o.Clip!,
-            BigGanPaths = [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p!)],
-            Device = DeviceFor(workerIndex),
+            Clip = files.Clip,
+            BigGans = files.BigGans,
+            Device = DeviceSelector.ForWorker(options.Value.Device, workerIndex),
         });
-    }
-
-    /// <summary>The device of worker thread <paramref name="workerIndex"/>: one GPU per thread, or the CPU.</summary>
-    public string DeviceFor(int workerIndex)
-    {
-        var cuda = options.Value.Device switch
-        {
-            "cpu" => false,
-            "cuda" => true,
-            _ => torch.cuda.is_available(),
-        };
-        if (!cuda) return "cpu";
-        var count = torch.cuda.device_count();
-        if (workerIndex >= count)
-            throw new InvalidOperationException(
-                $"Worker:Count asks for worker thread {workerIndex + 1}, but only {count} CUDA device(s) are visible: set Worker:Count (env Worker__Count) to at most {count}.");
-        return $"cuda:{workerIndex}";
     }
 
     /// <summary>Throws a message that says how to get libtorch when this process cannot load it.</summary>

@@ -55,10 +55,11 @@ public class ClipParityTests
         var image = reference["input.image"].to(float32);
         var text = reference["input.text"].to(int64);
         var taps = new Dictionary<string, Tensor>();
+        void Tap(string module, Tensor value) => taps[$"debug.{module}"] = value.detach().clone().DetachFromDisposeScope();
         var actual = new Dictionary<string, Tensor>
         {
-            ["output.image_features"] = model.EncodeImage(image, taps),
-            ["output.text_features"] = model.EncodeText(text, taps),
+            ["output.image_features"] = model.EncodeImage(image, Tap),
+            ["output.text_features"] = model.EncodeText(text, Tap),
         };
         var (perImage, perText) = model.Forward(image, text);
         actual["output.logits_per_image"] = perImage;

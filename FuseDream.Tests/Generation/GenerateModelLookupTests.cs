@@ -1,6 +1,5 @@
 using FuseDream.Models;
 using FuseDream.Tests.Support;
-using FuseDream.Worker.Commands;
 
 namespace FuseDream.Tests.Generation;
 
@@ -20,10 +19,10 @@ public sealed class GenerateModelLookupTests : IDisposable
         File.Copy(Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt"), _store.PathFor("clip-vit-b-32"));
         File.Copy(Path.Combine(FixtureSets.Root, "biggan", "G512_tiny.pth"), _store.PathFor("biggan-512"));
 
-        var (clip, bigGan) = ModelFiles.Resolve(null, null, null, "biggan-512", () => _store);
+        var (clip, bigGan) = new ModelResolver(_store).Resolve(null, null, null, "biggan-512");
 
-        Assert.Equal(_store.PathFor("clip-vit-b-32"), clip);
-        Assert.Equal(_store.PathFor("biggan-512"), bigGan);
+        Assert.Equal(_store.PathFor("clip-vit-b-32"), clip.Path);
+        Assert.Equal(_store.PathFor("biggan-512"), bigGan.Path);
     }
 
     [Fact]
@@ -31,8 +30,8 @@ public sealed class GenerateModelLookupTests : IDisposable
     {
         var clip = Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt");
         var bigGan = Path.Combine(FixtureSets.Root, "biggan", "G256_tiny.pth");
-        var resolved = ModelFiles.Resolve(clip, bigGan, null, "biggan-256", () => throw new InvalidOperationException("store opened"));
-        Assert.Equal((clip, bigGan), resolved);
+        var resolved = new ModelResolver(() => throw new InvalidOperationException("store opened")).Resolve(clip, bigGan, null, "biggan-256");
+        Assert.Equal((clip, bigGan), (resolved.Clip.Path, resolved.Generator.Path));
     }
 
     [Fact]
@@ -40,7 +39,7 @@ public sealed class GenerateModelLookupTests : IDisposable
     {
         File.Copy(Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt"), _store.PathFor("clip-vit-b-32"));
 
-        var ex = Assert.Throws<ModelNotFoundException>(() => ModelFiles.Resolve(null, null, null, "biggan-256", () => _store));
+        var ex = Assert.Throws<ModelNotFoundException>(() => new ModelResolver(_store).Resolve(null, null, null, "biggan-256"));
 
         Assert.Contains("models pull biggan-256", ex.Message);
         Assert.Contains(_store.PathFor("biggan-256"), ex.Message);

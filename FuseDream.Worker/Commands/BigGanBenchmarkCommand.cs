@@ -37,12 +37,7 @@ public static class BigGanBenchmarkCommand
             Description = "Untimed runs before timing.",
             DefaultValueFactory = _ => 1,
         };
-        var device = new Option<string>("--device", "-d")
-        {
-            Description = "cpu, cuda, or all (the CPU and CUDA when present).",
-            DefaultValueFactory = _ => "all",
-        };
-        device.AcceptOnlyFromAmong("cpu", "cuda", "all");
+        var runtime = new RuntimeOptions(defaultDevice: RuntimeOptions.AllDevices, allowAll: true);
         var channels = new Option<int>("--channels")
         {
             Description = "Channel width G_ch (96 = the released models; smaller for a quick smoke run).",
@@ -52,47 +47,43 @@ public static class BigGanBenchmarkCommand
         {
             Description = "Measure the forward pass only (skips forward+backward).",
         };
-        var threads = new Option<int>("--threads")
-        {
-            Description = "CPU threads for libtorch (0 = libtorch's default).",
-            DefaultValueFactory = _ => 0,
-        };
 
         var command = new Command("biggan", "BigGAN generator: forward and forward+backward time and peak memory, random full-size weights.")
         {
-            resolutions, batches, repeats, warmup, device, channels, forwardOnly, threads,
+            resolutions, batches, repeats, warmup, channels, forwardOnly,
         };
+        runtime.AddTo(command);
         command.SetAction(parse =>
         {
             var settings = new Settings(
                 parse.GetValue(resolutions)!, parse.GetValue(batches)!, parse.GetValue(repeats), parse.GetValue(warmup),
-                parse.GetValue(device)!, parse.GetValue(channels), parse.GetValue(forwardOnly), parse.GetValue(threads));
-            return Run(settings, Console.Out);
+                parse.GetValue(channels), parse.GetValue(forwardOnly));
+            List<Device> devices;
+            try
+            {
+                runtime.ApplyThreads(parse);
+                devices = runtime.DeviceName(parse) == RuntimeOptions.AllDevices
+                    ? [CPU, .. cuda.is_available() ? new[] { CUDA } : []]
+                    : [runtime.ParseDevice(parse)];
+            }
+            catch (ArgumentException ex)
+            {
+                Console.Error.WriteLine($"error: {ex.Message}");
+                return 2;
+            }
+            return Run(settings, devices, Console.Out);
         });
         return command;
     }
 
-    private sealed record Settings(int[] Resolutions, int[] Batches, int Repeats, int Warmup, string Device, int Channels, bool ForwardOnly, int Threads);
+    private sealed record Settings(int[] Resolutions, int[] Batches, int Repeats, int Warmup, int Channels, bool ForwardOnly);
 
-    private static int Run(Settings settings, TextWriter output)
+    private static int Run(Settings settings, IReadOnlyList<Device> devices, TextWriter output)
     {
         if (settings.Repeats < 1 || settings.Warmup < 0 || settings.Batches.Any(b => b < 1) || settings.Channels < 1)
         {
             Console.Error.WriteLine("--repeats, --batch and --channels must be at least 1; --warmup at least 0.");
             return 2;
-        }
-        if (settings.Threads > 0) set_num_threads(settings.Threads);
-
-        var devices = new List<Device>();
-        if (settings.Device is "cpu" or "all") devices.Add(CPU);
-        if (settings.Device is "cuda" or "all")
-        {
-            if (cuda.is_available()) devices.Add(CUDA);
-            else if (settings.Device == "cuda")
-            {
-                Console.Error.WriteLine("CUDA is not available to this process (CPU build of libtorch, or no GPU); use --device cpu.");
-                return 2;
-            }
         }
 
         output.WriteLine($"BigGAN generator benchmark: G_ch {settings.Channels}, random weights, fp32; {settings.Warmup} warm-up + {settings.Repeats} timed runs; " +

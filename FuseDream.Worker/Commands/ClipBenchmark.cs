@@ -19,8 +19,9 @@ public static class ClipBenchmark
         var model = new Option<string>("--model") { Description = "ViT-B/32, ViT-B/16 or ViT-L/14 (random weights), or a checkpoint path.", DefaultValueFactory = _ => "ViT-B/32" };
         var batch = new Option<int>("--batch") { Description = "Images per EncodeImage call.", DefaultValueFactory = _ => 8 };
         var iterations = new Option<int>("--iterations") { Description = "Timed calls per measurement (after one warm-up).", DefaultValueFactory = _ => 5 };
-        var device = new Option<string>("--device") { Description = "cpu or cuda.", DefaultValueFactory = _ => "cpu" };
-        var command = new Command("clip", "Time CLIP's image and text encoders (random-weight ViT-B/32 by default).") { model, batch, iterations, device };
+        var runtime = new RuntimeOptions(defaultDevice: "cpu");
+        var command = new Command("clip", "Time CLIP's image and text encoders (random-weight ViT-B/32 by default).") { model, batch, iterations };
+        runtime.AddTo(command);
         command.SetAction(parse =>
         {
             var n = parse.GetValue(batch);
@@ -30,14 +31,18 @@ public static class ClipBenchmark
                 Console.Error.WriteLine($"--batch and --iterations must be positive; got {n} and {iters}.");
                 return 2;
             }
-            var deviceName = parse.GetValue(device)!;
-            if (deviceName == "cuda" && !cuda.is_available())
+            try
             {
-                Console.Error.WriteLine("--device cuda was asked for but CUDA is not available in this process (CPU build of libtorch, or no GPU).");
+                var device = runtime.ParseDevice(parse);
+                runtime.ApplyThreads(parse);
+                Run(parse.GetValue(model)!, n, iters, device);
+                return 0;
+            }
+            catch (ArgumentException ex)
+            {
+                Console.Error.WriteLine($"error: {ex.Message}");
                 return 2;
             }
-            Run(parse.GetValue(model)!, n, iters, new Device(deviceName));
-            return 0;
         });
         return command;
     }

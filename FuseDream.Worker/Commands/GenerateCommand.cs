@@ -21,20 +21,22 @@ public static class GenerateCommand
         var prompt = new Option<string?>("--prompt", "-p") { Description = "The text to draw." };
         var clip = new Option<string?>("--clip") { Description = "CLIP checkpoint (OpenAI ViT-B-32.pt, a torch.save state dict or safetensors)." };
         var bigGan = new Option<string?>("--biggan") { Description = "BigGAN generator checkpoint (biggan-256.pth or biggan-512.pth)." };
-        var modelDir = new Option<string?>("--model-dir") { Description = $"Folder holding {string.Join(" or ", ModelFiles.ClipNames)} and biggan-256.pth / biggan-512.pth (used for what --clip/--biggan leave out; default: the model store, FUSEDREAM_MODELS)." };
+        var modelDir = new Option<string?>("--model-dir") { Description = $"Folder holding {string.Join(" or ", ModelResolver.ClipFileNames)} and biggan-256.pth / biggan-512.pth (used for what --clip/--biggan leave out; default: the model store, FUSEDREAM_MODELS)." };
         var output = new Option<string>("--out", "-o") { Description = "Output: a .png path (trace and previews beside it) or a folder.", DefaultValueFactory = _ => "fusedream-out" };
         var preset = new Option<string>("--preset") { Description = $"Starting options: {string.Join(", ", GenerationPresets.All.Keys)}.", DefaultValueFactory = _ => "paper" };
         var seed = new Option<long?>("--seed") { Description = "Random seed (default: a fresh one, printed)." };
-        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto (CUDA when available).", DefaultValueFactory = _ => "auto" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for tensor work (default: libtorch's choice)." };
+        var runtime = new RuntimeOptions();
         var basisBatch = new Option<int>("--basis-batch") { Description = "Basis samples rendered per batch (speed/memory only).", DefaultValueFactory = _ => new PipelineTuning().BasisBatchSize };
         var measureBatch = new Option<int>("--measure-batch") { Description = "Augmented copies scored per batch when measuring AugCLIP.", DefaultValueFactory = _ => new PipelineTuning().MeasureBatchSize };
         var overrides = new OptionOverrides();
 
         var command = new Command("generate", "Generate one image from a prompt with FuseDream (AugCLIP + over-parameterised BigGAN latents).")
         {
-            promptArgument, prompt, clip, bigGan, modelDir, output, preset, seed, device, threads, basisBatch, measureBatch,
+            promptArgument, prompt, clip, bigGan, modelDir, output, preset, seed,
         };
+        runtime.AddTo(command);
+        command.Options.Add(basisBatch);
+        command.Options.Add(measureBatch);
         overrides.AddTo(command);
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -46,20 +48,14 @@ public static class GenerateCommand
                     throw new ArgumentException("no prompt: give it as the first argument or with --prompt, e.g. generate \"a photo of a cute corgi\"");
                 var options = overrides.Apply(GenerationPresets.Get(parse.GetValue(preset)!), parse);
                 var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
-                var deviceName = parse.GetValue(device)!;
-                if (deviceName == "auto") deviceName = torch.cuda.is_available() ? "cuda" : "cpu";
-                try { FuseDreamPipeline.ParseDevice(deviceName); }
-                catch (ArgumentException ex) { throw new ArgumentException($"--device: {ex.Message}"); }
+                var deviceName = runtime.DeviceName(parse);
+                runtime.ParseDevice(parse);
                 if (parse.GetValue(basisBatch) < 1)
                     throw new ArgumentException($"--basis-batch must be at least 1 (got {parse.GetValue(basisBatch)})");
                 if (parse.GetValue(measureBatch) < 1)
                     throw new ArgumentException($"--measure-batch must be at least 1 (got {parse.GetValue(measureBatch)})");
-                var models = ModelFiles.Resolve(parse.GetValue(clip), parse.GetValue(bigGan), parse.GetValue(modelDir), parse.GetValue(overrides.Model) ?? options.Model);
-                if (parse.GetValue(threads) is { } n)
-                {
-                    if (n < 1) throw new ArgumentException($"--threads must be at least 1 (got {n})");
-                    torch.set_num_threads(n);
-                }
+                var models = ModelResolver.Default().Resolve(parse.GetValue(clip), parse.GetValue(bigGan), parse.GetValue(modelDir), parse.GetValue(overrides.Model) ?? options.Model);
+                runtime.ApplyThreads(parse);
                 var paths = OutputPaths.For(parse.GetValue(output)!);
                 // Fail fast, before the models load; the model id is settled once they have.
                 var modelGiven = parse.GetValue(overrides.Model) is not null;
@@ -67,11 +63,11 @@ public static class GenerateCommand
                 if (errors.Count > 0)
                     throw new ArgumentException("invalid options: " + string.Join("; ", errors.Select(e => $"{e.Field}: {e.Reason}")));
 
-                Console.Error.WriteLine($"Loading {models.Clip} and {models.BigGan} on {deviceName}…");
+                Console.Error.WriteLine($"Loading {models.Clip} and {models.Generator} on {deviceName}…");
                 using var pipeline = FuseDreamPipeline.Load(new FuseDreamPipelineSettings
                 {
-                    ClipPath = models.Clip,
-                    BigGanPaths = [models.BigGan],
+                    Clip = models.Clip,
+                    BigGans = [models.Generator],
                     Device = deviceName,
                     Tuning = new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch) },
                 });
@@ -147,52 +143,25 @@ public static class GenerateCommand
                 command.Options.Add(option);
         }
 
-        public GenerationOptions Apply(GenerationOptions o, ParseResult parse) => o with
+        public GenerationOptions Apply(GenerationOptions o, ParseResult parse) => o.With(new GenerationOverrides
+        {
+            BasisIterations = parse.GetValue(_basisIterations),
+            SamplesPerIteration = parse.GetValue(_samples),
+            TopK = parse.GetValue(_topK),
+            Steps = parse.GetValue(_steps),
+            Augmentations = parse.GetValue(_augmentations),
+            LearningRate = parse.GetValue(_learningRate),
+            LatentNoise = parse.GetValue(_latentNoise),
+            OptimizeY = parse.GetValue(_optimizeY),
+            ScoreEvery = parse.GetValue(_scoreEvery),
+            FinalAugmentations = parse.GetValue(_finalAugmentations),
+        }) with
         {
             Model = parse.GetValue(Model) ?? o.Model,
-            BasisIterations = parse.GetValue(_basisIterations) ?? o.BasisIterations,
-            SamplesPerIteration = parse.GetValue(_samples) ?? o.SamplesPerIteration,
-            TopK = parse.GetValue(_topK) ?? o.TopK,
-            Steps = parse.GetValue(_steps) ?? o.Steps,
-            Augmentations = parse.GetValue(_augmentations) ?? o.Augmentations,
-            LearningRate = parse.GetValue(_learningRate) ?? o.LearningRate,
-            LatentNoise = parse.GetValue(_latentNoise) ?? o.LatentNoise,
-            OptimizeY = parse.GetValue(_optimizeY) ?? o.OptimizeY,
-            ScoreEvery = parse.GetValue(_scoreEvery) ?? o.ScoreEvery,
             PreviewEvery = parse.GetValue(_previewEvery) ?? o.PreviewEvery,
-            FinalAugmentations = parse.GetValue(_finalAugmentations) ?? o.FinalAugmentations,
         };
 
         private static string Range(string what, (int Min, int Max) range) => $"{what} ({range.Min} … {range.Max}).";
-    }
-}
-
-/// <summary>Finds the model files from explicit paths or a model folder, saying what was looked for.</summary>
-public static class ModelFiles
-{
-    public static readonly string[] ClipNames = ["ViT-B-32.pt", "clip.pt", "clip.safetensors"];
-
-    /// <summary>The CLIP model used when neither --clip nor --model-dir names one: the paper's ViT-B/32.</summary>
-    public const string DefaultClipModel = "clip-vit-b-32";
-
-    /// <summary>
-    /// --clip / --biggan win; then --model-dir; then the model store (FUSEDREAM_MODELS), whose
-    /// error names the <c>models pull</c> command when a model is missing.
-    /// </summary>
-    public static (string Clip, string BigGan) Resolve(string? clip, string? bigGan, string? modelDir, string model, Func<ModelStore>? store = null)
-    {
-        if (modelDir is not null && !Directory.Exists(modelDir))
-            throw new DirectoryNotFoundException($"--model-dir '{modelDir}' does not exist");
-        store ??= ModelStore.CreateDefault;
-        clip ??= modelDir is null
-            ? store().Locate(DefaultClipModel)
-            : ClipNames.Select(n => Path.Combine(modelDir, n)).FirstOrDefault(File.Exists)
-              ?? throw new FileNotFoundException($"no CLIP model in '{modelDir}': looked for {string.Join(", ", ClipNames)}; or give --clip <file>");
-        bigGan ??= modelDir is null
-            ? store().Locate(model)
-            : new[] { $"{model}.pth", $"{model}.safetensors" }.Select(n => Path.Combine(modelDir, n)).FirstOrDefault(File.Exists)
-              ?? throw new FileNotFoundException($"no BigGAN model for {model} in '{modelDir}': looked for {model}.pth and {model}.safetensors; or give --biggan <file>");
-        return (clip, bigGan);
     }
 }
 

@@ -26,19 +26,20 @@ public static class MemoryBenchmark
         var steps = new Option<int>("--steps") { Description = "Optimisation steps.", DefaultValueFactory = _ => 1000 };
         var every = new Option<int>("--every") { Description = "Print a row every this many steps.", DefaultValueFactory = _ => 250 };
         var augmentations = new Option<int>("--augmentations") { Description = "Augmentations per step.", DefaultValueFactory = _ => 8 };
-        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto.", DefaultValueFactory = _ => "auto" };
+        var runtime = new RuntimeOptions();
 
         var command = new Command("memory", "Run many optimisation steps; print live tensors and memory every N steps.")
         {
-            clip, bigGan, steps, every, augmentations, device,
+            clip, bigGan, steps, every, augmentations,
         };
+        runtime.AddTo(command);
         command.SetAction((ParseResult parse, CancellationToken ct) =>
         {
             try
             {
-                var deviceName = parse.GetValue(device)!;
-                if (deviceName == "auto") deviceName = cuda.is_available() ? "cuda" : "cpu";
-                var dev = FuseDreamPipeline.ParseDevice(deviceName);
+                var deviceName = runtime.DeviceName(parse);
+                var dev = runtime.ParseDevice(parse);
+                runtime.ApplyThreads(parse);
                 var clipPath = RequireFile(parse.GetValue(clip)!, "--clip");
                 var bigGanPath = RequireFile(parse.GetValue(bigGan)!, "--biggan");
                 using var clipModel = ClipModel.Load(clipPath, dev);

@@ -22,8 +22,7 @@ public static class PipelineBenchmark
         var clip = new Option<string?>("--clip") { Description = "CLIP checkpoint to measure (with --biggan)." };
         var bigGan = new Option<string[]>("--biggan") { Description = "BigGAN checkpoint(s) to measure with --clip.", AllowMultipleArgumentsPerToken = true };
         var full = new Option<int[]>("--full") { Description = "Also measure full-size random-weight models at these resolutions (256, 512) with CLIP ViT-B/32.", AllowMultipleArgumentsPerToken = true };
-        var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto.", DefaultValueFactory = _ => "auto" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for tensor work." };
+        var runtime = new RuntimeOptions();
         var augmentations = new Option<int[]>("--augmentations") { Description = "Augmentation counts to time a step with.", DefaultValueFactory = _ => [8, 50], AllowMultipleArgumentsPerToken = true };
         var steps = new Option<int>("--steps") { Description = "Timed optimisation steps per configuration (after one warm-up step).", DefaultValueFactory = _ => 3 };
         var basisBatch = new Option<int>("--basis-batch") { Description = "Samples per basis batch.", DefaultValueFactory = _ => 10 };
@@ -31,20 +30,17 @@ public static class PipelineBenchmark
 
         var command = new Command("pipeline", "Time basis search and optimisation steps; print a table with memory.")
         {
-            clip, bigGan, full, device, threads, augmentations, steps, basisBatch, basisBatches,
+            clip, bigGan, full,
         };
+        runtime.AddTo(command);
+        foreach (var option in new Option[] { augmentations, steps, basisBatch, basisBatches }) command.Options.Add(option);
         command.SetAction((ParseResult parse, CancellationToken ct) =>
         {
             try
             {
-                var deviceName = parse.GetValue(device)!;
-                if (deviceName == "auto") deviceName = cuda.is_available() ? "cuda" : "cpu";
-                var dev = FuseDreamPipeline.ParseDevice(deviceName);
-                if (parse.GetValue(threads) is { } n)
-                {
-                    if (n < 1) throw new ArgumentException($"--threads must be at least 1 (got {n})");
-                    set_num_threads(n);
-                }
+                var deviceName = runtime.DeviceName(parse);
+                var dev = runtime.ParseDevice(parse);
+                runtime.ApplyThreads(parse);
                 var settings = new Settings(parse.GetValue(augmentations)!, parse.GetValue(steps), parse.GetValue(basisBatch), parse.GetValue(basisBatches));
                 settings.EnsureValid();
                 var clipPath = parse.GetValue(clip);

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using FuseDream.Models;
+using TorchSharp;
+
+namespace FuseDream.Worker.Commands;
+
+/// <summary>
+/// The <c>--device</c> and <c>--threads</c> options, defined once for every command that runs
+/// tensors: the same names, the same values (see <see cref="DeviceSelector"/>), the same messages.
+/// A command picks its default device; <c>bench biggan</c> also takes <c>all</c>.
+/// </summary>
+public sealed class RuntimeOptions
+{
+    /// <summary>The value of <see cref="Device"/> that asks for the CPU and CUDA in turn (where allowed).</summary>
+    public const string AllDevices = "all";
+
+    private readonly bool _allowAll;
+
+    public RuntimeOptions(string defaultDevice = DeviceSelector.Auto, bool allowAll = false)
+    {
+        _allowAll = allowAll;
+        Device = new Option<string>("--device", "-d")
+        {
+            Description = "cpu, cuda, cuda:N or auto (CUDA when available)" + (allowAll ? ", or all (the CPU, then CUDA when present)." : "."),
+            DefaultValueFactory = _ => defaultDevice,
+        };
+        Threads = new Option<int?>("--threads")
+        {
+            Description = "CPU threads for tensor work (default, or 0: libtorch's choice).",
+        };
+    }
+
+    public Option<string> Device { get; }
+
+    public Option<int?> Threads { get; }
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Device);
+        command.Options.Add(Threads);
+    }
+
+    /// <summary>The device name given, with <c>auto</c> resolved (<c>all</c> stays <c>all</c>).</summary>
+    public string DeviceName(ParseResult parse)
+    {
+        var name = parse.GetValue(Device)!;
+        return _allowAll && name == AllDevices ? name : DeviceSelector.Resolve(name);
+    }
+
+    /// <summary>The device given; throws <see cref="ArgumentException"/> beginning <c>--device:</c> when it is not usable.</summary>
+    public TorchSharp.torch.Device ParseDevice(ParseResult parse)
+    {
+        try { return DeviceSelector.Parse(parse.GetValue(Device)); }
+        catch (ArgumentException ex) { throw new ArgumentException($"--device: {ex.Message}"); }
+    }
+
+    /// <summary>Sets libtorch's CPU thread count when <c>--threads</c> is given (0 keeps libtorch's choice).</summary>
+    public void ApplyThreads(ParseResult parse)
+    {
+        if (parse.GetValue(Threads) is not { } n || n == 0) return;
+        if (n < 0) throw new ArgumentException($"--threads must be at least 1, or 0 for libtorch's choice (got {n})");
+        torch.set_num_threads(n);
+    }
+}
