@@ -58,7 +58,8 @@ public static class GenerationsApi
         HttpRequest request,
         [FromHeader(Name = IdempotencyHeader)] string? idempotencyKey,
         GenerationRequestReader reader,
-        GenerationStore store,
+        GenerationSubmissions store,
+        GenerationRepository repository,
         GenerationQueue queue,
         ILoggerFactory loggers,
         CancellationToken cancellationToken)
@@ -108,7 +109,7 @@ public static class GenerationsApi
                         return QueueUnavailable("The generation is stored; repeat the request with the same Idempotency-Key.");
                     }
                 }
-                return TypedResults.Accepted(SelfUrl(record.Id), await ToResponseAsync(record, store, cancellationToken));
+                return TypedResults.Accepted(SelfUrl(record.Id), ToResponse(await repository.DescribeAsync(record, cancellationToken)));
         }
 
         try
@@ -126,11 +127,11 @@ public static class GenerationsApi
             await store.DeleteQueuedAsync(record.Id, CancellationToken.None);
             return QueueUnavailable("Nothing was stored; try again.");
         }
-        return TypedResults.Accepted(SelfUrl(record.Id), await ToResponseAsync(record, store, cancellationToken));
+        return TypedResults.Accepted(SelfUrl(record.Id), ToResponse(await repository.DescribeAsync(record, cancellationToken)));
     }
 
     public static async Task<Results<Ok<GenerationPage>, ValidationProblem>> ListAsync(
-        GenerationStore store,
+        GenerationRepository store,
         [FromQuery] string? status,
         [FromQuery] string? cursor,
         [FromQuery, System.ComponentModel.DataAnnotations.Range(1, 100)] int? limit,
@@ -155,46 +156,47 @@ public static class GenerationsApi
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
 
         var (items, next) = await store.ListAsync(filter, before, pageSize, cancellationToken);
-        var responses = new List<GenerationResponse>(items.Count);
-        foreach (var item in items) responses.Add(await ToResponseAsync(item, store, cancellationToken));
-        return TypedResults.Ok(new GenerationPage(responses, next is { } n ? EncodeCursor(n) : null));
+        return TypedResults.Ok(new GenerationPage([.. items.Select(ToResponse)], next is { } n ? EncodeCursor(n) : null));
     }
 
     public static async Task<Results<Ok<GenerationResponse>, ProblemHttpResult>> GetAsync(
-        Guid id, GenerationStore store, CancellationToken cancellationToken)
+        Guid id, GenerationRepository store, CancellationToken cancellationToken)
     {
-        var record = await store.GetAsync(id, cancellationToken);
-        return record is null ? NotFound(id) : TypedResults.Ok(await ToResponseAsync(record, store, cancellationToken));
+        var details = await store.GetDetailsAsync(id, cancellationToken);
+        return details is null ? NotFound(id) : TypedResults.Ok(ToResponse(details));
     }
 
     public static async Task<Results<Ok<GenerationResponse>, Accepted<GenerationResponse>, ProblemHttpResult>> CancelAsync(
-        Guid id, GenerationStore store, GenerationQueue queue, ILoggerFactory loggers, CancellationToken cancellationToken)
+        Guid id, GenerationStateMachine states, GenerationRepository store, GenerationQueue queue, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        var (outcome, record) = await store.CancelAsync(id, cancellationToken);
-        switch (outcome)
+        for (var attempt = 1; ; attempt++)
         {
-            case CancelOutcome.NotFound:
-                return NotFound(id);
-            case CancelOutcome.AlreadyFinished:
-                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,
-                    title: "The generation has already finished.",
-                    detail: $"Generation {id} is {record!.Status.ToName()}; only queued or running generations can be canceled.");
-            case CancelOutcome.Canceled:
+            if (await states.CancelQueuedAsync(id, cancellationToken) is { } canceled)
+            {
                 // The row is already canceled (a job that still runs would find nothing to do);
                 // dropping the queued job just saves a worker the trip.
-                if (record!.JobId is { } jobId)
+                if (canceled.JobId is { } jobId)
                 {
                     try { queue.Delete(jobId); }
                     catch (Exception ex) { loggers.CreateLogger(typeof(GenerationsApi)).LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message); }
                 }
-                return TypedResults.Ok(await ToResponseAsync(record, store, cancellationToken));
-            default:
-                return TypedResults.Accepted(SelfUrl(id), await ToResponseAsync(record!, store, cancellationToken));
+                return TypedResults.Ok(ToResponse(await store.GetDetailsAsync(id, cancellationToken) ?? await store.DescribeAsync(canceled, cancellationToken)));
+            }
+            var requested = await states.RequestCancelAsync(id, cancellationToken);
+            var details = await store.GetDetailsAsync(id, cancellationToken);
+            if (details is null) return NotFound(id);
+            if (requested) return TypedResults.Accepted(SelfUrl(id), ToResponse(details));
+            if (details.Record.Status.IsFinished() || attempt == 3)
+                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,
+                    title: "The generation has already finished.",
+                    detail: $"Generation {id} is {details.Record.Status.ToName()}; only queued or running generations can be canceled.");
+            // Neither queued nor running a moment ago, yet not finished: it moved between the
+            // two statements (handed back to the queue); try again.
         }
     }
 
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetImageAsync(
-        Guid id, GenerationStore store, IBlobStore blobs, HttpResponse response, CancellationToken cancellationToken)
+        Guid id, GenerationRepository store, IBlobStore blobs, HttpResponse response, CancellationToken cancellationToken)
     {
         var record = await store.GetAsync(id, cancellationToken);
         if (record is null) return NotFound(id);
@@ -204,11 +206,11 @@ public static class GenerationsApi
     }
 
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetPreviewAsync(
-        Guid id, int step, GenerationStore store, IBlobStore blobs, HttpResponse response, CancellationToken cancellationToken)
+        Guid id, int step, GenerationRepository store, IBlobStore blobs, HttpResponse response, CancellationToken cancellationToken)
     {
-        var record = await store.GetAsync(id, cancellationToken);
-        if (record is null) return NotFound(id);
-        var previews = await store.GetPreviewsAsync(id, cancellationToken);
+        var details = await store.GetDetailsAsync(id, cancellationToken);
+        if (details is null) return NotFound(id);
+        var (record, previews) = (details.Record, details.Previews);
         var preview = previews.FirstOrDefault(p => p.Step == step);
         if (preview is null)
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such preview.",
@@ -219,7 +221,7 @@ public static class GenerationsApi
     }
 
     public static async Task<Results<Ok<TraceResponse>, ContentHttpResult, ProblemHttpResult>> GetTraceAsync(
-        Guid id, HttpRequest request, GenerationStore store, CancellationToken cancellationToken)
+        Guid id, HttpRequest request, GenerationRepository store, CancellationToken cancellationToken)
     {
         var record = await store.GetAsync(id, cancellationToken);
         if (record is null) return NotFound(id);
@@ -297,11 +299,11 @@ public static class GenerationsApi
         }
     }
 
-    internal static async Task<GenerationResponse> ToResponseAsync(GenerationRecord record, GenerationStore store, CancellationToken cancellationToken)
+    internal static GenerationResponse ToResponse(GenerationDetails details)
     {
+        var record = details.Record;
         var self = SelfUrl(record.Id);
         var succeeded = record.Status == GenerationStatus.Succeeded;
-        var previews = await store.GetPreviewsAsync(record.Id, cancellationToken);
         return new GenerationResponse
         {
             Id = record.Id,
@@ -314,7 +316,7 @@ public static class GenerationsApi
             CreatedAt = record.CreatedAt,
             StartedAt = record.StartedAt,
             FinishedAt = record.FinishedAt,
-            QueuePosition = await store.QueuePositionAsync(record, cancellationToken),
+            QueuePosition = details.QueuePosition,
             Progress = record.Status == GenerationStatus.Running && record.Progress is { } p
                 ? new ProgressResponse(
                     JsonNamingPolicyName(p.Phase), p.Step, p.Total,
@@ -323,7 +325,7 @@ public static class GenerationsApi
                 : null,
             CancelRequested = record.CancelRequested,
             Result = succeeded ? new ResultResponse(record.Score ?? 0, record.Seed, $"{self}/image", $"{self}/trace") : null,
-            Previews = [.. previews.Select(pr => new PreviewLink(pr.Step, $"{self}/previews/{pr.Step}"))],
+            Previews = [.. details.Previews.Select(pr => new PreviewLink(pr.Step, $"{self}/previews/{pr.Step}"))],
             Error = record.Error,
             Links = new GenerationLinks(self, $"{self}/cancel", succeeded ? $"{self}/image" : null, succeeded ? $"{self}/trace" : null),
         };

@@ -19,12 +19,16 @@ public static class GenerationServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddGenerationStorage(this IServiceCollection services)
     {
-        if (services.Any(d => d.ServiceType == typeof(GenerationStore))) return services;
+        if (services.Any(d => d.ServiceType == typeof(GenerationRepository))) return services;
         services.AddFuseDreamDatabase();
         services.AddSingleton<DatabaseMigrator>();
         // First hosted service: everything after it may assume the schema is in place.
         services.AddHostedService<DatabaseMigrationHostedService>();
-        services.AddSingleton<GenerationStore>();
+        services.AddSingleton<GenerationRepository>();
+        services.AddSingleton<GenerationSubmissions>();
+        services.AddSingleton<GenerationStateMachine>();
+        services.AddSingleton<ProgressStore>();
+        services.AddSingleton<WorkerRegistry>();
 
         services.AddOptions<BlobStoreOptions>().BindConfiguration(BlobStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();

@@ -7,7 +7,7 @@ using FuseDream.Persistence;
 namespace FuseDream.Worker;
 
 /// <summary>
-/// The notified half of cancellation: LISTENs on <see cref="GenerationStore.CancelChannel"/>
+/// The notified half of cancellation: LISTENs on <see cref="GenerationStateMachine.CancelChannel"/>
 /// and cancels the token of the running job named in the notification, so a running
 /// generation stops within one step. The connection is re-opened when it drops; the polling
 /// half (<see cref="ThrottledProgressWriter"/>) covers notifications lost meanwhile.
@@ -59,7 +59,7 @@ public sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<Can
                     if (Guid.TryParse(e.Payload, out var id) && Signal(id))
                         logger.LogInformation("Cancellation of generation {GenerationId} received", id);
                 };
-                await using (var listen = new NpgsqlCommand($"listen {GenerationStore.CancelChannel}", connection))
+                await using (var listen = new NpgsqlCommand($"listen {GenerationStateMachine.CancelChannel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 Interlocked.Increment(ref _connections);
                 _listening.TrySetResult();

@@ -13,7 +13,7 @@ namespace FuseDream.Worker;
 /// </summary>
 public sealed class ThrottledProgressWriter : IProgress<GenerationProgress>, IAsyncDisposable
 {
-    private readonly GenerationStore _store;
+    private readonly ProgressStore _store;
     private readonly Guid _generationId;
     private readonly TimeSpan _interval;
     private readonly CancellationTokenSource _cancelJob;
@@ -22,7 +22,7 @@ public sealed class ThrottledProgressWriter : IProgress<GenerationProgress>, IAs
     private readonly Task _loop;
     private GenerationProgress? _pending;
 
-    public ThrottledProgressWriter(GenerationStore store, Guid generationId, TimeSpan interval, CancellationTokenSource cancelJob, ILogger logger)
+    public ThrottledProgressWriter(ProgressStore store, Guid generationId, TimeSpan interval, CancellationTokenSource cancelJob, ILogger logger)
     {
         _store = store;
         _generationId = generationId;
