@@ -73,6 +73,9 @@ public sealed class ThrottledProgressWriter : IProgress<GenerationProgress>, IAs
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            // Stopped mid-write: put the event back unless a newer one came, so that
+            // DisposeAsync still writes the last one (the final step must not be lost).
+            if (progress is not null) Interlocked.CompareExchange(ref _pending, progress, null);
         }
         catch (Exception ex)
         {
