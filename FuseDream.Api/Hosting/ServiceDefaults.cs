@@ -1,10 +1,12 @@
-using FuseDream.Persistence;
 using FuseDream.Logging;
 using Serilog;
 
 namespace FuseDream.Api.Hosting;
 
-/// <summary>What every deployment of the API has: logging, problem details, OpenAPI, health, the database.</summary>
+/// <summary>
+/// What every deployment of the API has: logging, problem details, OpenAPI, health. The
+/// database the health check reads is registered once, with the generation services.
+/// </summary>
 public static class ServiceDefaults
 {
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
@@ -23,8 +25,6 @@ public static class ServiceDefaults
             var xml = Path.Combine(AppContext.BaseDirectory, "FuseDream.Api.xml");
             if (File.Exists(xml)) o.IncludeXmlComments(xml);
         });
-
-        builder.Services.AddFuseDreamDatabase();
 
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);

@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace FuseDream.Persistence;
 
 /// <summary>Where the service keeps its rows and its Hangfire queue.</summary>
-public sealed class DatabaseOptions
+internal sealed class DatabaseOptions
 {
     /// <summary>Configuration section: <c>ConnectionStrings</c>; the key is <see cref="ConnectionStringName"/>.</summary>
     public const string ConnectionStringName = "FuseDream";

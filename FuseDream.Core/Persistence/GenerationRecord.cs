@@ -36,7 +36,7 @@ public sealed record GenerationProgressRecord(
 public sealed record PreviewRecord(int Step, string BlobKey);
 
 /// <summary>A generation to insert.</summary>
-public sealed record NewGeneration(
+internal sealed record NewGeneration(
     Guid Id, string? IdempotencyKey, string RequestHash, string Prompt, long Seed, string? Preset, GenerationOptions Options);
 
 /// <summary>A worker process as its latest heartbeat describes it.</summary>

@@ -11,7 +11,7 @@ namespace FuseDream.Persistence;
 /// re-run jobs cannot move a generation backwards or finish it twice. The named transitions
 /// below say what entering each state writes besides the status.
 /// </summary>
-public sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
+internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
 {
     /// <summary>Channel on which cancellation of a running generation is announced (payload: its id).</summary>
     public const string CancelChannel = "fusedream_cancel";
@@ -152,7 +152,7 @@ public sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
 /// What a transition writes besides the status (<paramref name="Set"/>, SQL assignments over
 /// its own parameters) and any condition beyond the expected states (<paramref name="Guard"/>).
 /// </summary>
-public sealed record StateWrites(string? Set, string? Guard = null)
+internal sealed record StateWrites(string? Set, string? Guard = null)
 {
     public List<NpgsqlParameter> Parameters { get; } = [];
 

@@ -6,7 +6,7 @@ using static FuseDream.Persistence.GenerationRows;
 namespace FuseDream.Persistence;
 
 /// <summary>What <see cref="GenerationSubmissions.CreateAsync"/> did.</summary>
-public enum CreateOutcome
+internal enum CreateOutcome
 {
     /// <summary>A new row was inserted.</summary>
     Created,
@@ -21,7 +21,7 @@ public enum CreateOutcome
 /// queued job, the adoption of a row whose request stopped before enqueueing, and the removal
 /// of a row that never reached the queue.
 /// </summary>
-public sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
+internal sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
 {
     /// <summary>The job id of a generation whose job is being enqueued by <see cref="TryAdoptUnqueuedAsync"/>'s winner.</summary>
     private const string AdoptingMarker = "(enqueueing)";

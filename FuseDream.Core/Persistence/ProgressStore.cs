@@ -9,7 +9,7 @@ namespace FuseDream.Persistence;
 /// whether it should stop. Progress writes are guarded by the running state, so a late write
 /// of a run that lost its generation changes nothing.
 /// </summary>
-public sealed class ProgressStore(NpgsqlDataSource dataSource)
+internal sealed class ProgressStore(NpgsqlDataSource dataSource)
 {
     /// <summary>Writes the latest progress of a running generation; returns whether cancellation was requested (the polling half of cancellation).</summary>
     public async Task<bool> WriteProgressAsync(Guid id, GenerationProgress progress, CancellationToken cancellationToken)

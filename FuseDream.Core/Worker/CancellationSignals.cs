@@ -12,7 +12,7 @@ namespace FuseDream.Worker;
 /// generation stops within one step. The connection is re-opened when it drops; the polling
 /// half (<see cref="ThrottledProgressWriter"/>) covers notifications lost meanwhile.
 /// </summary>
-public sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<CancellationSignals> logger) : BackgroundService
+internal sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<CancellationSignals> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -33,7 +33,7 @@ public sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<Can
     }
 
     /// <summary>Cancels the job of a generation running in this process; false when none is.</summary>
-    public bool Signal(Guid generationId)
+    private bool Signal(Guid generationId)
     {
         if (!_running.TryGetValue(generationId, out var source)) return false;
         try

@@ -18,7 +18,7 @@ namespace FuseDream.Worker;
 /// whatever number of times it runs for an id, the generation ends with at most one result.
 /// The comments marked "durability boundary" say what is safe if the process dies there.
 /// </summary>
-public sealed class GenerationJob(
+internal sealed class GenerationJob(
     GenerationStateMachine states,
     ProgressStore progressStore,
     IBlobStore blobs,
@@ -72,7 +72,7 @@ public sealed class GenerationJob(
             var imageKey = await blobs.PutAsync(result.Png, CancellationToken.None);
 
             // Durability boundary: the result commit. One transaction, guarded by
-            // status = 'running': exactly one run can commit; every later one finds it finished.
+            // the expected state running: exactly one run can commit; every later one finds it finished.
             if (await CommitWithRetryAsync(generationId, result, imageKey))
             {
                 logger.LogInformation("Generation {GenerationId} succeeded: AugCLIP {Score:F4}, image {ImageKey}",
@@ -98,7 +98,7 @@ public sealed class GenerationJob(
             await states.MarkCanceledAsync(generationId, CancellationToken.None);
             logger.LogInformation("Generation {GenerationId} canceled", generationId);
         }
-        catch (Exception ex) when (IsTransient(ex))
+        catch (Exception ex) when (TransientErrors.IsTransient(ex))
         {
             var retries = context?.GetJobParameter<int>("RetryCount", allowStale: true) ?? 0;
             if (retries >= queueOptions.Value.MaxRetries)
@@ -137,13 +137,11 @@ public sealed class GenerationJob(
             {
                 return await states.CompleteAsync(generationId, result, imageKey, CancellationToken.None);
             }
-            catch (Exception ex) when (attempt < 3 && IsTransient(ex))
+            catch (Exception ex) when (attempt < 3 && TransientErrors.IsTransient(ex))
             {
                 logger.LogWarning("Committing the result of generation {GenerationId} failed ({Reason}); retrying", generationId, ex.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
             }
         }
     }
-
-    public static bool IsTransient(Exception ex) => TransientErrors.IsTransient(ex);
 }

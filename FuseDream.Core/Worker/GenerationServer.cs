@@ -15,7 +15,7 @@ namespace FuseDream.Worker;
 /// Hangfire returns the job to the queue. Timeouts nest: the host's shutdown timeout is
 /// longer than <see cref="WorkerOptions.ShutdownTimeout"/>, which bounds Hangfire's stop.
 /// </summary>
-public sealed class GenerationServer(
+internal sealed class GenerationServer(
     GenerationQueue queue,
     PipelinePool pipelines,
     IGenerationPipelineFactory factory,
@@ -82,7 +82,7 @@ public sealed class GenerationServer(
 }
 
 /// <summary>Announces this worker and its models every <see cref="WorkerOptions.HeartbeatInterval"/>; removes the announcement on a clean stop.</summary>
-public sealed class WorkerHeartbeat(
+internal sealed class WorkerHeartbeat(
     WorkerRegistry registry,
     PipelinePool pipelines,
     IOptions<WorkerOptions> options,

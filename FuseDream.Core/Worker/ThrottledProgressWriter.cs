@@ -11,7 +11,7 @@ namespace FuseDream.Worker;
 /// works when a notification was missed. Progress is best effort: a failed write is logged
 /// and the run goes on; the result commit is what must succeed.
 /// </summary>
-public sealed class ThrottledProgressWriter : IProgress<GenerationProgress>, IAsyncDisposable
+internal sealed class ThrottledProgressWriter : IProgress<GenerationProgress>, IAsyncDisposable
 {
     private readonly ProgressStore _store;
     private readonly Guid _generationId;
