@@ -1,16 +1,21 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using FuseDream.Generation;
+using FuseDream.Generations;
 using FuseDream.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
 using FuseDream.Persistence;
-using FuseDream.Queue;
 
 namespace FuseDream.Api.Apis;
 
-/// <summary><c>/v1/generations</c>: submit, follow, list, cancel, and fetch images, traces and previews.</summary>
+/// <summary>
+/// <c>/v1/generations</c>: submit, follow, list, cancel, and fetch images, traces and previews.
+/// The handlers read HTTP and map outcomes to results; submitting and canceling are
+/// <see cref="GenerationService"/>'s, reads are <see cref="GenerationRepository"/>'s.
+/// </summary>
 public static class GenerationsApi
 {
     /// <summary>Header that makes <c>POST /v1/generations</c> idempotent.</summary>
@@ -57,10 +62,7 @@ public static class GenerationsApi
     public static async Task<Results<Accepted<GenerationResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         HttpRequest request,
         [FromHeader(Name = IdempotencyHeader)] string? idempotencyKey,
-        GenerationRequestReader reader,
-        GenerationStore store,
-        GenerationQueue queue,
-        ILoggerFactory loggers,
+        [AsParameters] GenerationApiServices services,
         CancellationToken cancellationToken)
     {
         var key = idempotencyKey?.Trim();
@@ -69,68 +71,38 @@ public static class GenerationsApi
                 new Dictionary<string, string[]> { [IdempotencyHeader] = ["must be a single non-empty value of at most 200 characters"] },
                 title: "The request is invalid.");
 
-        var (generation, errors) = await reader.ReadAsync(request, cancellationToken);
+        var (generation, errors) = await services.Reader.ReadAsync(request, cancellationToken);
         if (errors is not null)
             return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
 
-        var seed = generation!.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
-        var (outcome, record) = await store.CreateAsync(
-            new NewGeneration(Guid.CreateVersion7(), key, generation.RequestHash, generation.Prompt, seed, generation.Preset, generation.Options),
+        var outcome = await services.Generations.SubmitAsync(
+            new GenerationSubmission(generation!.Prompt, generation.Seed, generation.Preset, generation.Options, generation.RequestHash, key),
             cancellationToken);
-        switch (outcome)
+        if (outcome is SubmitOutcome.Accepted { Replayed: true } or SubmitOutcome.QueueUnavailable { Replayed: true })
+            request.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
+        return outcome switch
         {
-            case CreateOutcome.KeyConflict:
-                return TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]>
+            SubmitOutcome.Accepted accepted =>
+                TypedResults.Accepted(SelfUrl(accepted.Generation.Record.Id), ToResponse(accepted.Generation)),
+            SubmitOutcome.KeyConflict conflict =>
+                TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]>
                 {
-                    [IdempotencyHeader] = [$"was already used for generation {record.Id} with a different request; use a new key for a new request"],
+                    [IdempotencyHeader] = [$"was already used for generation {conflict.ExistingId} with a different request; use a new key for a new request"],
                 })
                 {
                     Status = StatusCodes.Status422UnprocessableEntity,
                     Title = "Idempotency-Key reused with a different request.",
-                });
-            case CreateOutcome.Existing:
-                request.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
-                // Durability boundary (replay): a queued row without a job, older than any
-                // request in flight, was committed by a process that stopped before enqueueing.
-                // The client's retry with the same key is what notices it: enqueue it now, once.
-                if (record.Status == GenerationStatus.Queued && record.JobId is null
-                    && await store.TryAdoptUnqueuedAsync(record.Id, UnqueuedAfter, cancellationToken))
-                {
-                    try
-                    {
-                        await store.SetJobIdAsync(record.Id, queue.Enqueue(record.Id), CancellationToken.None);
-                        loggers.CreateLogger(typeof(GenerationsApi)).LogWarning("Generation {GenerationId} had no job (its request was interrupted); enqueued it on the replay", record.Id);
-                    }
-                    catch (Exception ex)
-                    {
-                        loggers.CreateLogger(typeof(GenerationsApi)).LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
-                        await store.ReleaseAdoptionAsync(record.Id, CancellationToken.None);
-                        return QueueUnavailable("The generation is stored; repeat the request with the same Idempotency-Key.");
-                    }
-                }
-                return TypedResults.Accepted(SelfUrl(record.Id), await ToResponseAsync(record, store, cancellationToken));
-        }
-
-        try
-        {
-            // Durability boundary: the row is committed first, then the job is enqueued, so a
-            // job never refers to a missing row. Dying between the two leaves a queued row with
-            // no job; a replay with the same Idempotency-Key enqueues it (above).
-            var jobId = queue.Enqueue(record.Id);
-            await store.SetJobIdAsync(record.Id, jobId, CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            // Not queued: take the row back so the client (and a retry with the same key) starts clean.
-            loggers.CreateLogger(typeof(GenerationsApi)).LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
-            await store.DeleteQueuedAsync(record.Id, CancellationToken.None);
-            return QueueUnavailable("Nothing was stored; try again.");
-        }
-        return TypedResults.Accepted(SelfUrl(record.Id), await ToResponseAsync(record, store, cancellationToken));
+                }),
+            SubmitOutcome.QueueUnavailable { Replayed: true } =>
+                QueueUnavailable("The generation is stored; repeat the request with the same Idempotency-Key."),
+            SubmitOutcome.QueueUnavailable =>
+                QueueUnavailable("Nothing was stored; try again."),
+            _ => throw new UnreachableException(),
+        };
     }
 
     public static async Task<Results<Ok<GenerationPage>, ValidationProblem>> ListAsync(
-        GenerationStore store,
+        [AsParameters] GenerationApiServices services,
         [FromQuery] string? status,
         [FromQuery] string? cursor,
         [FromQuery, System.ComponentModel.DataAnnotations.Range(1, 100)] int? limit,
@@ -154,77 +126,62 @@ public static class GenerationsApi
             errors["limit"] = [$"must be between 1 and 100 (got {pageSize})"];
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
 
-        var (items, next) = await store.ListAsync(filter, before, pageSize, cancellationToken);
-        var responses = new List<GenerationResponse>(items.Count);
-        foreach (var item in items) responses.Add(await ToResponseAsync(item, store, cancellationToken));
-        return TypedResults.Ok(new GenerationPage(responses, next is { } n ? EncodeCursor(n) : null));
+        var (items, next) = await services.Repository.ListAsync(filter, before, pageSize, cancellationToken);
+        return TypedResults.Ok(new GenerationPage([.. items.Select(ToResponse)], next is { } n ? EncodeCursor(n) : null));
     }
 
     public static async Task<Results<Ok<GenerationResponse>, ProblemHttpResult>> GetAsync(
-        Guid id, GenerationStore store, CancellationToken cancellationToken)
+        Guid id, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken)
     {
-        var record = await store.GetAsync(id, cancellationToken);
-        return record is null ? NotFound(id) : TypedResults.Ok(await ToResponseAsync(record, store, cancellationToken));
+        var details = await services.Repository.GetDetailsAsync(id, cancellationToken);
+        return details is null ? NotFound(id) : TypedResults.Ok(ToResponse(details));
     }
 
     public static async Task<Results<Ok<GenerationResponse>, Accepted<GenerationResponse>, ProblemHttpResult>> CancelAsync(
-        Guid id, GenerationStore store, GenerationQueue queue, ILoggerFactory loggers, CancellationToken cancellationToken)
-    {
-        var (outcome, record) = await store.CancelAsync(id, cancellationToken);
-        switch (outcome)
+        Guid id, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken) =>
+        await services.Generations.CancelAsync(id, cancellationToken) switch
         {
-            case CancelOutcome.NotFound:
-                return NotFound(id);
-            case CancelOutcome.AlreadyFinished:
-                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,
-                    title: "The generation has already finished.",
-                    detail: $"Generation {id} is {record!.Status.ToName()}; only queued or running generations can be canceled.");
-            case CancelOutcome.Canceled:
-                // The row is already canceled (a job that still runs would find nothing to do);
-                // dropping the queued job just saves a worker the trip.
-                if (record!.JobId is { } jobId)
-                {
-                    try { queue.Delete(jobId); }
-                    catch (Exception ex) { loggers.CreateLogger(typeof(GenerationsApi)).LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message); }
-                }
-                return TypedResults.Ok(await ToResponseAsync(record, store, cancellationToken));
-            default:
-                return TypedResults.Accepted(SelfUrl(id), await ToResponseAsync(record!, store, cancellationToken));
-        }
-    }
+            CancelOutcome.Canceled canceled => TypedResults.Ok(ToResponse(canceled.Generation)),
+            CancelOutcome.Requested requested => TypedResults.Accepted(SelfUrl(id), ToResponse(requested.Generation)),
+            CancelOutcome.AlreadyFinished finished => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,
+                title: "The generation has already finished.",
+                detail: $"Generation {id} is {finished.Generation.Record.Status.ToName()}; only queued or running generations can be canceled."),
+            CancelOutcome.NotFound => NotFound(id),
+            _ => throw new UnreachableException(),
+        };
 
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetImageAsync(
-        Guid id, GenerationStore store, IBlobStore blobs, HttpResponse response, CancellationToken cancellationToken)
+        Guid id, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
     {
-        var record = await store.GetAsync(id, cancellationToken);
+        var record = await services.Repository.GetAsync(id, cancellationToken);
         if (record is null) return NotFound(id);
         if (record.Status != GenerationStatus.Succeeded || record.ImageKey is null)
             return NotYet(id, record, "image");
-        return await BlobAsync(blobs, record.ImageKey, response, cancellationToken) is { } image ? image : MissingBlob(id);
+        return await BlobAsync(services.Blobs, record.ImageKey, response, cancellationToken) is { } image ? image : MissingBlob(id);
     }
 
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetPreviewAsync(
-        Guid id, int step, GenerationStore store, IBlobStore blobs, HttpResponse response, CancellationToken cancellationToken)
+        Guid id, int step, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
     {
-        var record = await store.GetAsync(id, cancellationToken);
-        if (record is null) return NotFound(id);
-        var previews = await store.GetPreviewsAsync(id, cancellationToken);
+        var details = await services.Repository.GetDetailsAsync(id, cancellationToken);
+        if (details is null) return NotFound(id);
+        var (record, previews) = (details.Record, details.Previews);
         var preview = previews.FirstOrDefault(p => p.Step == step);
         if (preview is null)
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such preview.",
                 detail: previews.Count == 0
                     ? $"Generation {id} has no previews (previewEvery was {record.Options.PreviewEvery})."
                     : $"Generation {id} has previews at steps {string.Join(", ", previews.Select(p => p.Step))}; step {step} is not one of them.");
-        return await BlobAsync(blobs, preview.BlobKey, response, cancellationToken) is { } png ? png : MissingBlob(id);
+        return await BlobAsync(services.Blobs, preview.BlobKey, response, cancellationToken) is { } png ? png : MissingBlob(id);
     }
 
     public static async Task<Results<Ok<TraceResponse>, ContentHttpResult, ProblemHttpResult>> GetTraceAsync(
-        Guid id, HttpRequest request, GenerationStore store, CancellationToken cancellationToken)
+        Guid id, HttpRequest request, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken)
     {
-        var record = await store.GetAsync(id, cancellationToken);
+        var record = await services.Repository.GetAsync(id, cancellationToken);
         if (record is null) return NotFound(id);
         if (record.Status != GenerationStatus.Succeeded) return NotYet(id, record, "trace");
-        var points = await store.GetTraceAsync(id, cancellationToken);
+        var points = await services.Repository.GetTraceAsync(id, cancellationToken);
         if (!WantsCsv(request)) return TypedResults.Ok(new TraceResponse(id, record.Score, points));
 
         var csv = new StringBuilder("step,loss,aug_clip\n");
@@ -254,12 +211,6 @@ public static class GenerationsApi
         response.Headers.CacheControl = ImmutableCaching;
         return TypedResults.Stream(stream, "image/png", entityTag: new EntityTagHeaderValue($"\"{key}\""));
     }
-
-    /// <summary>
-    /// A queued row with no job this long after its creation was left by an interrupted
-    /// request (the enqueue follows the commit within milliseconds).
-    /// </summary>
-    internal static readonly TimeSpan UnqueuedAfter = TimeSpan.FromSeconds(30);
 
     private static ProblemHttpResult QueueUnavailable(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The job queue is not available.", detail: detail);
@@ -297,11 +248,11 @@ public static class GenerationsApi
         }
     }
 
-    internal static async Task<GenerationResponse> ToResponseAsync(GenerationRecord record, GenerationStore store, CancellationToken cancellationToken)
+    internal static GenerationResponse ToResponse(GenerationDetails details)
     {
+        var record = details.Record;
         var self = SelfUrl(record.Id);
         var succeeded = record.Status == GenerationStatus.Succeeded;
-        var previews = await store.GetPreviewsAsync(record.Id, cancellationToken);
         return new GenerationResponse
         {
             Id = record.Id,
@@ -314,7 +265,7 @@ public static class GenerationsApi
             CreatedAt = record.CreatedAt,
             StartedAt = record.StartedAt,
             FinishedAt = record.FinishedAt,
-            QueuePosition = await store.QueuePositionAsync(record, cancellationToken),
+            QueuePosition = details.QueuePosition,
             Progress = record.Status == GenerationStatus.Running && record.Progress is { } p
                 ? new ProgressResponse(
                     JsonNamingPolicyName(p.Phase), p.Step, p.Total,
@@ -323,7 +274,7 @@ public static class GenerationsApi
                 : null,
             CancelRequested = record.CancelRequested,
             Result = succeeded ? new ResultResponse(record.Score ?? 0, record.Seed, $"{self}/image", $"{self}/trace") : null,
-            Previews = [.. previews.Select(pr => new PreviewLink(pr.Step, $"{self}/previews/{pr.Step}"))],
+            Previews = [.. details.Previews.Select(pr => new PreviewLink(pr.Step, $"{self}/previews/{pr.Step}"))],
             Error = record.Error,
             Links = new GenerationLinks(self, $"{self}/cancel", succeeded ? $"{self}/image" : null, succeeded ? $"{self}/trace" : null),
         };

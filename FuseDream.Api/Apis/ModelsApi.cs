@@ -17,9 +17,9 @@ public static class ModelsApi
         return app;
     }
 
-    public static async Task<Ok<ModelsResponse>> GetAsync(GenerationStore store, IOptions<WorkerOptions> options, CancellationToken cancellationToken)
+    public static async Task<Ok<ModelsResponse>> GetAsync(WorkerRegistry registry, IOptions<WorkerOptions> options, CancellationToken cancellationToken)
     {
-        var workers = await store.GetLiveWorkersAsync(options.Value.HeartbeatTimeout, cancellationToken);
+        var workers = await registry.GetLiveWorkersAsync(options.Value.HeartbeatTimeout, cancellationToken);
         var models = workers
             .SelectMany(w => w.Models.Select(m => (Model: m, w.WorkerCount)))
             .GroupBy(x => x.Model, StringComparer.Ordinal)

@@ -1,11 +1,13 @@
 using FuseDream.Generation;
-using FuseDream.Persistence;
 using FuseDream.Logging;
 using Serilog;
 
 namespace FuseDream.Api.Hosting;
 
-/// <summary>What every deployment of the API has: logging, problem details, OpenAPI, health, the database.</summary>
+/// <summary>
+/// What every deployment of the API has: logging, problem details, OpenAPI, health. The
+/// database the health check reads is registered once, with the generation services.
+/// </summary>
 public static class ServiceDefaults
 {
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
@@ -29,8 +31,6 @@ public static class ServiceDefaults
                 if (File.Exists(xml)) o.IncludeXmlComments(xml);
             }
         });
-
-        builder.Services.AddFuseDreamDatabase();
 
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);

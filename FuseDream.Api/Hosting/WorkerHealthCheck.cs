@@ -15,14 +15,14 @@ public sealed class HealthOptions
 }
 
 /// <summary>Ready only when at least one worker has sent a heartbeat within <see cref="WorkerOptions.HeartbeatTimeout"/>.</summary>
-public sealed class WorkerHealthCheck(GenerationStore store, IOptions<WorkerOptions> workers, IOptions<HealthOptions> health) : IHealthCheck
+public sealed class WorkerHealthCheck(WorkerRegistry registry, IOptions<WorkerOptions> workers, IOptions<HealthOptions> health) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         IReadOnlyList<WorkerRecord> live;
         try
         {
-            live = await store.GetLiveWorkersAsync(workers.Value.HeartbeatTimeout, cancellationToken);
+            live = await registry.GetLiveWorkersAsync(workers.Value.HeartbeatTimeout, cancellationToken);
         }
         catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException)
         {

@@ -1,7 +1,9 @@
+using FuseDream.Generations;
 using FuseDream.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using FuseDream.Models;
 using FuseDream.Persistence;
@@ -15,16 +17,20 @@ public static class GenerationServiceCollectionExtensions
 {
     /// <summary>
     /// What both the API and the worker need: the database (migrated at start), the generation
-    /// rows, the blob store, the queue client and the prompt token counter. Safe to call twice.
+    /// rows, the blob store, the queue client, the generation service and the prompt token counter. Safe to call twice.
     /// </summary>
     public static IServiceCollection AddGenerationStorage(this IServiceCollection services)
     {
-        if (services.Any(d => d.ServiceType == typeof(GenerationStore))) return services;
+        if (services.Any(d => d.ServiceType == typeof(GenerationRepository))) return services;
         services.AddFuseDreamDatabase();
         services.AddSingleton<DatabaseMigrator>();
         // First hosted service: everything after it may assume the schema is in place.
         services.AddHostedService<DatabaseMigrationHostedService>();
-        services.AddSingleton<GenerationStore>();
+        services.AddSingleton<GenerationRepository>();
+        services.AddSingleton<GenerationSubmissions>();
+        services.AddSingleton<GenerationStateMachine>();
+        services.AddSingleton<ProgressStore>();
+        services.AddSingleton<WorkerRegistry>();
 
         services.AddOptions<BlobStoreOptions>().BindConfiguration(BlobStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
@@ -32,6 +38,12 @@ public static class GenerationServiceCollectionExtensions
         services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<GenerationQueue>();
+        services.AddSingleton(sp => new GenerationService(
+            sp.GetRequiredService<GenerationSubmissions>(),
+            sp.GetRequiredService<GenerationStateMachine>(),
+            sp.GetRequiredService<GenerationRepository>(),
+            sp.GetRequiredService<GenerationQueue>(),
+            sp.GetRequiredService<ILogger<GenerationService>>()));
 
         services.TryAddSingleton<IPromptTokenCounter, ClipPromptTokenCounter>();
         return services;

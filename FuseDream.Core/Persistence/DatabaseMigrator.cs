@@ -12,7 +12,7 @@ namespace FuseDream.Persistence;
 /// together apply each one exactly once. Applied versions are recorded in
 /// <c>fusedream.schema_migrations</c>.
 /// </summary>
-public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<DatabaseMigrator> logger)
+internal sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<DatabaseMigrator> logger)
 {
     /// <summary>Advisory lock key: "FuseDrea" in ASCII, distinct from anything Hangfire takes.</summary>
     public const long LockKey = 0x4675_7365_4472_6561;
@@ -105,7 +105,7 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
 /// Runs <see cref="DatabaseMigrator"/> before any other hosted service starts, then prepares
 /// Hangfire's schema, so that the first request does not pay for it.
 /// </summary>
-public sealed class DatabaseMigrationHostedService(DatabaseMigrator migrator, GenerationQueue queue) : IHostedService
+internal sealed class DatabaseMigrationHostedService(DatabaseMigrator migrator, GenerationQueue queue) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {

@@ -36,8 +36,11 @@ public sealed record GenerationProgressRecord(
 public sealed record PreviewRecord(int Step, string BlobKey);
 
 /// <summary>A generation to insert.</summary>
-public sealed record NewGeneration(
+internal sealed record NewGeneration(
     Guid Id, string? IdempotencyKey, string RequestHash, string Prompt, long Seed, string? Preset, GenerationOptions Options);
 
 /// <summary>A worker process as its latest heartbeat describes it.</summary>
 public sealed record WorkerRecord(string Name, IReadOnlyList<string> Models, int WorkerCount, DateTimeOffset StartedAt, DateTimeOffset LastSeen);
+
+/// <summary>What the API shows of a generation: its row, its place in the queue (1-based, null when not queued) and its previews by step.</summary>
+public sealed record GenerationDetails(GenerationRecord Record, long? QueuePosition, IReadOnlyList<PreviewRecord> Previews);

@@ -14,7 +14,7 @@ namespace FuseDream.Queue;
 /// Hangfire's static <c>GlobalConfiguration</c>) so that several hosts in one process — the
 /// integration tests — each talk to their own database.
 /// </summary>
-public sealed class GenerationQueue
+internal sealed class GenerationQueue
 {
     private readonly Lazy<PostgreSqlStorage> _storage;
     private readonly Lazy<BackgroundJobClient> _client;

@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace FuseDream.Queue;
 
 /// <summary>The Hangfire queue on PostgreSQL (configuration section <c>Queue</c>).</summary>
-public sealed class QueueOptions : IValidatableObject
+internal sealed class QueueOptions : IValidatableObject
 {
     public const string Section = "Queue";
 

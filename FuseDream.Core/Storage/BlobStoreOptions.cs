@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace FuseDream.Storage;
 
 /// <summary>Where blobs live (configuration section <c>Blobs</c>).</summary>
-public sealed class BlobStoreOptions
+internal sealed class BlobStoreOptions
 {
     public const string Section = "Blobs";
 

@@ -9,7 +9,7 @@ namespace FuseDream.Storage;
 /// same directory, is flushed to disk, then renamed into place: readers never see a partial
 /// blob, and a crash leaves at worst a stray temporary file.
 /// </summary>
-public sealed partial class FileSystemBlobStore : IBlobStore
+internal sealed partial class FileSystemBlobStore : IBlobStore
 {
     private readonly string _root;
 

@@ -7,12 +7,12 @@ using FuseDream.Persistence;
 namespace FuseDream.Worker;
 
 /// <summary>
-/// The notified half of cancellation: LISTENs on <see cref="GenerationStore.CancelChannel"/>
+/// The notified half of cancellation: LISTENs on <see cref="GenerationStateMachine.CancelChannel"/>
 /// and cancels the token of the running job named in the notification, so a running
 /// generation stops within one step. The connection is re-opened when it drops; the polling
 /// half (<see cref="ThrottledProgressWriter"/>) covers notifications lost meanwhile.
 /// </summary>
-public sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<CancellationSignals> logger) : BackgroundService
+internal sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<CancellationSignals> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -33,7 +33,7 @@ public sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<Can
     }
 
     /// <summary>Cancels the job of a generation running in this process; false when none is.</summary>
-    public bool Signal(Guid generationId)
+    private bool Signal(Guid generationId)
     {
         if (!_running.TryGetValue(generationId, out var source)) return false;
         try
@@ -59,7 +59,7 @@ public sealed class CancellationSignals(NpgsqlDataSource dataSource, ILogger<Can
                     if (Guid.TryParse(e.Payload, out var id) && Signal(id))
                         logger.LogInformation("Cancellation of generation {GenerationId} received", id);
                 };
-                await using (var listen = new NpgsqlCommand($"listen {GenerationStore.CancelChannel}", connection))
+                await using (var listen = new NpgsqlCommand($"listen {GenerationStateMachine.CancelChannel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 Interlocked.Increment(ref _connections);
                 _listening.TrySetResult();

@@ -18,8 +18,9 @@ namespace FuseDream.Worker;
 /// whatever number of times it runs for an id, the generation ends with at most one result.
 /// The comments marked "durability boundary" say what is safe if the process dies there.
 /// </summary>
-public sealed class GenerationJob(
-    GenerationStore store,
+internal sealed class GenerationJob(
+    GenerationStateMachine states,
+    ProgressStore progressStore,
     IBlobStore blobs,
     PipelinePool pipelines,
     CancellationSignals signals,
@@ -37,7 +38,7 @@ public sealed class GenerationJob(
 
         // Durability boundary: the claim. Nothing finished is claimed again, so a job
         // re-delivered after success (or after cancel/failure) ends here without running.
-        var record = await store.ClaimAsync(generationId, worker.EffectiveName, cancellationToken);
+        var record = await states.ClaimAsync(generationId, worker.EffectiveName, cancellationToken);
         if (record is null)
         {
             logger.LogInformation("Generation {GenerationId} is finished or unknown; nothing to do", generationId);
@@ -45,7 +46,7 @@ public sealed class GenerationJob(
         }
         if (record.CancelRequested)
         {
-            await store.MarkCanceledAsync(generationId, CancellationToken.None);
+            await states.MarkCanceledAsync(generationId, CancellationToken.None);
             logger.LogInformation("Generation {GenerationId} was canceled before it started", generationId);
             return;
         }
@@ -58,7 +59,7 @@ public sealed class GenerationJob(
         {
             GenerationResult result;
             using (var lease = await pipelines.RentAsync(stop.Token))
-            await using (var progress = new ThrottledProgressWriter(store, generationId, worker.ProgressInterval, stop, logger))
+            await using (var progress = new ThrottledProgressWriter(progressStore, generationId, worker.ProgressInterval, stop, logger))
             {
                 var request = new GenerationRequest(record.Prompt, record.Seed, record.Options);
                 result = await lease.Pipeline.RunAsync(request, progress, (preview, ct) => SavePreviewAsync(generationId, preview, ct), stop.Token);
@@ -71,15 +72,15 @@ public sealed class GenerationJob(
             var imageKey = await blobs.PutAsync(result.Png, CancellationToken.None);
 
             // Durability boundary: the result commit. One transaction, guarded by
-            // status = 'running': exactly one run can commit; every later one finds it finished.
+            // the expected state running: exactly one run can commit; every later one finds it finished.
             if (await CommitWithRetryAsync(generationId, result, imageKey))
             {
                 logger.LogInformation("Generation {GenerationId} succeeded: AugCLIP {Score:F4}, image {ImageKey}",
                     generationId, result.AugClipScore, imageKey);
                 return;
             }
-            if (await store.IsCancelRequestedAsync(generationId, CancellationToken.None)
-                && await store.MarkCanceledAsync(generationId, CancellationToken.None))
+            if (await progressStore.IsCancelRequestedAsync(generationId, CancellationToken.None)
+                && await states.MarkCanceledAsync(generationId, CancellationToken.None))
                 logger.LogInformation("Generation {GenerationId} was canceled as it finished; result discarded", generationId);
             else
                 logger.LogInformation("Generation {GenerationId} was already finished; this run's result is discarded", generationId);
@@ -90,24 +91,24 @@ public sealed class GenerationJob(
             {
                 // Worker shutdown: hand the generation back. Rethrowing makes Hangfire return
                 // the fetched job to the queue; the next worker claims it again from 'queued'.
-                await store.RequeueAsync(generationId, null, CancellationToken.None);
+                await states.RequeueAsync(generationId, null, CancellationToken.None);
                 logger.LogWarning("Worker stopping: generation {GenerationId} goes back to the queue", generationId);
                 throw;
             }
-            await store.MarkCanceledAsync(generationId, CancellationToken.None);
+            await states.MarkCanceledAsync(generationId, CancellationToken.None);
             logger.LogInformation("Generation {GenerationId} canceled", generationId);
         }
-        catch (Exception ex) when (IsTransient(ex))
+        catch (Exception ex) when (TransientErrors.IsTransient(ex))
         {
             var retries = context?.GetJobParameter<int>("RetryCount", allowStale: true) ?? 0;
             if (retries >= queueOptions.Value.MaxRetries)
             {
-                await store.MarkFailedAsync(generationId, $"Gave up after {retries + 1} attempts: {ex.Message}", CancellationToken.None);
+                await states.MarkFailedAsync(generationId, $"Gave up after {retries + 1} attempts: {ex.Message}", CancellationToken.None);
                 logger.LogError(ex, "Generation {GenerationId} failed after {Attempts} attempts", generationId, retries + 1);
                 return;
             }
             // Transient: put the row back to queued and let Hangfire retry after a delay.
-            await store.RequeueAsync(generationId, $"Retrying after a transient failure: {ex.Message}", CancellationToken.None);
+            await states.RequeueAsync(generationId, $"Retrying after a transient failure: {ex.Message}", CancellationToken.None);
             logger.LogWarning(ex, "Generation {GenerationId} hit a transient failure; Hangfire will retry", generationId);
             throw;
         }
@@ -115,7 +116,7 @@ public sealed class GenerationJob(
         {
             // Permanent: the same input would fail the same way, so record it and do not retry
             // (returning normally tells Hangfire the job is done).
-            await store.MarkFailedAsync(generationId, ex.Message, CancellationToken.None);
+            await states.MarkFailedAsync(generationId, ex.Message, CancellationToken.None);
             logger.LogError(ex, "Generation {GenerationId} failed", generationId);
         }
     }
@@ -124,7 +125,7 @@ public sealed class GenerationJob(
     {
         // Blob first, then the row that names it (same rule as the final image).
         var key = await blobs.PutAsync(preview.Png, cancellationToken);
-        await store.SavePreviewAsync(generationId, preview.Step, key, cancellationToken);
+        await progressStore.SavePreviewAsync(generationId, preview.Step, key, cancellationToken);
     }
 
     /// <summary>The commit is idempotent (guarded), so a dropped connection is simply retried a few times before the job is.</summary>
@@ -134,15 +135,13 @@ public sealed class GenerationJob(
         {
             try
             {
-                return await store.CompleteAsync(generationId, result, imageKey, CancellationToken.None);
+                return await states.CompleteAsync(generationId, result, imageKey, CancellationToken.None);
             }
-            catch (Exception ex) when (attempt < 3 && IsTransient(ex))
+            catch (Exception ex) when (attempt < 3 && TransientErrors.IsTransient(ex))
             {
                 logger.LogWarning("Committing the result of generation {GenerationId} failed ({Reason}); retrying", generationId, ex.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
             }
         }
     }
-
-    public static bool IsTransient(Exception ex) => TransientErrors.IsTransient(ex);
 }

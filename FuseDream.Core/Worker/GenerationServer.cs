@@ -15,7 +15,7 @@ namespace FuseDream.Worker;
 /// Hangfire returns the job to the queue. Timeouts nest: the host's shutdown timeout is
 /// longer than <see cref="WorkerOptions.ShutdownTimeout"/>, which bounds Hangfire's stop.
 /// </summary>
-public sealed class GenerationServer(
+internal sealed class GenerationServer(
     GenerationQueue queue,
     PipelinePool pipelines,
     IGenerationPipelineFactory factory,
@@ -82,8 +82,8 @@ public sealed class GenerationServer(
 }
 
 /// <summary>Announces this worker and its models every <see cref="WorkerOptions.HeartbeatInterval"/>; removes the announcement on a clean stop.</summary>
-public sealed class WorkerHeartbeat(
-    GenerationStore store,
+internal sealed class WorkerHeartbeat(
+    WorkerRegistry registry,
     PipelinePool pipelines,
     IOptions<WorkerOptions> options,
     ILogger<WorkerHeartbeat> logger) : BackgroundService
@@ -94,7 +94,7 @@ public sealed class WorkerHeartbeat(
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var worker = options.Value;
-        await store.HeartbeatAsync(worker.EffectiveName, pipelines.Models, worker.Count, _startedAt, cancellationToken);
+        await registry.HeartbeatAsync(worker.EffectiveName, pipelines.Models, worker.Count, _startedAt, cancellationToken);
         await base.StartAsync(cancellationToken);
     }
 
@@ -106,7 +106,7 @@ public sealed class WorkerHeartbeat(
         {
             try
             {
-                await store.HeartbeatAsync(worker.EffectiveName, pipelines.Models, worker.Count, _startedAt, stoppingToken);
+                await registry.HeartbeatAsync(worker.EffectiveName, pipelines.Models, worker.Count, _startedAt, stoppingToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -120,7 +120,7 @@ public sealed class WorkerHeartbeat(
         await base.StopAsync(cancellationToken);
         try
         {
-            await store.RemoveWorkerAsync(options.Value.EffectiveName, cancellationToken);
+            await registry.RemoveWorkerAsync(options.Value.EffectiveName, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

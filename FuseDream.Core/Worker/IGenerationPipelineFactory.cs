@@ -6,7 +6,7 @@ namespace FuseDream.Worker;
 /// Builds the pipeline a worker thread uses. Called once per worker thread when the worker
 /// starts (models load once, not per job); the pipeline is then used by that thread only.
 /// </summary>
-public interface IGenerationPipelineFactory
+internal interface IGenerationPipelineFactory
 {
     /// <summary>Model ids the pipelines this factory builds can run, known without loading anything.</summary>
     IReadOnlyList<string> Models { get; }

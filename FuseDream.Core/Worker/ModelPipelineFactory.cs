@@ -10,7 +10,7 @@ namespace FuseDream.Worker;
 /// The production factory: checks the model files named by <see cref="ModelPathsOptions"/>
 /// and the native libtorch at start, then builds the FuseDream pipeline for each worker thread.
 /// </summary>
-public sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, Models.ModelStore store, ILogger<ModelPipelineFactory> logger) : IGenerationPipelineFactory
+internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, Models.ModelStore store, ILogger<ModelPipelineFactory> logger) : IGenerationPipelineFactory
 {
     // One ModelFile per file for all worker threads, so each file is hashed (at most) once.
     private (ModelFile Clip, ModelFile[] BigGans)? _files;

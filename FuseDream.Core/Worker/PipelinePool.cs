@@ -8,7 +8,7 @@ namespace FuseDream.Worker;
 /// load once, not per job). Hangfire runs at most <see cref="WorkerOptions.Count"/> jobs at a
 /// time, so a job always finds one free.
 /// </summary>
-public sealed class PipelinePool : IAsyncDisposable
+internal sealed class PipelinePool : IAsyncDisposable
 {
     private readonly Channel<IGenerationPipeline> _free = Channel.CreateUnbounded<IGenerationPipeline>();
     private readonly List<IGenerationPipeline> _all = [];

@@ -11,9 +11,9 @@ namespace FuseDream.Worker;
 /// works when a notification was missed. Progress is best effort: a failed write is logged
 /// and the run goes on; the result commit is what must succeed.
 /// </summary>
-public sealed class ThrottledProgressWriter : IProgress<GenerationProgress>, IAsyncDisposable
+internal sealed class ThrottledProgressWriter : IProgress<GenerationProgress>, IAsyncDisposable
 {
-    private readonly GenerationStore _store;
+    private readonly ProgressStore _store;
     private readonly Guid _generationId;
     private readonly TimeSpan _interval;
     private readonly CancellationTokenSource _cancelJob;
@@ -22,7 +22,7 @@ public sealed class ThrottledProgressWriter : IProgress<GenerationProgress>, IAs
     private readonly Task _loop;
     private GenerationProgress? _pending;
 
-    public ThrottledProgressWriter(GenerationStore store, Guid generationId, TimeSpan interval, CancellationTokenSource cancelJob, ILogger logger)
+    public ThrottledProgressWriter(ProgressStore store, Guid generationId, TimeSpan interval, CancellationTokenSource cancelJob, ILogger logger)
     {
         _store = store;
         _generationId = generationId;
@@ -73,6 +73,9 @@ public sealed class ThrottledProgressWriter : IProgress<GenerationProgress>, IAs
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            // Stopped mid-write: put the event back unless a newer one came, so that
+            // DisposeAsync still writes the last one (the final step must not be lost).
+            if (progress is not null) Interlocked.CompareExchange(ref _pending, progress, null);
         }
         catch (Exception ex)
         {

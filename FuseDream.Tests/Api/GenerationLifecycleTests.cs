@@ -187,7 +187,7 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
     public async Task JobReRunAfterSimulatedCrash_ProducesOneResult()
     {
         using var client = factory.CreateClient();
-        var store = factory.Services.GetRequiredService<GenerationStore>();
+        var store = factory.Services.GetRequiredService<GenerationSubmissions>();
         var queue = factory.Services.GetRequiredService<GenerationQueue>();
         // A worker claimed this generation, wrote an orphan blob and died before committing:
         // the row says running (attempt 1) and the queue hands the job out again.

@@ -15,14 +15,13 @@ public class ThrottledProgressWriterTests
         var connectionString = await TestDatabase.CreateFreshAsync(nameof(ThrottledProgressWriterTests));
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(CancellationToken.None);
-        var store = new GenerationStore(dataSource);
-        var (_, record) = await store.CreateAsync(new NewGeneration(Guid.NewGuid(), null, "h", "p", 1, null, GenerationPresets.Fast), CancellationToken.None);
-        Assert.NotNull(await store.ClaimAsync(record.Id, "w", CancellationToken.None));
+        var (_, record) = await new GenerationSubmissions(dataSource).CreateAsync(new NewGeneration(Guid.NewGuid(), null, "h", "p", 1, null, GenerationPresets.Fast), CancellationToken.None);
+        Assert.NotNull(await new GenerationStateMachine(dataSource).ClaimAsync(record.Id, "w", CancellationToken.None));
 
         using var cancel = new CancellationTokenSource();
         var interval = TimeSpan.FromMilliseconds(100);
         var started = DateTime.UtcNow;
-        var writer = new ThrottledProgressWriter(store, record.Id, interval, cancel, NullLogger.Instance);
+        var writer = new ThrottledProgressWriter(new ProgressStore(dataSource), record.Id, interval, cancel, NullLogger.Instance);
         for (var step = 1; step <= 500; step++)
         {
             writer.Report(new GenerationProgress(GenerationPhase.Optimizing, step, 500, null, TimeSpan.Zero, null));
@@ -32,7 +31,7 @@ public class ThrottledProgressWriterTests
         var elapsed = DateTime.UtcNow - started;
 
         Assert.InRange(writer.Writes, 1, (int)(elapsed / interval) + 1);
-        var saved = await store.GetAsync(record.Id, CancellationToken.None);
+        var saved = await new GenerationRepository(dataSource).GetAsync(record.Id, CancellationToken.None);
         Assert.Equal(500, saved!.Progress!.Step);
         Assert.False(cancel.IsCancellationRequested);
     }
@@ -43,12 +42,11 @@ public class ThrottledProgressWriterTests
         var connectionString = await TestDatabase.CreateFreshAsync(nameof(ThrottledProgressWriterTests) + "_flag");
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(CancellationToken.None);
-        var store = new GenerationStore(dataSource);
-        var (_, record) = await store.CreateAsync(new NewGeneration(Guid.NewGuid(), null, "h", "p", 1, null, GenerationPresets.Fast), CancellationToken.None);
-        await store.ClaimAsync(record.Id, "w", CancellationToken.None);
+        var (_, record) = await new GenerationSubmissions(dataSource).CreateAsync(new NewGeneration(Guid.NewGuid(), null, "h", "p", 1, null, GenerationPresets.Fast), CancellationToken.None);
+        await new GenerationStateMachine(dataSource).ClaimAsync(record.Id, "w", CancellationToken.None);
 
         using var cancel = new CancellationTokenSource();
-        await using (var writer = new ThrottledProgressWriter(store, record.Id, TimeSpan.FromMilliseconds(20), cancel, NullLogger.Instance))
+        await using (var writer = new ThrottledProgressWriter(new ProgressStore(dataSource), record.Id, TimeSpan.FromMilliseconds(20), cancel, NullLogger.Instance))
         {
             await using (var command = dataSource.CreateCommand($"update fusedream.generations set cancel_requested = true where id = '{record.Id}'"))
                 await command.ExecuteNonQueryAsync();

@@ -35,11 +35,12 @@ public class WorkerHostTests
         var first = Build(connectionString, blobs, "worker-a", slow);
         await first.StartAsync();
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
-        var store = new GenerationStore(dataSource);
+        var store = new GenerationRepository(dataSource);
+        var submissions = new GenerationSubmissions(dataSource);
         var queue = first.Services.GetRequiredService<GenerationQueue>();
-        var (_, record) = await store.CreateAsync(new NewGeneration(Guid.NewGuid(), null, "h", "handed over", 3, "fast",
+        var (_, record) = await submissions.CreateAsync(new NewGeneration(Guid.NewGuid(), null, "h", "handed over", 3, "fast",
             GenerationPresets.Fast with { Steps = 300, ScoreEvery = 0 }), CancellationToken.None);
-        await store.SetJobIdAsync(record.Id, queue.Enqueue(record.Id), CancellationToken.None);
+        await submissions.SetJobIdAsync(record.Id, queue.Enqueue(record.Id), CancellationToken.None);
         await WaitAsync(store, record.Id, r => r.Status == GenerationStatus.Running && r.Progress is not null);
 
         var stopping = System.Diagnostics.Stopwatch.StartNew();
@@ -104,7 +105,7 @@ public class WorkerHostTests
         }
     }
 
-    private static async Task<GenerationRecord> WaitAsync(GenerationStore store, Guid id, Func<GenerationRecord, bool> until)
+    private static async Task<GenerationRecord> WaitAsync(GenerationRepository store, Guid id, Func<GenerationRecord, bool> until)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);
         GenerationRecord? record;

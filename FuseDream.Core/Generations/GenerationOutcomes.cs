@@ -1,0 +1,48 @@
+using FuseDream.Generation;
+using FuseDream.Persistence;
+
+namespace FuseDream.Generations;
+
+/// <summary>
+/// A validated request for a generation. <paramref name="RequestHash"/> identifies the request
+/// for idempotency: the same <paramref name="IdempotencyKey"/> with another hash is a conflict.
+/// Without <paramref name="Seed"/>, one is drawn.
+/// </summary>
+public sealed record GenerationSubmission(
+    string Prompt, long? Seed, string? Preset, GenerationOptions Options, string RequestHash, string? IdempotencyKey);
+
+/// <summary>What <see cref="GenerationService.SubmitAsync"/> did.</summary>
+public abstract record SubmitOutcome
+{
+    private SubmitOutcome() { }
+
+    /// <summary>The generation is stored and queued. <paramref name="Replayed"/>: an earlier request with the same key created it.</summary>
+    public sealed record Accepted(GenerationDetails Generation, bool Replayed) : SubmitOutcome;
+
+    /// <summary>The idempotency key was already used by generation <paramref name="ExistingId"/> for a different request; nothing changed.</summary>
+    public sealed record KeyConflict(Guid ExistingId) : SubmitOutcome;
+
+    /// <summary>
+    /// The queue refused the job. <paramref name="Replayed"/> false: nothing was stored, a retry
+    /// starts afresh. True: the generation stays stored, and a replay with the same key
+    /// enqueues it.
+    /// </summary>
+    public sealed record QueueUnavailable(bool Replayed) : SubmitOutcome;
+}
+
+/// <summary>What <see cref="GenerationService.CancelAsync"/> did.</summary>
+public abstract record CancelOutcome
+{
+    private CancelOutcome() { }
+
+    public sealed record NotFound : CancelOutcome;
+
+    /// <summary>It was queued and is now canceled.</summary>
+    public sealed record Canceled(GenerationDetails Generation) : CancelOutcome;
+
+    /// <summary>It is running; its worker was asked to stop (within one step).</summary>
+    public sealed record Requested(GenerationDetails Generation) : CancelOutcome;
+
+    /// <summary>It had already finished; nothing changed.</summary>
+    public sealed record AlreadyFinished(GenerationDetails Generation) : CancelOutcome;
+}

@@ -1,0 +1,135 @@
+using FuseDream.Persistence;
+using FuseDream.Queue;
+using Microsoft.Extensions.Logging;
+
+namespace FuseDream.Generations;
+
+/// <summary>
+/// Submitting and canceling generations, for every front end (the HTTP API, the command
+/// line, tests): the idempotent submit protocol (row first, then the job; adopting a row
+/// whose request stopped before enqueueing; taking the row back when the queue refuses) and
+/// cancellation of queued and running generations. Callers map the outcomes to their own
+/// answers; nothing here knows HTTP.
+/// </summary>
+public sealed class GenerationService
+{
+    /// <summary>
+    /// A queued row with no job this long after its creation was left by an interrupted
+    /// request (the enqueue follows the commit within milliseconds).
+    /// </summary>
+    public static readonly TimeSpan UnqueuedAfter = TimeSpan.FromSeconds(30);
+
+    private readonly GenerationSubmissions _submissions;
+    private readonly GenerationStateMachine _states;
+    private readonly GenerationRepository _repository;
+    private readonly GenerationQueue _queue;
+    private readonly ILogger<GenerationService> _logger;
+
+    internal GenerationService(
+        GenerationSubmissions submissions,
+        GenerationStateMachine states,
+        GenerationRepository repository,
+        GenerationQueue queue,
+        ILogger<GenerationService> logger)
+    {
+        _submissions = submissions;
+        _states = states;
+        _repository = repository;
+        _queue = queue;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// Stores and queues a generation. With an idempotency key, repeating the same submission
+    /// returns the first generation (<see cref="SubmitOutcome.Accepted.Replayed"/>), and reusing
+    /// the key for a different one is a <see cref="SubmitOutcome.KeyConflict"/>.
+    /// </summary>
+    public async Task<SubmitOutcome> SubmitAsync(GenerationSubmission submission, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        var seed = submission.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
+        var (outcome, record) = await _submissions.CreateAsync(
+            new NewGeneration(Guid.CreateVersion7(), submission.IdempotencyKey, submission.RequestHash, submission.Prompt, seed, submission.Preset, submission.Options),
+            cancellationToken);
+        switch (outcome)
+        {
+            case CreateOutcome.KeyConflict:
+                return new SubmitOutcome.KeyConflict(record.Id);
+            case CreateOutcome.Existing:
+                // Durability boundary (replay): a queued row without a job, older than any
+                // request in flight, was committed by a process that stopped before enqueueing.
+                // The client's retry with the same key is what notices it: enqueue it now, once.
+                if (record.Status == GenerationStatus.Queued && record.JobId is null
+                    && await _submissions.TryAdoptUnqueuedAsync(record.Id, UnqueuedAfter, cancellationToken))
+                {
+                    try
+                    {
+                        await _submissions.SetJobIdAsync(record.Id, _queue.Enqueue(record.Id), CancellationToken.None);
+                        _logger.LogWarning("Generation {GenerationId} had no job (its request was interrupted); enqueued it on the replay", record.Id);
+                    }
+                    catch (Exception ex)
+                    {
+                        _logger.LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
+                        await _submissions.ReleaseAdoptionAsync(record.Id, CancellationToken.None);
+                        return new SubmitOutcome.QueueUnavailable(Replayed: true);
+                    }
+                }
+                return new SubmitOutcome.Accepted(await _repository.DescribeAsync(record, cancellationToken), Replayed: true);
+        }
+
+        try
+        {
+            // Durability boundary: the row is committed first, then the job is enqueued, so a
+            // job never refers to a missing row. Dying between the two leaves a queued row with
+            // no job; a replay with the same idempotency key enqueues it (above).
+            var jobId = _queue.Enqueue(record.Id);
+            await _submissions.SetJobIdAsync(record.Id, jobId, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // Not queued: take the row back so the client (and a retry with the same key) starts clean.
+            _logger.LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
+            await _submissions.DeleteQueuedAsync(record.Id, CancellationToken.None);
+            return new SubmitOutcome.QueueUnavailable(Replayed: false);
+        }
+        // The row as inserted: a worker may claim it at once, but this answer says it was queued.
+        return new SubmitOutcome.Accepted(await _repository.DescribeAsync(record, cancellationToken), Replayed: false);
+    }
+
+    /// <summary>
+    /// Queued → canceled at once; running → its worker is asked to stop (it stops within one
+    /// step and marks the generation canceled); finished → unchanged.
+    /// </summary>
+    public async Task<CancelOutcome> CancelAsync(Guid id, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            if (await _states.CancelQueuedAsync(id, cancellationToken) is { } canceled)
+            {
+                // The row is already canceled (a job that still runs would find nothing to do);
+                // dropping the queued job just saves a worker the trip.
+                if (canceled.JobId is { } jobId)
+                {
+                    try
+                    {
+                        _queue.Delete(jobId);
+                    }
+                    catch (Exception ex)
+                    {
+                        _logger.LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message);
+                    }
+                }
+                return new CancelOutcome.Canceled(await _repository.GetDetailsAsync(id, cancellationToken)
+                    ?? await _repository.DescribeAsync(canceled, cancellationToken));
+            }
+
+            var requested = await _states.RequestCancelAsync(id, cancellationToken);
+            var details = await _repository.GetDetailsAsync(id, cancellationToken);
+            if (details is null) return new CancelOutcome.NotFound();
+            if (requested) return new CancelOutcome.Requested(details);
+            // Neither queued nor running, yet not finished: it moved between the two statements
+            // (handed back to the queue by a stopping worker); look again.
+            if (details.Record.Status.IsFinished() || attempt == 3) return new CancelOutcome.AlreadyFinished(details);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using FuseDream.Generation;
+using Npgsql;
+using NpgsqlTypes;
+using static FuseDream.Persistence.GenerationRows;
+
+namespace FuseDream.Persistence;
+
+/// <summary>
+/// Reads of generations. What the API shows of a generation (its row, its queue position and
+/// its previews) comes back in one statement, for one row or a whole page, so a page costs
+/// one round trip however long it is. Every read is retried on a dropped pooled connection.
+/// </summary>
+public sealed class GenerationRepository(NpgsqlDataSource dataSource)
+{
+    /// <summary>The row alone, as the worker and the image and trace endpoints need it.</summary>
+    public Task<GenerationRecord?> GetAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
+    {
+        await using var command = dataSource.CreateCommand($"select {Columns} from fusedream.generations where id = @id");
+        command.Parameters.AddWithValue("id", id);
+        return await ReadOneAsync(command, cancellationToken);
+    });
+
+    /// <summary>The row with its queue position and previews, in one statement.</summary>
+    public Task<GenerationDetails?> GetDetailsAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
+    {
+        await using var command = dataSource.CreateCommand(DetailsSql("id = @id"));
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("limit", 1);
+        var rows = await ReadDetailsAsync(command, cancellationToken);
+        return rows.Count == 0 ? null : rows[0];
+    });
+
+    /// <summary>
+    /// Newest first, each with its queue position and previews, in one statement;
+    /// <paramref name="before"/> is the sequence of the last row of the previous page.
+    /// </summary>
+    public Task<(IReadOnlyList<GenerationDetails> Items, long? Next)> ListAsync(
+        GenerationStatus? status, long? before, int limit, CancellationToken cancellationToken) =>
+        ReadRetryingAsync<(IReadOnlyList<GenerationDetails>, long?)>(dataSource, async () =>
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await using var command = dataSource.CreateCommand(
+            DetailsSql("(@status::text is null or status = @status) and (@before::bigint is null or seq < @before)"));
+        command.Parameters.Add(new NpgsqlParameter("status", NpgsqlDbType.Text) { Value = (object?)status?.ToName() ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("before", NpgsqlDbType.Bigint) { Value = (object?)before ?? DBNull.Value });
+        command.Parameters.AddWithValue("limit", limit + 1);
+        var rows = await ReadDetailsAsync(command, cancellationToken);
+        return rows.Count > limit ? (rows.Take(limit).ToList(), rows[limit - 1].Record.Sequence) : (rows, null);
+    });
+
+    /// <summary>
+    /// The queue position and previews of a row already in hand (a submit answers with the row
+    /// it inserted, even if a worker has claimed it since), in one statement.
+    /// </summary>
+    public Task<GenerationDetails> DescribeAsync(GenerationRecord record, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            select case when @in_queue then (select count(*) from fusedream.generations where status = @queued and seq <= @seq) end,
+                   array(select step from fusedream.generation_previews where generation_id = @id order by step),
+                   array(select blob_key from fusedream.generation_previews where generation_id = @id order by step)
+            """);
+        command.Parameters.AddWithValue("in_queue", record.Status == GenerationStatus.Queued);
+        command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
+        command.Parameters.AddWithValue("seq", record.Sequence);
+        command.Parameters.AddWithValue("id", record.Id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new GenerationDetails(record, reader.IsDBNull(0) ? null : reader.GetInt64(0), Previews(reader, 1));
+    });
+
+    public Task<IReadOnlyList<TracePoint>> GetTraceAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync<IReadOnlyList<TracePoint>>(dataSource, async () =>
+    {
+        await using var command = dataSource.CreateCommand(
+            "select step, loss, aug_clip from fusedream.generation_trace where generation_id = @id order by ordinal");
+        command.Parameters.AddWithValue("id", id);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<TracePoint>();
+        while (await reader.ReadAsync(cancellationToken))
+            list.Add(new(reader.GetInt32(0), reader.GetDouble(1), reader.IsDBNull(2) ? null : reader.GetDouble(2)));
+        return list;
+    });
+
+    /// <summary>
+    /// Rows matching <paramref name="where"/>, newest first, up to <c>@limit</c>; after the row's
+    /// columns: its 1-based position among queued rows (oldest first; a window count over the
+    /// queued rows, null when not queued) and its preview steps and blob keys (aggregated in a
+    /// lateral subquery, null when none).
+    /// </summary>
+    private static string DetailsSql(string where) =>
+        $"""
+        with page as (
+            select {Columns} from fusedream.generations
+            where {where}
+            order by seq desc
+            limit @limit),
+        queue as (
+            select id, count(*) over (order by seq) as position
+            from fusedream.generations where status = @queued)
+        select {Columns}, queue.position, previews.steps, previews.keys
+        from page
+        left join queue using (id)
+        left join lateral (
+            select array_agg(p.step order by p.step) as steps, array_agg(p.blob_key order by p.step) as keys
+            from fusedream.generation_previews p where p.generation_id = page.id) previews on true
+        order by seq desc
+        """;
+
+    private static async Task<List<GenerationDetails>> ReadDetailsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<GenerationDetails>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var record = Read(reader);
+            var position = reader.IsDBNull(ColumnCount) ? (long?)null : reader.GetInt64(ColumnCount);
+            // The window counts a row that is queued now; the row read in the same statement agrees.
+            list.Add(new GenerationDetails(record, record.Status == GenerationStatus.Queued ? position : null, Previews(reader, ColumnCount + 1)));
+        }
+        return list;
+    }
+
+    private static IReadOnlyList<PreviewRecord> Previews(NpgsqlDataReader reader, int stepsColumn)
+    {
+        if (reader.IsDBNull(stepsColumn)) return [];
+        var steps = reader.GetFieldValue<int[]>(stepsColumn);
+        var keys = reader.GetFieldValue<string[]>(stepsColumn + 1);
+        return [.. steps.Select((step, i) => new PreviewRecord(step, keys[i]))];
+    }
+}

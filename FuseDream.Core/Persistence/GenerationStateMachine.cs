@@ -1,0 +1,164 @@
+using FuseDream.Generation;
+using Npgsql;
+using NpgsqlTypes;
+using static FuseDream.Persistence.GenerationRows;
+
+namespace FuseDream.Persistence;
+
+/// <summary>
+/// Every change of a generation's status goes through <see cref="TransitionAsync"/>: one
+/// guarded statement (<c>where status = any(expected)</c>) so that concurrent API calls and
+/// re-run jobs cannot move a generation backwards or finish it twice. The named transitions
+/// below say what entering each state writes besides the status.
+/// </summary>
+internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
+{
+    /// <summary>Channel on which cancellation of a running generation is announced (payload: its id).</summary>
+    public const string CancelChannel = "fusedream_cancel";
+
+    /// <summary>
+    /// Moves generation <paramref name="id"/> from one of <paramref name="expected"/> to
+    /// <paramref name="to"/>, writing <paramref name="writes"/> in the same statement. Returns
+    /// the row as it is afterwards, or null, changing nothing, when the row is unknown or in
+    /// another state (or fails the writes' own guard). With <paramref name="transaction"/>
+    /// the change commits with whatever else that transaction holds.
+    /// </summary>
+    public async Task<GenerationRecord?> TransitionAsync(
+        Guid id, IReadOnlyCollection<GenerationStatus> expected, GenerationStatus to, StateWrites writes,
+        CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(expected.Count, nameof(expected));
+        var sql =
+            $"""
+            update fusedream.generations
+            set status = @to{(writes.Set is null ? "" : ", " + writes.Set)}
+            where id = @id and status = any(@expected){(writes.Guard is null ? "" : " and " + writes.Guard)}
+            returning {Columns}
+            """;
+        await using var command = transaction is null ? dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, transaction.Connection, transaction);
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("to", to.ToName());
+        command.Parameters.AddWithValue("expected", Names(expected));
+        foreach (var parameter in writes.Parameters) command.Parameters.Add(parameter);
+        return await ReadOneAsync(command, cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes the generation for this run: queued → running, or running → running again when a
+    /// previous run of the same job died (the queue hands a job out again only once its
+    /// invisibility timeout lapsed, so the earlier run is gone). Null when there is nothing to
+    /// do: unknown id, or already finished (a re-delivered job must not run twice).
+    /// </summary>
+    public Task<GenerationRecord?> ClaimAsync(Guid id, string worker, CancellationToken cancellationToken) =>
+        TransitionAsync(id, [GenerationStatus.Queued, GenerationStatus.Running], GenerationStatus.Running,
+            new StateWrites(
+                "started_at = coalesce(started_at, now()), attempts = attempts + 1, worker = @worker, " +
+                "phase = null, step = null, total = null, aug_clip = null, eta_seconds = null, progress_at = null")
+                .With("worker", worker),
+            cancellationToken);
+
+    /// <summary>
+    /// Commits the result in one transaction: running → succeeded, and its trace is stored.
+    /// Guarded also by <c>not cancel_requested</c>: returns false, changing nothing, when the
+    /// generation was already finished (a re-run) or canceled. The image blob must already be
+    /// durable: this commit is what makes it visible.
+    /// </summary>
+    public async Task<bool> CompleteAsync(Guid id, GenerationResult result, string imageKey, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var succeeded = await TransitionAsync(id, [GenerationStatus.Running], GenerationStatus.Succeeded,
+            new StateWrites(
+                "finished_at = now(), score = @score, image_key = @image, seed = @seed, final_z = @z, final_y = @y, phase = @phase, error = null",
+                Guard: "not cancel_requested")
+                .With("score", result.AugClipScore)
+                .With("image", imageKey)
+                .With("seed", result.Seed)
+                .With("z", result.FinalZ)
+                .With("y", result.FinalY)
+                .With("phase", nameof(GenerationPhase.Finished)),
+            cancellationToken, transaction);
+        if (succeeded is null) return false;
+
+        await using (var trace = new NpgsqlCommand(
+            """
+            insert into fusedream.generation_trace (generation_id, ordinal, step, loss, aug_clip)
+            select @id, t.ordinal - 1, t.step, t.loss, t.aug
+            from unnest(@steps, @losses, @augs) with ordinality as t(step, loss, aug, ordinal)
+            """, connection, transaction))
+        {
+            trace.Parameters.AddWithValue("id", id);
+            trace.Parameters.AddWithValue("steps", result.Trace.Select(p => p.Step).ToArray());
+            trace.Parameters.AddWithValue("losses", result.Trace.Select(p => p.Loss).ToArray());
+            trace.Parameters.Add(new NpgsqlParameter("augs", NpgsqlDbType.Array | NpgsqlDbType.Double)
+            {
+                Value = result.Trace.Select(p => p.AugClip is { } a ? (object)a : DBNull.Value).ToArray(),
+            });
+            await trace.ExecuteNonQueryAsync(cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    /// <summary>Queued → canceled at once (the API's cancel); null when it was not queued.</summary>
+    public Task<GenerationRecord?> CancelQueuedAsync(Guid id, CancellationToken cancellationToken) =>
+        TransitionAsync(id, [GenerationStatus.Queued], GenerationStatus.Canceled,
+            new StateWrites("cancel_requested = true, finished_at = now(), phase = null"), cancellationToken);
+
+    /// <summary>
+    /// Asks the worker of a running generation to stop: sets the flag it polls and notifies
+    /// <see cref="CancelChannel"/> in the same statement. Not a transition: the worker makes it
+    /// (<see cref="MarkCanceledAsync"/>) once it has stopped. False when it was not running.
+    /// </summary>
+    public async Task<bool> RequestCancelAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            with running as (
+                update fusedream.generations set cancel_requested = true
+                where id = @id and status = @running
+                returning id),
+            notified as (
+                select pg_notify(@channel, id::text) from running)
+            select (select count(*) from running), (select count(*) from notified)
+            """);
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("running", GenerationStatus.Running.ToName());
+        command.Parameters.AddWithValue("channel", CancelChannel);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return reader.GetInt64(0) > 0;
+    }
+
+    /// <summary>Running (or queued) → canceled; false when it had already finished.</summary>
+    public async Task<bool> MarkCanceledAsync(Guid id, CancellationToken cancellationToken) =>
+        await TransitionAsync(id, [GenerationStatus.Queued, GenerationStatus.Running], GenerationStatus.Canceled,
+            new StateWrites("finished_at = now(), error = null, eta_seconds = null"), cancellationToken) is not null;
+
+    /// <summary>Running (or queued) → failed with a reason; false when it had already finished.</summary>
+    public async Task<bool> MarkFailedAsync(Guid id, string error, CancellationToken cancellationToken) =>
+        await TransitionAsync(id, [GenerationStatus.Queued, GenerationStatus.Running], GenerationStatus.Failed,
+            new StateWrites("finished_at = now(), error = @error, eta_seconds = null").With("error", error), cancellationToken) is not null;
+
+    /// <summary>Running → queued, for a job handed back to the queue (worker shutdown, transient failure to be retried).</summary>
+    public Task RequeueAsync(Guid id, string? reason, CancellationToken cancellationToken) =>
+        TransitionAsync(id, [GenerationStatus.Running], GenerationStatus.Queued,
+            new StateWrites("worker = null, phase = null, step = null, total = null, eta_seconds = null, progress_at = null, error = @reason")
+                .With("reason", reason),
+            cancellationToken);
+}
+
+/// <summary>
+/// What a transition writes besides the status (<paramref name="Set"/>, SQL assignments over
+/// its own parameters) and any condition beyond the expected states (<paramref name="Guard"/>).
+/// </summary>
+internal sealed record StateWrites(string? Set, string? Guard = null)
+{
+    public List<NpgsqlParameter> Parameters { get; } = [];
+
+    public StateWrites With(string name, object? value)
+    {
+        Parameters.Add(value is null ? new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = DBNull.Value } : new NpgsqlParameter(name, value));
+        return this;
+    }
+}

@@ -1,0 +1,109 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using static FuseDream.Persistence.GenerationRows;
+
+namespace FuseDream.Persistence;
+
+/// <summary>What <see cref="GenerationSubmissions.CreateAsync"/> did.</summary>
+internal enum CreateOutcome
+{
+    /// <summary>A new row was inserted.</summary>
+    Created,
+    /// <summary>The idempotency key was seen before with the same request: that generation is returned.</summary>
+    Existing,
+    /// <summary>The idempotency key was seen before with a different request.</summary>
+    KeyConflict,
+}
+
+/// <summary>
+/// The rows of the submit protocol: the idempotent insert, the job id that links a row to its
+/// queued job, the adoption of a row whose request stopped before enqueueing, and the removal
+/// of a row that never reached the queue.
+/// </summary>
+internal sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
+{
+    /// <summary>The job id of a generation whose job is being enqueued by <see cref="TryAdoptUnqueuedAsync"/>'s winner.</summary>
+    private const string AdoptingMarker = "(enqueueing)";
+
+    /// <summary>
+    /// Inserts a queued generation. With an idempotency key, a second insert with the same key
+    /// returns the first row (<see cref="CreateOutcome.Existing"/> when the request hash matches,
+    /// <see cref="CreateOutcome.KeyConflict"/> when it does not); the unique index makes this
+    /// safe under concurrent requests.
+    /// </summary>
+    public async Task<(CreateOutcome Outcome, GenerationRecord Record)> CreateAsync(NewGeneration generation, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"""
+            insert into fusedream.generations (id, idempotency_key, request_hash, prompt, model, seed, preset, options, status)
+            values (@id, @key, @hash, @prompt, @model, @seed, @preset, @options, @queued)
+            on conflict (idempotency_key) do nothing
+            returning {Columns}
+            """);
+        command.Parameters.AddWithValue("id", generation.Id);
+        command.Parameters.AddWithValue("key", (object?)generation.IdempotencyKey ?? DBNull.Value);
+        command.Parameters.AddWithValue("hash", generation.RequestHash);
+        command.Parameters.AddWithValue("prompt", generation.Prompt);
+        command.Parameters.AddWithValue("model", generation.Options.Model);
+        command.Parameters.AddWithValue("seed", generation.Seed);
+        command.Parameters.AddWithValue("preset", (object?)generation.Preset ?? DBNull.Value);
+        command.Parameters.Add(new NpgsqlParameter("options", NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(generation.Options, Json) });
+        command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
+        var inserted = await ReadOneAsync(command, cancellationToken);
+        if (inserted is not null) return (CreateOutcome.Created, inserted);
+
+        await using var existing = dataSource.CreateCommand($"select {Columns} from fusedream.generations where idempotency_key = @key");
+        existing.Parameters.AddWithValue("key", generation.IdempotencyKey!);
+        var record = await ReadOneAsync(existing, cancellationToken)
+            ?? throw new InvalidOperationException($"Idempotency key '{generation.IdempotencyKey}' conflicted but its generation is gone.");
+        return (record.RequestHash == generation.RequestHash ? CreateOutcome.Existing : CreateOutcome.KeyConflict, record);
+    }
+
+    /// <summary>Records the queue's job id (used to drop a canceled job from the queue).</summary>
+    public async Task SetJobIdAsync(Guid id, string jobId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("update fusedream.generations set job_id = @job where id = @id");
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("job", jobId);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Takes over the enqueueing of a queued generation that has no job although it was created
+    /// more than <paramref name="olderThan"/> ago: the process that created it stopped between
+    /// committing the row and enqueueing its job. The row is marked in the same statement, so
+    /// of several concurrent callers exactly one gets true and enqueues.
+    /// </summary>
+    public async Task<bool> TryAdoptUnqueuedAsync(Guid id, TimeSpan olderThan, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            update fusedream.generations set job_id = @marker
+            where id = @id and status = @queued and job_id is null and created_at < now() - @age
+            """);
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("marker", AdoptingMarker);
+        command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
+        command.Parameters.AddWithValue("age", olderThan);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>Undoes <see cref="TryAdoptUnqueuedAsync"/> when the enqueue failed, so a later replay may try again.</summary>
+    public async Task ReleaseAdoptionAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("update fusedream.generations set job_id = null where id = @id and job_id = @marker");
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("marker", AdoptingMarker);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Removes a generation that never reached the queue (enqueueing failed), so a retry with the same idempotency key starts afresh.</summary>
+    public async Task DeleteQueuedAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("delete from fusedream.generations where id = @id and status = @queued and job_id is null");
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

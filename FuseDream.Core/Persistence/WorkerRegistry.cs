@@ -1,0 +1,48 @@
+using Npgsql;
+
+namespace FuseDream.Persistence;
+
+/// <summary>
+/// Worker processes announce themselves and their models here (<c>fusedream.workers</c>);
+/// readiness and <c>/v1/models</c> read who is alive.
+/// </summary>
+public sealed class WorkerRegistry(NpgsqlDataSource dataSource)
+{
+    public async Task HeartbeatAsync(string name, IReadOnlyList<string> models, int workerCount, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            insert into fusedream.workers (name, models, worker_count, started_at, last_seen)
+            values (@name, @models, @count, @started, now())
+            on conflict (name) do update set models = excluded.models, worker_count = excluded.worker_count,
+                started_at = excluded.started_at, last_seen = now()
+            """);
+        command.Parameters.AddWithValue("name", name);
+        command.Parameters.AddWithValue("models", models.ToArray());
+        command.Parameters.AddWithValue("count", workerCount);
+        command.Parameters.AddWithValue("started", startedAt);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task RemoveWorkerAsync(string name, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("delete from fusedream.workers where name = @name");
+        command.Parameters.AddWithValue("name", name);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Workers whose last heartbeat is younger than <paramref name="maxAge"/>.</summary>
+    public Task<IReadOnlyList<WorkerRecord>> GetLiveWorkersAsync(TimeSpan maxAge, CancellationToken cancellationToken) =>
+        GenerationRows.ReadRetryingAsync<IReadOnlyList<WorkerRecord>>(dataSource, async () =>
+    {
+        await using var command = dataSource.CreateCommand(
+            "select name, models, worker_count, started_at, last_seen from fusedream.workers where last_seen > now() - @age order by name");
+        command.Parameters.AddWithValue("age", maxAge);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<WorkerRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+            list.Add(new(reader.GetString(0), reader.GetFieldValue<string[]>(1), reader.GetInt32(2),
+                reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4)));
+        return list;
+    });
+}
