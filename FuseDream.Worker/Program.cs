@@ -14,6 +14,8 @@ public static class Program
             BenchCommand.Create(),
             ModelsCommand.Create(),
             GenerateCommand.Create(),
+            QueueCommands.CreateSubmit(),
+            QueueCommands.CreateCancel(),
         };
         return root.Parse(args).InvokeAsync();
     }

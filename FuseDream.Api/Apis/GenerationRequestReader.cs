@@ -1,9 +1,8 @@
 using System.Reflection;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FuseDream.Generation;
+using FuseDream.Generations;
 using FuseDream.Text;
 
 namespace FuseDream.Api.Apis;
@@ -21,9 +20,6 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
 {
     /// <summary>The preset used when the request names none.</summary>
     public const string DefaultPreset = "paper";
-
-    /// <summary>Longer prompts are refused before tokenizing: 77 CLIP tokens never need this many characters.</summary>
-    public const int MaxPromptCharacters = 2000;
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -57,16 +53,8 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
             list.Add(reason);
         }
 
-        if (string.IsNullOrWhiteSpace(body.Prompt))
-            Add("prompt", "is required and must not be empty");
-        else if (body.Prompt.Length > MaxPromptCharacters)
-            Add("prompt", $"is {body.Prompt.Length} characters long; CLIP reads at most {IPromptTokenCounter.MaxTokens} tokens (start and end included), far fewer than {MaxPromptCharacters} characters: shorten it");
-        else
-        {
-            var count = tokenCounter.CountTokens(body.Prompt);
-            if (count > IPromptTokenCounter.MaxTokens)
-                Add("prompt", $"is {count} CLIP tokens long (start and end tokens included); the limit is {IPromptTokenCounter.MaxTokens}: shorten it");
-        }
+        if (tokenCounter.Problem(body.Prompt) is { } promptProblem)
+            Add("prompt", promptProblem);
 
         if (string.IsNullOrWhiteSpace(body.Model))
             Add("model", $"is required: one of {string.Join(", ", GenerationOptions.Models.All)}");
@@ -94,7 +82,7 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
 
         if (errors.Count > 0)
             return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(body, Json))));
+        var hash = GenerationSubmission.HashOf(body, Json);
         return (new ValidatedGeneration(body.Prompt!, body.Seed, GenerationPresets.All.Keys.First(k => string.Equals(k, presetName, StringComparison.OrdinalIgnoreCase)), options, hash), null);
     }
 

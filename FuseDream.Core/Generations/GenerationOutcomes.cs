@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text.Json;
 using FuseDream.Generation;
 using FuseDream.Persistence;
 
@@ -9,7 +11,12 @@ namespace FuseDream.Generations;
 /// Without <paramref name="Seed"/>, one is drawn.
 /// </summary>
 public sealed record GenerationSubmission(
-    string Prompt, long? Seed, string? Preset, GenerationOptions Options, string RequestHash, string? IdempotencyKey);
+    string Prompt, long? Seed, string? Preset, GenerationOptions Options, string RequestHash, string? IdempotencyKey)
+{
+    /// <summary>The request hash of a request as its front end received it: SHA-256 (hex) of its JSON.</summary>
+    public static string HashOf<T>(T request, JsonSerializerOptions json) =>
+        Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(request, json)));
+}
 
 /// <summary>What <see cref="GenerationService.SubmitAsync"/> did.</summary>
 public abstract record SubmitOutcome

@@ -1,5 +1,3 @@
-using FuseDream.Text;
-
 namespace FuseDream.Text;
 
 /// <summary>Counts the CLIP tokens of a prompt, start and end tokens included (CLIP's context is 77).</summary>
@@ -12,7 +10,28 @@ public interface IPromptTokenCounter
 }
 
 /// <summary>The count CLIP itself will see: <see cref="ClipTokenizer.Default"/> (BPE, start and end included).</summary>
-internal sealed class ClipPromptTokenCounter : IPromptTokenCounter
+public sealed class ClipPromptTokenCounter : IPromptTokenCounter
 {
     public int CountTokens(string prompt) => ClipTokenizer.Default.CountTokens(prompt);
+}
+
+/// <summary>The one rule for what a prompt may be, with the reasons every front end shows.</summary>
+public static class PromptRules
+{
+    /// <summary>Longer prompts are refused before tokenizing: 77 CLIP tokens never need this many characters.</summary>
+    public const int MaxCharacters = 2000;
+
+    /// <summary>Why <paramref name="prompt"/> cannot be generated (a reason to put after the field name), or null when it can.</summary>
+    public static string? Problem(this IPromptTokenCounter counter, string? prompt)
+    {
+        ArgumentNullException.ThrowIfNull(counter);
+        if (string.IsNullOrWhiteSpace(prompt))
+            return "is required and must not be empty";
+        if (prompt.Length > MaxCharacters)
+            return $"is {prompt.Length} characters long; CLIP reads at most {IPromptTokenCounter.MaxTokens} tokens (start and end included), far fewer than {MaxCharacters} characters: shorten it";
+        var count = counter.CountTokens(prompt);
+        return count > IPromptTokenCounter.MaxTokens
+            ? $"is {count} CLIP tokens long (start and end tokens included); the limit is {IPromptTokenCounter.MaxTokens}: shorten it"
+            : null;
+    }
 }
