@@ -16,6 +16,7 @@ public sealed class ModelStore
 
     private readonly ModelStoreOptions _options;
     private readonly ModelDownloader _downloader;
+    private readonly ModelFileChecker _checker;
 
     public ModelStore(string directory, ModelCatalog catalog)
         : this(directory, catalog, new ModelStoreOptions())
@@ -32,6 +33,7 @@ public sealed class ModelStore
         Catalog = catalog;
         _options = options;
         _downloader = new ModelDownloader(options);
+        _checker = new ModelFileChecker(catalog);
     }
 
     /// <summary>The store directory from the environment and the built-in catalog (or the one <c>FUSEDREAM_MODEL_CATALOG</c> names).</summary>
@@ -133,7 +135,7 @@ public sealed class ModelStore
                 continue;
             }
 
-            var check = await CheckFileAsync(entry, partial, ct).ConfigureAwait(false);
+            var check = await _checker.CheckAsync(entry, partial, ct).ConfigureAwait(false);
             if (!check.Result.IsValid)
             {
                 var adopted = check.Shapes is not null ? await TryAdoptAsync(entry, partial, url, check.Shapes, ct).ConfigureAwait(false) : null;
@@ -184,7 +186,7 @@ public sealed class ModelStore
                     $"Delete it and run `FuseDream.Worker models pull {entry.Id}`");
         }
 
-        var check = await CheckFileAsync(entry, path, ct).ConfigureAwait(false);
+        var check = await _checker.CheckAsync(entry, path, ct).ConfigureAwait(false);
         if (check.Result.IsValid && (receipt is null || receipt.Sha256 != check.Result.Sha256))
         {
             // Placed by hand (or re-placed): remember what was verified so later checks are quick and catch corruption.
@@ -194,56 +196,6 @@ public sealed class ModelStore
         return check.Result;
     }
 
-    private sealed record FileCheck(VerifyResult Result, IReadOnlyDictionary<string, long[]>? Shapes);
-
-    /// <summary>Published checksum when there is one; otherwise load the file and compare tensor names and shapes.</summary>
-    private async Task<FileCheck> CheckFileAsync(ModelEntry entry, string path, CancellationToken ct)
-    {
-        var sha = await FileHash.Sha256Async(path, ct).ConfigureAwait(false);
-        if (entry.Sha256 is not null)
-        {
-            const string method = "published SHA-256";
-            var result = sha == entry.Sha256
-                ? new VerifyResult(entry.Id, path, VerifyStatus.Ok, sha, method, $"SHA-256 {sha} matches the published checksum")
-                : new VerifyResult(entry.Id, path, VerifyStatus.ChecksumMismatch, sha, method,
-                    $"SHA-256 is {sha}, the published checksum is {entry.Sha256}: wrong or damaged file");
-            return new FileCheck(result, null);
-        }
-
-        const string loadMethod = "loading it (tensor names and shapes)";
-        var manifest = Catalog.LoadManifest(entry);
-        IReadOnlyDictionary<string, long[]> shapes;
-        try
-        {
-            shapes = await Task.Run(() => ReadShapes(path), ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            return new FileCheck(new VerifyResult(entry.Id, path, VerifyStatus.Unreadable, sha, loadMethod,
-                $"cannot be read as a checkpoint ({e.GetType().Name}: {e.Message})"), null);
-        }
-        var match = manifest.Check(shapes);
-        if (match.Matches)
-            return new FileCheck(new VerifyResult(entry.Id, path, VerifyStatus.Ok, sha, loadMethod, $"{match.Describe()}; SHA-256 {sha}"), shapes);
-
-        var other = IdentifyOther(entry, shapes);
-        var message = $"{match.Describe()}" + (other is null ? "" : $"; it is model '{other}' (matches that manifest)");
-        return new FileCheck(new VerifyResult(entry.Id, path, VerifyStatus.ManifestMismatch, sha, loadMethod, message), shapes);
-    }
-
-    /// <summary>Which other catalog model (verified by manifest, same kind) a rejected file is, if any.</summary>
-    private string? IdentifyOther(ModelEntry entry, IReadOnlyDictionary<string, long[]> shapes)
-    {
-        foreach (var other in Catalog.Models)
-        {
-            if (other.Id == entry.Id || other.Kind != entry.Kind || other.Manifest is null || other.Sha256 is not null)
-                continue;
-            if (Catalog.LoadManifest(other).Check(shapes).Matches)
-                return other.Id;
-        }
-        return null;
-    }
-
     /// <summary>
     /// A candidate that turned out to be another model (the Drive ids are unlabeled) is kept as
     /// that model when it is not present yet, so the download is not wasted.
@@ -251,7 +203,7 @@ public sealed class ModelStore
     private Task<string?> TryAdoptAsync(ModelEntry entry, string partial, string url, IReadOnlyDictionary<string, long[]> shapes, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        var otherId = IdentifyOther(entry, shapes);
+        var otherId = _checker.IdentifyOther(entry, shapes);
         if (otherId is null)
             return Task.FromResult<string?>(null);
         var other = Catalog.Get(otherId);
@@ -265,20 +217,6 @@ public sealed class ModelStore
             .Write(otherPath);
         _options.Log?.Invoke($"{entry.Id}: {url} holds '{other.Id}'; placed it at {otherPath}");
         return Task.FromResult<string?>(other.Id);
-    }
-
-    private static Dictionary<string, long[]> ReadShapes(string path)
-    {
-        var tensors = CheckpointReader.ReadTensors(path);
-        try
-        {
-            return tensors.ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal);
-        }
-        finally
-        {
-            foreach (var tensor in tensors.Values)
-                tensor.Dispose();
-        }
     }
 
     private static VerifyResult Missing(ModelEntry entry, string path) =>
