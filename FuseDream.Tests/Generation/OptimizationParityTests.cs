@@ -31,10 +31,15 @@ public class OptimizationParityTests
         var topK = (int)set.Reference["basis.z_init"].shape[0];
         var tolerance = FuseDreamFixtureSet.Tolerance(spec.GetProperty("tolerances").GetProperty("basis.scores_*"));
 
-        // A batch size that is not the iteration's sample count: batches straddle the iterations
-        // (4 + 4 + 2 | 2 + 4 + 4 …) and the last one is short (30 = 7 × 4 + 2). Kept small: the
-        // tiny 256 model still attends over 128×128 positions, about 0.3 GB per image.
-        foreach (var batchSize in new[] { 4 })
+        // Batch sizes from the set's sample count, each of which makes batches straddle the
+        // iterations: the smallest that does not divide an iteration's samples (also smaller than
+        // top k, for this set 3 + 3 + 3 + 1 | 2 + …), and one more than an iteration holds (each
+        // batch spans two iterations and the last one is short). Kept to two and small: the tiny
+        // 256 model attends over 128×128 positions, about 0.3–0.5 GB per image.
+        var smallestNonDivisor = Enumerable.Range(2, perIteration).First(b => perIteration % b != 0);
+        var batchSizes = new[] { smallestNonDivisor, perIteration + 1 };
+        Assert.All(batchSizes, b => Assert.NotEqual(0, perIteration % b));
+        foreach (var batchSize in batchSizes)
         {
             var draws = new RecordedRandomSource();
             for (var i = 0; i < iterations; i++)
