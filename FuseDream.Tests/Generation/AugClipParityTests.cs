@@ -90,8 +90,11 @@ public class AugClipParityTests
         using var first = new TorchRandomSource(3);
         using var second = new TorchRandomSource(3);
         using var manual = new TorchRandomSource(3);
+        using var other = new TorchRandomSource(4);
         var measured = scorer.MeasureAugClip(img, 6, first, batchSize: 4);
         Assert.Equal(measured, scorer.MeasureAugClip(img, 6, second, batchSize: 4));
+        // Another seed draws other augmentations, so another score: the measurement does use its source.
+        Assert.NotEqual(measured, scorer.MeasureAugClip(img, 6, other, batchSize: 4));
         double expected;
         using (no_grad())
             expected = (scorer.AugmentedCosine(img, 4, manual).sum().item<float>() + scorer.AugmentedCosine(img, 2, manual).sum().item<float>()) / 6.0;
