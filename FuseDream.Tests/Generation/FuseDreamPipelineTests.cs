@@ -113,8 +113,9 @@ public class FuseDreamPipelineTests(TinyPipeline tiny, ITestOutputHelper output)
         {
             OnReport = e => { if (e.Phase == GenerationPhase.Optimizing && e.Step == 2) cts.Cancel(); },
         };
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+        var cancelled = await Assert.ThrowsAsync<OperationCanceledException>(() =>
             tiny.Pipeline.RunAsync(new GenerationRequest("a cat", 2, TinyPipeline.Options(steps: 50)), recorder, null, cts.Token));
+        Assert.Equal(cts.Token, cancelled.CancellationToken);
 
         Assert.Equal(2, recorder.Events.Where(e => e.Phase == GenerationPhase.Optimizing).Max(e => e.Step));
         Assert.DoesNotContain(recorder.Events, e => e.Phase is GenerationPhase.Scoring or GenerationPhase.Finished);

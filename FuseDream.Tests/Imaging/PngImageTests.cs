@@ -74,7 +74,7 @@ public class PngImageTests
         var read = PngImage.ReadProvenance(PngImage.Encode(zeros(1, 3, 4, 4)));
         Assert.Null(read.Provenance);
         Assert.Null(read.Parameters);
-        Assert.ThrowsAny<Exception>(() => PngImage.ReadProvenance([1, 2, 3, 4]));
+        Assert.Throws<InvalidDataException>(() => PngImage.ReadProvenance([1, 2, 3, 4]));
     }
 
     [Fact]
