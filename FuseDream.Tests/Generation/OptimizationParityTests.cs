@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using FuseDream.Generation;
 using FuseDream.Tests.Support;
 using TorchSharp.Modules;
@@ -99,14 +100,50 @@ public class OptimizationParityTests
     [Theory]
     [MemberData(nameof(Sets))]
     public void TwoIterations_WithoutNoiseOrAugmentation_MatchTheOriginal(string descriptor) =>
-        CompareIterations(descriptor, "step_det", new LatentOptimizerSettings { LatentNoise = false, Augment = false, OptimizeY = true });
+        CompareIterations(descriptor, "step_det", noiseAndAugmentation: false);
 
     [Theory]
     [MemberData(nameof(Sets))]
     public void TwoIterations_WithNoiseAndAugmentation_MatchTheOriginal(string descriptor) =>
-        CompareIterations(descriptor, "step_full", new LatentOptimizerSettings { LatentNoise = true, Augment = true, OptimizeY = true, Augmentations = 50 });
+        CompareIterations(descriptor, "step_full", noiseAndAugmentation: true);
 
-    private static void CompareIterations(string descriptor, string key, LatentOptimizerSettings settings)
+    /// <summary>
+    /// The optimiser's settings for a recorded run, from its descriptor: the flags of the
+    /// original's call, the learning rate from the constants, the augmentation count from the
+    /// size of the first augmentation draw. The constants this port does not take as settings
+    /// (noise scale, z threshold, policy) must be the ones the set was recorded with.
+    /// </summary>
+    private static LatentOptimizerSettings SettingsOf(FuseDreamFixtureSet set, JsonElement spec)
+    {
+        var call = spec.GetProperty("call").GetString()!;
+        var constants = set.Root.GetProperty("constants");
+        Assert.Equal(LatentOptimizer.NoiseScale, constants.GetProperty("LATENT_NOISE").GetDouble());
+        Assert.Equal(LatentOptimizer.ZThreshold, constants.GetProperty("Z_THRES").GetDouble());
+        Assert.Equal(AugmentPolicy.Parse(constants.GetProperty("POLICY").GetString()!).Steps, AugmentPolicy.FuseDream.Steps);
+        var augment = Flag(call, "augment");
+        var settings = new LatentOptimizerSettings
+        {
+            LearningRate = constants.GetProperty("lr").GetDouble(),
+            LatentNoise = Flag(call, "latent_noise"),
+            Augment = augment,
+            OptimizeY = Flag(call, "optimize_y"),
+        };
+        if (augment)
+        {
+            var first = spec.GetProperty("draws").EnumerateArray().First(d => d.GetProperty("fn").GetString() == "torch.rand");
+            settings = settings with { Augmentations = first.GetProperty("shape")[0].GetInt32() };
+        }
+        return settings;
+
+        static bool Flag(string call, string name)
+        {
+            var match = Regex.Match(call, $@"\b{name}=(True|False)\b");
+            Assert.True(match.Success, $"no {name}=True|False in '{call}'");
+            return match.Groups[1].Value == "True";
+        }
+    }
+
+    private static void CompareIterations(string descriptor, string key, bool noiseAndAugmentation)
     {
         using var set = new FuseDreamFixtureSet(descriptor);
         using var clip = set.LoadClip();
@@ -114,9 +151,11 @@ public class OptimizationParityTests
         using var scorer = AugClipScorer.ForTokens(clip, set.TextTokens, CPU);
         using var scope = NewDisposeScope();
         var spec = set.Root.GetProperty(key);
+        var settings = SettingsOf(set, spec);
+        Assert.Equal(noiseAndAugmentation, settings.LatentNoise);
+        Assert.Equal(noiseAndAugmentation, settings.Augment);
         var tolerances = spec.GetProperty("tolerances");
         var lr = settings.LearningRate;
-        Assert.Equal(set.Root.GetProperty("constants").GetProperty("lr").GetDouble(), lr);
         var draws = RecordedRandomSource.FromFixture(spec.GetProperty("draws"), set.Reference);
         var iterations = set.Reference.Names.Count(n => n.StartsWith($"{key}.iter", StringComparison.Ordinal) && n.EndsWith(".loss", StringComparison.Ordinal));
         Assert.True(iterations > 0, $"{key}: no iterations recorded");
