@@ -45,6 +45,30 @@ public sealed class BigGanFixtureSet : IDisposable
     public string WeightsPath { get; }
     public ReferenceTensors Reference { get; }
 
+    /// <summary>The checkpoint's keys and shapes, as the descriptor lists them (<c>state_dict_keys</c>).</summary>
+    public IReadOnlyDictionary<string, string> StateDictKeys =>
+        Model.GetProperty("state_dict_keys").EnumerateObject()
+            .ToDictionary(p => p.Name, p => string.Join(",", p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64())));
+
+    /// <summary>
+    /// Whether the checkpoint carries the optional spectral-norm <c>.sv0</c> buffers (released
+    /// checkpoints do not): the descriptor's <c>sv0_keys_present</c>, or, where a descriptor does
+    /// not say, whether its key list names any. A descriptor that says one thing and lists the other is an error.
+    /// </summary>
+    public bool Sv0KeysPresent
+    {
+        get
+        {
+            var listed = StateDictKeys.Keys.Any(IsSv0);
+            if (!Model.TryGetProperty("sv0_keys_present", out var stated)) return listed;
+            Assert.True(stated.GetBoolean() == listed,
+                $"{Name}: sv0_keys_present is {stated.GetBoolean()}, but state_dict_keys {(listed ? "lists" : "lists no")} .sv0 keys");
+            return stated.GetBoolean();
+        }
+    }
+
+    public static bool IsSv0(string key) => key.EndsWith(".sv0", StringComparison.Ordinal);
+
     public int Resolution => Model.GetProperty("config_passed_to_Generator").GetProperty("resolution").GetInt32();
 
     /// <summary>Reference tensor names (from the descriptor's <c>tensors</c>) that start with <paramref name="prefix"/>.</summary>

@@ -200,11 +200,11 @@ public class BigGanLoadingTests
     }
 
     [Theory]
-    [InlineData(300, 96, "resolution must be 128, 256 or 512")]
-    [InlineData(256, 0, "Channels must be positive")]
-    public void ForResolution_RejectsImpossibleConfigurations(int resolution, int channels, string message)
+    [InlineData(300, 96, typeof(ArgumentOutOfRangeException), "resolution must be 128, 256 or 512")]
+    [InlineData(256, 0, typeof(ArgumentException), "Channels must be positive")]
+    public void ForResolution_RejectsImpossibleConfigurations(int resolution, int channels, Type exception, string message)
     {
-        var ex = Assert.ThrowsAny<ArgumentException>(() => BigGanConfig.ForResolution(resolution, channels));
+        var ex = Assert.Throws(exception, () => BigGanConfig.ForResolution(resolution, channels));
         Assert.Contains(message, ex.Message);
     }
 

@@ -144,11 +144,33 @@ public class BigGanParityTests(ITestOutputHelper output)
     public void StateDict_HasTheOriginalKeysAndShapes(string descriptor, string model)
     {
         using var set = new BigGanFixtureSet(descriptor, model);
+        var expected = set.StateDictKeys;
+        var sv0Present = set.Sv0KeysPresent;
+
+        // The checkpoint holds what its descriptor lists, with or without the sv0 buffers as it says.
+        var stored = CheckpointReader.ReadTensors(set.WeightsPath);
+        try
+        {
+            Assert.Equal(expected.OrderBy(kv => kv.Key), stored.ToDictionary(kv => kv.Key, kv => string.Join(",", kv.Value.shape)).OrderBy(kv => kv.Key));
+            Assert.Equal(sv0Present, stored.Keys.Any(BigGanFixtureSet.IsSv0));
+        }
+        finally
+        {
+            foreach (var t in stored.Values) t.Dispose();
+        }
+
+        // The generator always holds one sv0 buffer per spectral-norm layer (beside its u0), as
+        // the original module does; a checkpoint without them lacks only those.
         using var generator = BigGanGenerator.Load(set.WeightsPath);
-        var expected = set.Model.GetProperty("state_dict_keys").EnumerateObject()
-            .ToDictionary(p => p.Name, p => string.Join(",", p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64())));
         var actual = generator.state_dict().ToDictionary(kv => kv.Key, kv => string.Join(",", kv.Value.shape));
-        Assert.Equal(expected.OrderBy(kv => kv.Key), actual.OrderBy(kv => kv.Key));
+        Assert.Equal(expected.Where(kv => !BigGanFixtureSet.IsSv0(kv.Key)).OrderBy(kv => kv.Key),
+            actual.Where(kv => !BigGanFixtureSet.IsSv0(kv.Key)).OrderBy(kv => kv.Key));
+        var sv0 = actual.Keys.Where(BigGanFixtureSet.IsSv0).ToList();
+        Assert.NotEmpty(sv0);
+        Assert.Equal(expected.Keys.Where(k => k.EndsWith(".u0", StringComparison.Ordinal)).Select(k => k[..^".u0".Length]).Order(),
+            sv0.Select(k => k[..^".sv0".Length]).Order());
+        if (sv0Present)
+            Assert.Equal(expected.Where(kv => BigGanFixtureSet.IsSv0(kv.Key)).OrderBy(kv => kv.Key), actual.Where(kv => BigGanFixtureSet.IsSv0(kv.Key)).OrderBy(kv => kv.Key));
         Assert.Equal(set.Model.GetProperty("num_parameters").GetInt64(), generator.parameters().Sum(p => p.numel()));
     }
 
@@ -186,30 +208,42 @@ public class BigGanParityTests(ITestOutputHelper output)
     [MemberData(nameof(Sets))]
     public void CheckpointWithoutSv0Buffers_LoadsAndGivesTheSameImage(string descriptor, string model)
     {
+        // Eval never reads sv0: the same weights with and without the buffers give the same image.
+        // A set that has them is compared with its copy stripped of them; a set without them
+        // (as released checkpoints are) with a copy given arbitrary ones.
         using var set = new BigGanFixtureSet(descriptor, model);
-        var tensors = CheckpointReader.ReadTensors(set.WeightsPath);
+        var withoutBuffers = CheckpointReader.ReadTensors(set.WeightsPath);
+        var withBuffers = new Dictionary<string, Tensor>(withoutBuffers);
         try
         {
-            var sv0 = tensors.Keys.Where(k => k.EndsWith(".sv0", StringComparison.Ordinal)).ToList();
-            Assert.NotEmpty(sv0);
-            using var full = BigGanGenerator.FromStateDict(tensors);
-            foreach (var key in sv0)
+            var stored = withoutBuffers.Keys.Where(BigGanFixtureSet.IsSv0).ToList();
+            Assert.Equal(set.Sv0KeysPresent, stored.Count > 0);
+            if (set.Sv0KeysPresent)
             {
-                tensors[key].Dispose();
-                tensors.Remove(key);
+                foreach (var key in stored) withoutBuffers.Remove(key);
             }
-            using var released = BigGanGenerator.FromStateDict(tensors);
+            else
+            {
+                foreach (var key in withoutBuffers.Keys.Where(k => k.EndsWith(".u0", StringComparison.Ordinal)).ToList())
+                {
+                    withBuffers[key[..^".u0".Length] + ".sv0"] = full(1, 12.5f);
+                }
+            }
+            Assert.DoesNotContain(withoutBuffers.Keys, BigGanFixtureSet.IsSv0);
+            Assert.Contains(withBuffers.Keys, BigGanFixtureSet.IsSv0);
 
+            using var withSv0 = BigGanGenerator.FromStateDict(withBuffers);
+            using var withoutSv0 = BigGanGenerator.FromStateDict(withoutBuffers);
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var z = set.Reference["input.z"];
-            var y = full.ClassEmbedding(set.Reference["input.classes"]);
-            var difference = (full.Generate(z, y) - released.Generate(z, y)).abs().max().item<float>();
+            var y = withSv0.ClassEmbedding(set.Reference["input.classes"]);
+            var difference = (withSv0.Generate(z, y) - withoutSv0.Generate(z, y)).abs().max().item<float>();
             Assert.True(difference == 0, $"images differ by up to {difference} when the sv0 buffers are absent");
         }
         finally
         {
-            foreach (var t in tensors.Values) t.Dispose();
+            foreach (var t in withBuffers.Values) t.Dispose();
         }
     }
 

@@ -212,6 +212,8 @@ public class ClipModelMemoryAndRandomTests
         var image = randn([1, 3, 32, 32], generator: new Generator(6));
         TensorAssert.Close(a.EncodeImage(image), b.EncodeImage(image), 0, 0, "same generator");
         TensorAssert.Close(a.EncodeImage(image), c.EncodeImage(image), 0, 0, "state dict round trip");
+        using var other = ClipModel.Random(Tiny, new Generator(7));
+        Assert.False(a.EncodeImage(image).equal(other.EncodeImage(image)).all().item<bool>(), "another generator gave the same model");
         Assert.Equal(Tiny, c.Config);
     }
 }

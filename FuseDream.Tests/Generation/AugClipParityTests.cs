@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using FuseDream.Generation;
 using FuseDream.Text;
 using FuseDream.Tests.Support;
@@ -49,8 +50,14 @@ public class AugClipParityTests
         var replicate = (int)set.Reference["augment.logits_per_image"].shape[0];
         var img = set.InputImage.requires_grad_();
 
+        // The policy the original was called with, as the descriptor records it.
+        var call = augment.GetProperty("call").GetString()!;
+        var policyArgument = Regex.Match(call, @"policy='([^']*)'");
+        Assert.True(policyArgument.Success, $"no policy='…' in '{call}'");
+        var policy = AugmentPolicy.Parse(policyArgument.Groups[1].Value);
+
         var draws = RecordedRandomSource.FromFixture(augment.GetProperty("draws"), set.Reference);
-        var cosine = scorer.AugmentedCosine(img, replicate, draws); // [replicate]
+        var cosine = scorer.AugmentedCosine(img, replicate, draws, policy); // [replicate]
         Assert.Equal(0, draws.Remaining);
         var loss = -cosine.mean();
         var (la, lr) = FuseDreamFixtureSet.Tolerance(tolerances.GetProperty("augment.loss"));
@@ -64,7 +71,7 @@ public class AugClipParityTests
 
         // The CLIP input of the augmented copies, replaying the same draws.
         var again = RecordedRandomSource.FromFixture(augment.GetProperty("draws"), set.Reference);
-        var augmented = DiffAugment.Apply(img.detach().expand(replicate, -1, -1, -1), AugmentPolicy.FuseDream, again);
+        var augmented = DiffAugment.Apply(img.detach().expand(replicate, -1, -1, -1), policy, again);
         var (ia, ir) = FuseDreamFixtureSet.Tolerance(tolerances.GetProperty("augment.clip_input.*"));
         set.CompareViews("augment.clip_input", scorer.ClipInput(augmented), ia, ir);
     }
@@ -90,8 +97,11 @@ public class AugClipParityTests
         using var first = new TorchRandomSource(3);
         using var second = new TorchRandomSource(3);
         using var manual = new TorchRandomSource(3);
+        using var other = new TorchRandomSource(4);
         var measured = scorer.MeasureAugClip(img, 6, first, batchSize: 4);
         Assert.Equal(measured, scorer.MeasureAugClip(img, 6, second, batchSize: 4));
+        // Another seed draws other augmentations, so another score: the measurement does use its source.
+        Assert.NotEqual(measured, scorer.MeasureAugClip(img, 6, other, batchSize: 4));
         double expected;
         using (no_grad())
             expected = (scorer.AugmentedCosine(img, 4, manual).sum().item<float>() + scorer.AugmentedCosine(img, 2, manual).sum().item<float>()) / 6.0;

@@ -36,8 +36,7 @@ public class DiffAugmentParityTests
             {
                 var random = new RecordedRandomSource().AddScalar(u.GetDouble());
                 actual = DiffAugment.Resize(x, random);
-                var ratio = u.GetDouble() * (DiffAugment.MaxResizeRatio - DiffAugment.MinResizeRatio) + DiffAugment.MinResizeRatio;
-                Assert.Equal(spec.GetProperty("interpolated_size").GetInt64(), (long)(ratio * x.shape[3]));
+                AssertResizedTo(name, actual, spec.GetProperty("interpolated_size").GetInt64(), spec.GetProperty("branch").GetString()!);
             }
             else
             {
@@ -126,6 +125,36 @@ public class DiffAugmentParityTests
             var actual = expected.Select(_ => source.UniformScalar()).ToArray();
             Assert.Equal(expected, actual);
         }
+    }
+
+    /// <summary>
+    /// The size the original interpolated to (from the descriptor), seen in the output: padded
+    /// back, the image sits inside a zero border of (width − size) / 2 on the left and the rest
+    /// on the right; cropped, no edge row or column is zero (the input has no zeros).
+    /// </summary>
+    private static void AssertResizedTo(string name, Tensor actual, long size, string branch)
+    {
+        using var scope = NewDisposeScope();
+        var width = actual.shape[3];
+        var columnIsZero = actual.abs().amax([0, 1, 2]).eq(0); // [width]
+        var rowIsZero = actual.abs().amax([0, 1, 3]).eq(0); // [height]
+        bool[] expected;
+        switch (branch)
+        {
+            case "pad":
+                Assert.True(size < width, $"{name}: a pad case must shrink (size {size}, width {width})");
+                var left = (width - size) / 2;
+                expected = Enumerable.Range(0, (int)width).Select(i => i < left || i >= left + size).ToArray();
+                break;
+            case "crop":
+                Assert.True(size >= width, $"{name}: a crop case must not shrink (size {size}, width {width})");
+                expected = new bool[width];
+                break;
+            default:
+                throw new InvalidDataException($"{name}: unknown resize branch '{branch}'");
+        }
+        Assert.Equal(expected, columnIsZero.data<bool>().ToArray());
+        Assert.Equal(expected, rowIsZero.data<bool>().ToArray());
     }
 
     private static Tensor Run(string name, string call, Tensor x, IRandomSource random)

@@ -44,14 +44,19 @@ public class DiffAugmentTests
     }
 
     [Fact]
-    public void SameSeed_SameAugmentation()
+    public void SameSeed_SameAugmentation_AnotherSeed_AnotherOne()
     {
         using var scope = NewDisposeScope();
         var x = rand([4, 3, 16, 16], generator: new Generator(3)) * 2 - 1;
         using var first = new TorchRandomSource(11);
         using var second = new TorchRandomSource(11);
+        using var other = new TorchRandomSource(12);
         var a = DiffAugment.Apply(x, AugmentPolicy.FuseDream, first);
         var b = DiffAugment.Apply(x, AugmentPolicy.FuseDream, second);
-        Assert.True(a.allclose(b, 0, 0));
+        var c = DiffAugment.Apply(x, AugmentPolicy.FuseDream, other);
+        Assert.True(a.equal(b).all().item<bool>(), "the same seed gave another augmentation");
+        // Without the second half, a policy that ignored its random source would pass.
+        Assert.False(a.equal(c).all().item<bool>(), "another seed gave the same augmentation");
+        Assert.False(a.equal(x).all().item<bool>(), "the augmentation left the images unchanged");
     }
 }

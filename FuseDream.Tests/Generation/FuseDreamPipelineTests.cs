@@ -2,10 +2,11 @@ using FuseDream.Generation;
 using FuseDream.Imaging;
 using FuseDream.Text;
 using TorchSharp;
+using Xunit.Abstractions;
 
 namespace FuseDream.Tests.Generation;
 
-public class FuseDreamPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPipeline>
+public class FuseDreamPipelineTests(TinyPipeline tiny, ITestOutputHelper output) : IClassFixture<TinyPipeline>
 {
     private sealed class Recorder : IProgress<GenerationProgress>
     {
@@ -48,8 +49,6 @@ public class FuseDreamPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPipel
         var optimizing = recorder.Events.Where(e => e.Phase == GenerationPhase.Optimizing).ToList();
         Assert.Equal(Enumerable.Range(1, 4), optimizing.Select(e => e.Step));
         Assert.All(optimizing, e => Assert.Equal(4, e.Total));
-        Assert.All(optimizing, e => Assert.NotNull(e.AugClip));
-        Assert.All(optimizing, e => Assert.NotNull(e.Eta));
         Assert.Equal(4, recorder.Events.Last(e => e.Phase == GenerationPhase.BasisSearch).Step);
 
         Assert.Equal([2, 4], previews.Select(p => p.Step));
@@ -57,6 +56,15 @@ public class FuseDreamPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPipel
 
         Assert.Equal(Enumerable.Range(1, 4), result.Trace.Select(p => p.Step));
         Assert.Equal([2, 4], result.Trace.Where(p => p.AugClip is not null).Select(p => p.Step));
+        // Each optimising step reports the trace's score at that step: the measured AugCLIP
+        // where there is one, else the step's own score (the negated loss).
+        Assert.Equal(result.Trace.Select(p => p.AugClip ?? -p.Loss), optimizing.Select(e => e.AugClip!.Value));
+        var scoring = Assert.Single(recorder.Events, e => e.Phase == GenerationPhase.Scoring);
+        Assert.Equal(result.Trace[^1].AugClip, scoring.AugClip);
+        var finished = Assert.Single(recorder.Events, e => e.Phase == GenerationPhase.Finished);
+        Assert.Equal(result.AugClipScore, finished.AugClip);
+        Assert.Equal(TimeSpan.Zero, finished.Eta);
+        AssertElapsedAndEta(recorder.Events);
         Assert.Equal(2, result.BasisScores.Count);
         Assert.True(result.BasisScores[0] >= result.BasisScores[1]);
         Assert.NotNull(result.BasisAugClip);
@@ -71,6 +79,28 @@ public class FuseDreamPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPipel
         Assert.StartsWith("a red bus\nSteps: 4, Seed: 7, Model: biggan-512", read.Parameters);
     }
 
+    /// <summary>
+    /// Elapsed never goes back; within a phase the ETA is the phase's time so far per step, times
+    /// the steps left (the phase's clock starts at its first report), and zero at its last step.
+    /// </summary>
+    private static void AssertElapsedAndEta(IReadOnlyList<GenerationProgress> events)
+    {
+        for (var i = 1; i < events.Count; i++)
+            Assert.True(events[i].Elapsed >= events[i - 1].Elapsed, $"event {i} ({events[i].Phase} {events[i].Step}): elapsed went back");
+        foreach (var phase in new[] { GenerationPhase.BasisSearch, GenerationPhase.Optimizing })
+        {
+            var inPhase = events.Where(e => e.Phase == phase).ToList();
+            Assert.NotEmpty(inPhase);
+            var start = inPhase[0].Elapsed;
+            foreach (var e in inPhase)
+            {
+                var expected = TimeSpan.FromTicks((long)((e.Elapsed - start).Ticks * ((double)(e.Total - e.Step) / e.Step)));
+                Assert.True(e.Eta == expected, $"{phase} step {e.Step}/{e.Total}: ETA {e.Eta}, expected {expected} from elapsed {e.Elapsed - start} in the phase");
+            }
+            Assert.Equal(TimeSpan.Zero, inPhase[^1].Eta);
+        }
+    }
+
     [Fact]
     public async Task Cancellation_StopsWithinOneStep_AndFreesTheRunsTensors()
     {
@@ -83,8 +113,9 @@ public class FuseDreamPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPipel
         {
             OnReport = e => { if (e.Phase == GenerationPhase.Optimizing && e.Step == 2) cts.Cancel(); },
         };
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+        var cancelled = await Assert.ThrowsAsync<OperationCanceledException>(() =>
             tiny.Pipeline.RunAsync(new GenerationRequest("a cat", 2, TinyPipeline.Options(steps: 50)), recorder, null, cts.Token));
+        Assert.Equal(cts.Token, cancelled.CancellationToken);
 
         Assert.Equal(2, recorder.Events.Where(e => e.Phase == GenerationPhase.Optimizing).Max(e => e.Step));
         Assert.DoesNotContain(recorder.Events, e => e.Phase is GenerationPhase.Scoring or GenerationPhase.Finished);
@@ -115,17 +146,28 @@ public class FuseDreamPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPipel
     }
 
     [Fact]
-    public async Task Optimisation_RaisesAugClip_OverTheBestBasisSample_OnAverage()
+    public async Task Optimisation_RaisesAugClip_OverTheSameRunWithoutOptimising()
     {
-        // The paper's claim at toy scale: over several seeds, the optimised image scores a
-        // higher AugCLIP than the best basis sample it started from.
+        // The paper's claim at toy scale, paired: each seed runs twice on the same draws, once
+        // optimising and once with no steps, which returns what a learning rate of 0 would (the
+        // options reject 0): the initial softmax combination of the same basis and weights. The
+        // final AugCLIP draws come from the measurement stream, which the steps do not touch, so
+        // both images are scored on the same augmentations. The optimised image must score a
+        // clearly higher AugCLIP (observed mean gain 0.027; required: no seed worse, mean 0.01).
         var options = TinyPipeline.Options(steps: 15) with { Augmentations = 4, FinalAugmentations = 32, ScoreEvery = 0, LearningRate = 0.05 };
+        var still = options with { Steps = 0 };
         var gains = new List<double>();
         foreach (var seed in new long[] { 11, 12, 13 })
         {
-            var result = await tiny.Pipeline.RunAsync(new GenerationRequest("a photo of a cute corgi", seed, options), null, null, CancellationToken.None);
-            gains.Add(result.AugClipScore - result.BasisAugClip!.Value);
+            var optimised = await tiny.Pipeline.RunAsync(new GenerationRequest("a photo of a cute corgi", seed, options), null, null, CancellationToken.None);
+            var baseline = await tiny.Pipeline.RunAsync(new GenerationRequest("a photo of a cute corgi", seed, still), null, null, CancellationToken.None);
+            Assert.Equal(optimised.BasisAugClip, baseline.BasisAugClip); // the same draws up to the optimisation
+            gains.Add(optimised.AugClipScore - baseline.AugClipScore);
         }
-        Assert.True(gains.Average() > 0, $"AugCLIP gains per seed: {string.Join(", ", gains.Select(g => g.ToString("G3")))}");
+        var report = $"AugCLIP gains over the unoptimised run per seed: {string.Join(", ", gains.Select(g => g.ToString("G3")))}";
+        output.WriteLine(report);
+        Assert.True(gains.All(g => g > 0) && gains.Average() > MinimumGain, report);
     }
+
+    private const double MinimumGain = 0.01;
 }

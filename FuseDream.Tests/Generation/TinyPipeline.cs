@@ -1,6 +1,7 @@
 using FuseDream.BigGan;
 using FuseDream.Clip;
 using FuseDream.Generation;
+using FuseDream.Tests.BigGan;
 using FuseDream.Tests.Support;
 using static TorchSharp.torch;
 
@@ -18,7 +19,11 @@ public sealed class TinyPipeline : IDisposable
         var set = FixtureSets.Find(FuseDreamFixtureSet.Group, FuseDreamFixtureSet.Descriptor)[0];
         using var fixture = new FuseDreamFixtureSet(Path.GetRelativePath(FixtureSets.Root, set));
         ClipPath = fixture.ClipPath;
-        GeneratorPath = Path.Combine(Path.GetDirectoryName(fixture.GeneratorPath)!, "G512_tiny.pth");
+        // The 512 generator of the BigGAN set the fusedream set's 256 generator belongs to,
+        // under whatever name that set's descriptor gives it.
+        var bigGanDescriptor = Path.Combine(Path.GetDirectoryName(fixture.GeneratorPath)!, BigGanFixtureSet.Descriptor);
+        using (var bigGan = new BigGanFixtureSet(Path.GetRelativePath(FixtureSets.Root, bigGanDescriptor), "512"))
+            GeneratorPath = bigGan.WeightsPath;
         Clip = ClipModel.Load(ClipPath);
         Generator = BigGanGenerator.Load(GeneratorPath);
         Pipeline = new FuseDreamPipeline(Clip, [Generator], CPU, tuning: new PipelineTuning { BasisBatchSize = 4, MeasureBatchSize = 8 });

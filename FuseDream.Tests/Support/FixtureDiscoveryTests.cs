@@ -1,8 +1,11 @@
+using System.Text.Json.Nodes;
+using FuseDream.Checkpoints;
 using FuseDream.Tests.BigGan;
 using FuseDream.Tests.Clip;
 using FuseDream.Tests.Generation;
 using FuseDream.Tests.Text;
 using Xunit.Abstractions;
+using Xunit.Sdk;
 
 namespace FuseDream.Tests.Support;
 
@@ -11,7 +14,8 @@ namespace FuseDream.Tests.Support;
 /// found (per group), and a set's files are read relative to its descriptor, under whatever
 /// names the descriptor gives them. The second test moves every group elsewhere, renames the
 /// files its descriptor names (editing the descriptor to match) and runs the real parity test
-/// bodies on the moved copy.
+/// bodies on the moved copy. The third builds a BigGAN set the way released checkpoints are,
+/// without the optional sv0 buffers, and runs the bodies that must follow its descriptor on it.
 /// </summary>
 public sealed class FixtureDiscoveryTests(ITestOutputHelper output) : IDisposable
 {
@@ -84,6 +88,50 @@ public sealed class FixtureDiscoveryTests(ITestOutputHelper output) : IDisposabl
             default:
                 throw new ArgumentException($"no parity test listed for group '{group}'");
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(null)]
+    public void ABigGanSetWithoutSv0Buffers_PassesTheSameParityTests(bool? stated)
+    {
+        // Released checkpoints lack the spectral-norm sv0 buffers. A set built like one (the 512
+        // weights without them, saved as safetensors) either says so in sv0_keys_present or
+        // leaves the key out and lists no sv0 key; the parity test bodies must pass on it as they
+        // pass on the set that has them, and fail on a descriptor that contradicts itself.
+        CopyDirectory(Path.Combine(FixtureSets.Root, "biggan"), Path.Combine(_root, "biggan"));
+        var descriptorPath = Path.Combine(_root, "biggan", "biggan.json");
+        var descriptor = JsonNode.Parse(File.ReadAllText(descriptorPath))!;
+        var model = descriptor["models"]!["512"]!.AsObject();
+        var weights = CheckpointReader.ReadTensors(Path.Combine(_root, "biggan", model["weights_file"]!.GetValue<string>()));
+        try
+        {
+            var released = weights.Where(kv => !BigGanFixtureSet.IsSv0(kv.Key)).ToDictionary();
+            Assert.NotEqual(weights.Count, released.Count);
+            using (var stream = File.Create(Path.Combine(_root, "biggan", "G512-released.safetensors")))
+                TorchSharp.PyBridge.Safetensors.SaveStateDict(stream, released);
+        }
+        finally
+        {
+            foreach (var t in weights.Values) t.Dispose();
+        }
+        model["weights_file"] = "G512-released.safetensors";
+        var keys = model["state_dict_keys"]!.AsObject();
+        foreach (var key in keys.Select(kv => kv.Key).Where(BigGanFixtureSet.IsSv0).ToList()) keys.Remove(key);
+        model.Remove("sv0_keys_present");
+        if (stated is { } value) model["sv0_keys_present"] = value;
+        File.WriteAllText(descriptorPath, descriptor.ToJsonString());
+
+        using (var set = new BigGanFixtureSet(descriptorPath, "512"))
+            Assert.False(set.Sv0KeysPresent);
+        var tests = new BigGanParityTests(output);
+        tests.StateDict_HasTheOriginalKeysAndShapes(descriptorPath, "512");
+        tests.CheckpointWithoutSv0Buffers_LoadsAndGivesTheSameImage(descriptorPath, "512");
+
+        model["sv0_keys_present"] = true;
+        File.WriteAllText(descriptorPath, descriptor.ToJsonString());
+        var contradiction = Assert.Throws<TrueException>(() => tests.StateDict_HasTheOriginalKeysAndShapes(descriptorPath, "512"));
+        Assert.Contains("sv0_keys_present is True", contradiction.Message);
     }
 
     /// <summary>Renames files of a moved group and edits its descriptor to name them so.</summary>
