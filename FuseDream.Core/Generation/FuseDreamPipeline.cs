@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FuseDream.BigGan;
 using FuseDream.Clip;
 using FuseDream.Imaging;
@@ -7,31 +6,6 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FuseDream.Generation;
-
-/// <summary>Where the models are and how to run them (hardware knobs that do not change what is computed).</summary>
-public sealed record FuseDreamPipelineSettings
-{
-    /// <summary>CLIP checkpoint (OpenAI TorchScript <c>.pt</c>, <c>torch.save</c> state dict or safetensors).</summary>
-    public required ModelFile Clip { get; init; }
-
-    /// <summary>BigGAN generator checkpoints; each is offered as <c>biggan-&lt;resolution&gt;</c>.</summary>
-    public required IReadOnlyList<ModelFile> BigGans { get; init; }
-
-    /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c> (see <see cref="DeviceSelector"/>).</summary>
-    public string Device { get; init; } = "cpu";
-
-    public PipelineTuning Tuning { get; init; } = new();
-}
-
-/// <summary>Batch sizes: speed and memory only. Results are reproducible for a given tuning and device.</summary>
-public sealed record PipelineTuning
-{
-    /// <summary>Basis samples rendered and scored per batch (independent of the sample count).</summary>
-    public int BasisBatchSize { get; init; } = 10;
-
-    /// <summary>Augmented copies scored per batch when measuring AugCLIP.</summary>
-    public int MeasureBatchSize { get; init; } = 50;
-}
 
 /// <summary>
 /// FuseDream end to end (the paper's AugCLIP + initialisation + over-parameterisation):
@@ -292,29 +266,5 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         if (!_ownsModels) return;
         _clip.Dispose();
         foreach (var generator in _generators.Values) generator.Dispose();
-    }
-
-    /// <summary>Elapsed time and a per-phase ETA from the phase's average rate so far.</summary>
-    private sealed class ProgressReporter(IProgress<GenerationProgress>? progress)
-    {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private GenerationPhase _phase = GenerationPhase.Loading;
-        private TimeSpan _phaseStart;
-
-        public void Report(GenerationPhase phase, int step, int total, double? augClip)
-        {
-            if (progress is null) return;
-            var elapsed = _clock.Elapsed;
-            if (phase != _phase)
-            {
-                _phase = phase;
-                _phaseStart = elapsed;
-            }
-            TimeSpan? eta = null;
-            if (phase == GenerationPhase.Finished) eta = TimeSpan.Zero;
-            else if (step > 0 && total >= step)
-                eta = TimeSpan.FromTicks((long)((elapsed - _phaseStart).Ticks * ((double)(total - step) / step)));
-            progress.Report(new GenerationProgress(phase, step, total, augClip, elapsed, eta));
-        }
     }
 }

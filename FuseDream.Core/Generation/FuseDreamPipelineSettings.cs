@@ -1,0 +1,28 @@
+using FuseDream.Models;
+
+namespace FuseDream.Generation;
+
+/// <summary>Where the models are and how to run them (hardware knobs that do not change what is computed).</summary>
+public sealed record FuseDreamPipelineSettings
+{
+    /// <summary>CLIP checkpoint (OpenAI TorchScript <c>.pt</c>, <c>torch.save</c> state dict or safetensors).</summary>
+    public required ModelFile Clip { get; init; }
+
+    /// <summary>BigGAN generator checkpoints; each is offered as <c>biggan-&lt;resolution&gt;</c>.</summary>
+    public required IReadOnlyList<ModelFile> BigGans { get; init; }
+
+    /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c> (see <see cref="DeviceSelector"/>).</summary>
+    public string Device { get; init; } = "cpu";
+
+    public PipelineTuning Tuning { get; init; } = new();
+}
+
+/// <summary>Batch sizes: speed and memory only. Results are reproducible for a given tuning and device.</summary>
+public sealed record PipelineTuning
+{
+    /// <summary>Basis samples rendered and scored per batch (independent of the sample count).</summary>
+    public int BasisBatchSize { get; init; } = 10;
+
+    /// <summary>Augmented copies scored per batch when measuring AugCLIP.</summary>
+    public int MeasureBatchSize { get; init; } = 50;
+}

@@ -1,0 +1,27 @@
+using System.Diagnostics;
+
+namespace FuseDream.Generation;
+
+/// <summary>Elapsed time and a per-phase ETA from the phase's average rate so far.</summary>
+internal sealed class ProgressReporter(IProgress<GenerationProgress>? progress)
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private GenerationPhase _phase = GenerationPhase.Loading;
+    private TimeSpan _phaseStart;
+
+    public void Report(GenerationPhase phase, int step, int total, double? augClip)
+    {
+        if (progress is null) return;
+        var elapsed = _clock.Elapsed;
+        if (phase != _phase)
+        {
+            _phase = phase;
+            _phaseStart = elapsed;
+        }
+        TimeSpan? eta = null;
+        if (phase == GenerationPhase.Finished) eta = TimeSpan.Zero;
+        else if (step > 0 && total >= step)
+            eta = TimeSpan.FromTicks((long)((elapsed - _phaseStart).Ticks * ((double)(total - step) / step)));
+        progress.Report(new GenerationProgress(phase, step, total, augClip, elapsed, eta));
+    }
+}
