@@ -31,7 +31,7 @@ public sealed class BigGanGenerator : nn.Module
     private readonly (GBlock Block, SelfAttention? Attention)[] _stages;
     private readonly (OutputBatchNorm Norm, SNConv2d Conv) _output;
 
-    /// <summary>The architecture with uninitialised weights: load a checkpoint (<see cref="BigGanCheckpoint"/>) or use <see cref="CreateRandom"/>.</summary>
+    /// <summary>The architecture with uninitialised weights: load a checkpoint (<see cref="BigGanCheckpoint"/>) or use <see cref="BigGanRandomInit"/>.</summary>
     internal BigGanGenerator(BigGanConfig config) : base(nameof(BigGanGenerator))
     {
         config.Validate();
@@ -70,17 +70,6 @@ public sealed class BigGanGenerator : nn.Module
 
     /// <summary>Where the weights live.</summary>
     public Device Device => _shared.weight!.device;
-
-    /// <summary>Reads a <c>torch.save(G.state_dict())</c> file (see <see cref="BigGanCheckpoint.Load"/>).</summary>
-    public static BigGanGenerator Load(string path, BigGanConfig? config = null, Device? device = null) =>
-        BigGanCheckpoint.Load(path, config, device);
-
-    /// <summary>The generator for a state dict with the original's key names (see <see cref="BigGanCheckpoint.FromStateDict"/>).</summary>
-    public static BigGanGenerator FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, BigGanConfig? config = null, Device? device = null) =>
-        BigGanCheckpoint.FromStateDict(stateDict, config, device);
-
-    /// <summary>A generator with random weights drawn from its own generator seeded with <paramref name="seed"/>.</summary>
-    public static BigGanGenerator CreateRandom(BigGanConfig config, long seed) => BigGanRandomInit.Create(config, seed);
 
     /// <summary>The shared class embedding: [B] int64 class indices → [B, <see cref="EmbeddingDim"/>].</summary>
     public Tensor ClassEmbedding(Tensor classIndices)

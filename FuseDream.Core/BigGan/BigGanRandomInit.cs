@@ -7,7 +7,7 @@ namespace FuseDream.BigGan;
 /// Random BigGAN generator weights of plausible scales (for manifests and benchmarks: the images
 /// mean nothing), drawn from a generator of their own so the process-wide stream is untouched.
 /// </summary>
-internal static class BigGanRandomInit
+public static class BigGanRandomInit
 {
     public static BigGanGenerator Create(BigGanConfig config, long seed)
     {

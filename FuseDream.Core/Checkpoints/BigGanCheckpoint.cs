@@ -10,7 +10,7 @@ namespace FuseDream.Checkpoints;
 /// files (or safetensors) with the original's key names, loaded strictly except for the
 /// spectral-norm <c>sv0</c> buffers, which released checkpoints lack and eval never reads.
 /// </summary>
-internal static class BigGanCheckpoint
+public static class BigGanCheckpoint
 {
     private static readonly string[] OptionalSuffixes = [".sv0"];
 

@@ -8,7 +8,7 @@ namespace FuseDream.Checkpoints;
 /// tensors only), a <c>torch.save</c> state dict or safetensors; dimensions inferred as
 /// <c>build_model</c> does; loaded strictly; fp16 weights become fp32.
 /// </summary>
-internal static class ClipCheckpoint
+public static class ClipCheckpoint
 {
     /// <summary>Scalars OpenAI's archives carry beside the weights; <c>build_model</c> ignores them, so do we.</summary>
     private static readonly string[] ArchiveMetadataKeys = ["input_resolution", "context_length", "vocab_size"];

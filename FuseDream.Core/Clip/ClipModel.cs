@@ -26,7 +26,7 @@ public sealed class ClipModel : Module
     [ComponentName(Name = "text_projection")] private readonly Parameter _textProjection;
     [ComponentName(Name = "logit_scale")] private readonly Parameter _logitScale;
 
-    /// <summary>Builds the architecture with uninitialised weights (load a checkpoint, or use <see cref="Random"/>).</summary>
+    /// <summary>Builds the architecture with uninitialised weights (load a checkpoint with <see cref="Checkpoints.ClipCheckpoint"/>, or use <see cref="ClipRandomInit"/>).</summary>
     public ClipModel(ClipConfig config, Device? device = null) : base("CLIP")
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -62,20 +62,6 @@ public sealed class ClipModel : Module
             return e.to(float64).item<double>();
         }
     }
-
-    /// <summary>
-    /// Loads a CLIP ViT from OpenAI's TorchScript <c>.pt</c> archive (its tensors only), a
-    /// <c>torch.save</c> state dict or a safetensors file; fp16 weights become fp32.
-    /// </summary>
-    public static ClipModel Load(string path, Device? device = null) => ClipCheckpoint.Load(path, device);
-
-    /// <summary>The model for named tensors (see <see cref="ClipCheckpoint.FromStateDict"/>); the caller keeps them.</summary>
-    public static ClipModel FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, Device? device = null) =>
-        ClipCheckpoint.FromStateDict(stateDict, device);
-
-    /// <summary>A model with random weights at the original's initialisation scales, drawn from <paramref name="generator"/>.</summary>
-    public static ClipModel Random(ClipConfig config, Generator generator, Device? device = null) =>
-        ClipRandomInit.Create(config, generator, device);
 
     private void Freeze()
     {

@@ -7,9 +7,9 @@ namespace FuseDream.Clip;
 /// LayerNorms 1/0, biases 0, logit scale ln 1/0.07). For benchmarks and tests: the distributions
 /// of PyTorch's default initialisers are not reproduced.
 /// </summary>
-internal static class ClipRandomInit
+public static class ClipRandomInit
 {
-    public static ClipModel Create(ClipConfig config, Generator generator, Device? device)
+    public static ClipModel Create(ClipConfig config, Generator generator, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(generator);

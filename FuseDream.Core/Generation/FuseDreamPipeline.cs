@@ -4,6 +4,7 @@ using FuseDream.Imaging;
 using FuseDream.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using FuseDream.Checkpoints;
 
 namespace FuseDream.Generation;
 
@@ -76,7 +77,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 
         var hashes = new Dictionary<string, string> { ["clip"] = settings.Clip.Sha256 };
         ClipModel clip;
-        try { clip = ClipModel.Load(settings.Clip.Path, device); }
+        try { clip = ClipCheckpoint.Load(settings.Clip.Path, device); }
         catch (Exception ex) when (ex is not FileNotFoundException)
         {
             throw new InvalidDataException($"'{settings.Clip.Path}' could not be loaded as a CLIP model: {ex.Message}", ex);
@@ -88,7 +89,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             {
                 var path = file.Path;
                 BigGanGenerator generator;
-                try { generator = BigGanGenerator.Load(path, null, device); }
+                try { generator = BigGanCheckpoint.Load(path, null, device); }
                 catch (Exception ex) when (ex is not FileNotFoundException)
                 {
                     throw new InvalidDataException($"'{path}' could not be loaded as a BigGAN generator: {ex.Message}", ex);

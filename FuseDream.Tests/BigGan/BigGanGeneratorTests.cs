@@ -8,7 +8,7 @@ namespace FuseDream.Tests.BigGan;
 public class BigGanGeneratorTests
 {
     private static BigGanGenerator Tiny(int resolution = 256, long seed = 11) =>
-        BigGanGenerator.CreateRandom(BigGanConfig.ForResolution(resolution, channels: 4), seed);
+        BigGanRandomInit.Create(BigGanConfig.ForResolution(resolution, channels: 4), seed);
 
     private static (Tensor Z, Tensor Y) Inputs(BigGanGenerator generator, int batch, ulong seed)
     {

@@ -1,5 +1,6 @@
 using FuseDream.BigGan;
 using static TorchSharp.torch;
+using FuseDream.Checkpoints;
 
 namespace FuseDream.Tests.BigGan;
 
@@ -14,7 +15,7 @@ public class BigGanLoadingTests
 
     private static Dictionary<string, Tensor> TinyStateDict()
     {
-        using var generator = BigGanGenerator.CreateRandom(Tiny, seed: 7);
+        using var generator = BigGanRandomInit.Create(Tiny, seed: 7);
         return generator.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
     }
 
@@ -24,7 +25,7 @@ public class BigGanLoadingTests
     }
 
     private static InvalidDataException LoadFails(Dictionary<string, Tensor> stateDict, BigGanConfig? config = null) =>
-        Assert.Throws<InvalidDataException>(() => BigGanGenerator.FromStateDict(stateDict, config).Dispose());
+        Assert.Throws<InvalidDataException>(() => BigGanCheckpoint.FromStateDict(stateDict, config).Dispose());
 
     [Fact]
     public void MissingKey_IsAnErrorThatNamesIt()
@@ -132,7 +133,7 @@ public class BigGanLoadingTests
         var half = stateDict.ToDictionary(kv => kv.Key, kv => kv.Value.to(float16));
         try
         {
-            using var generator = BigGanGenerator.FromStateDict(half);
+            using var generator = BigGanCheckpoint.FromStateDict(half);
             Assert.All(generator.state_dict().Values, t => Assert.Equal(ScalarType.Float32, t.dtype));
             using var expected = stateDict["shared.weight"].to(float16).to(float32);
             Assert.True(generator.state_dict()["shared.weight"].equal(expected).all().item<bool>());
@@ -150,7 +151,7 @@ public class BigGanLoadingTests
         foreach (var resolution in new[] { 128, 256, 512 })
         {
             var config = BigGanConfig.ForResolution(resolution, channels: 4);
-            using var generator = BigGanGenerator.CreateRandom(config, seed: 3);
+            using var generator = BigGanRandomInit.Create(config, seed: 3);
             Assert.Equal(config with { DimZ = config.EffectiveDimZ }, BigGanConfig.InferFrom(generator.state_dict()));
         }
     }
@@ -158,7 +159,7 @@ public class BigGanLoadingTests
     [Fact]
     public void Load_MissingFile_NamesThePath()
     {
-        var ex = Assert.Throws<FileNotFoundException>(() => BigGanGenerator.Load("/nonexistent/biggan-256.pth"));
+        var ex = Assert.Throws<FileNotFoundException>(() => BigGanCheckpoint.Load("/nonexistent/biggan-256.pth"));
         Assert.Contains("/nonexistent/biggan-256.pth", ex.Message);
     }
 
@@ -170,7 +171,7 @@ public class BigGanLoadingTests
         {
             // The start of a pre-1.6 torch.save file: pickle protocol 2, then the legacy magic number.
             File.WriteAllBytes(path, [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]);
-            var ex = Assert.Throws<NotSupportedException>(() => BigGanGenerator.Load(path).Dispose());
+            var ex = Assert.Throws<NotSupportedException>(() => BigGanCheckpoint.Load(path).Dispose());
             Assert.Contains(path, ex.Message);
             Assert.Contains("torch.save(torch.load(old_path), new_path)", ex.Message);
         }
@@ -186,9 +187,9 @@ public class BigGanLoadingTests
         {
             using (var stream = File.Create(path))
                 TorchSharp.PyBridge.Safetensors.SaveStateDict(stream, stateDict);
-            using (var loaded = BigGanGenerator.Load(path))
+            using (var loaded = BigGanCheckpoint.Load(path))
                 Assert.Equal(Tiny.EffectiveDimZ, loaded.DimZ);
-            var ex = Assert.Throws<InvalidDataException>(() => BigGanGenerator.Load(path, BigGanConfig.ForResolution(256)).Dispose());
+            var ex = Assert.Throws<InvalidDataException>(() => BigGanCheckpoint.Load(path, BigGanConfig.ForResolution(256)).Dispose());
             Assert.Contains(path, ex.Message);
             Assert.Contains("linear.weight is [1024, 20], expected [24576, 20]", ex.Message);
         }

@@ -19,7 +19,7 @@ public class BigGanParityTests(ITestOutputHelper output)
     public void ClassEmbedding_MatchesOriginal(string descriptor, string model)
     {
         using var set = new BigGanFixtureSet(descriptor, model);
-        using var generator = BigGanGenerator.Load(set.WeightsPath);
+        using var generator = BigGanCheckpoint.Load(set.WeightsPath);
         using var scope = NewDisposeScope();
         var shared = generator.ClassEmbedding(set.Reference["input.classes"]);
         var (atol, rtol) = set.Tolerance("output.shared");
@@ -31,7 +31,7 @@ public class BigGanParityTests(ITestOutputHelper output)
     public void Image_MatchesOriginal(string descriptor, string model)
     {
         using var set = new BigGanFixtureSet(descriptor, model);
-        using var generator = BigGanGenerator.Load(set.WeightsPath);
+        using var generator = BigGanCheckpoint.Load(set.WeightsPath);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var y = generator.ClassEmbedding(set.Reference["input.classes"]);
@@ -58,7 +58,7 @@ public class BigGanParityTests(ITestOutputHelper output)
     public void Gradients_WithRespectToZAndY_MatchOriginal(string descriptor, string model)
     {
         using var set = new BigGanFixtureSet(descriptor, model);
-        using var generator = BigGanGenerator.Load(set.WeightsPath);
+        using var generator = BigGanCheckpoint.Load(set.WeightsPath);
         using var scope = NewDisposeScope();
         var z = set.Reference["input.z"].clone().requires_grad_(true);
         var y = generator.ClassEmbedding(set.Reference["input.classes"]).detach().requires_grad_(true);
@@ -92,7 +92,7 @@ public class BigGanParityTests(ITestOutputHelper output)
     public void IntermediateActivations_MatchOriginal(string descriptor, string model)
     {
         using var set = new BigGanFixtureSet(descriptor, model);
-        using var generator = BigGanGenerator.Load(set.WeightsPath);
+        using var generator = BigGanCheckpoint.Load(set.WeightsPath);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var wanted = set.TensorNames("debug.").Where(n => !n.StartsWith("debug.sn_sigma.", StringComparison.Ordinal)).ToHashSet();
@@ -125,7 +125,7 @@ public class BigGanParityTests(ITestOutputHelper output)
     public void SpectralNormSigmas_MatchOriginalEvalMode(string descriptor, string model)
     {
         using var set = new BigGanFixtureSet(descriptor, model);
-        using var generator = BigGanGenerator.Load(set.WeightsPath);
+        using var generator = BigGanCheckpoint.Load(set.WeightsPath);
         var layers = generator.named_modules()
             .Where(m => m.module is ISpectralNormLayer)
             .ToDictionary(m => m.name, m => ((ISpectralNormLayer)m.module).Sigma);
@@ -161,7 +161,7 @@ public class BigGanParityTests(ITestOutputHelper output)
 
         // The generator always holds one sv0 buffer per spectral-norm layer (beside its u0), as
         // the original module does; a checkpoint without them lacks only those.
-        using var generator = BigGanGenerator.Load(set.WeightsPath);
+        using var generator = BigGanCheckpoint.Load(set.WeightsPath);
         var actual = generator.state_dict().ToDictionary(kv => kv.Key, kv => string.Join(",", kv.Value.shape));
         Assert.Equal(expected.Where(kv => !BigGanFixtureSet.IsSv0(kv.Key)).OrderBy(kv => kv.Key),
             actual.Where(kv => !BigGanFixtureSet.IsSv0(kv.Key)).OrderBy(kv => kv.Key));
@@ -179,7 +179,7 @@ public class BigGanParityTests(ITestOutputHelper output)
     public void InferredConfig_MatchesTheOriginalArchitecture(string descriptor, string model)
     {
         using var set = new BigGanFixtureSet(descriptor, model);
-        using var generator = BigGanGenerator.Load(set.WeightsPath);
+        using var generator = BigGanCheckpoint.Load(set.WeightsPath);
         var passed = set.Model.GetProperty("config_passed_to_Generator");
         var arch = set.Model.GetProperty("arch");
         var config = generator.Config;
@@ -232,8 +232,8 @@ public class BigGanParityTests(ITestOutputHelper output)
             Assert.DoesNotContain(withoutBuffers.Keys, BigGanFixtureSet.IsSv0);
             Assert.Contains(withBuffers.Keys, BigGanFixtureSet.IsSv0);
 
-            using var withSv0 = BigGanGenerator.FromStateDict(withBuffers);
-            using var withoutSv0 = BigGanGenerator.FromStateDict(withoutBuffers);
+            using var withSv0 = BigGanCheckpoint.FromStateDict(withBuffers);
+            using var withoutSv0 = BigGanCheckpoint.FromStateDict(withoutBuffers);
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var z = set.Reference["input.z"];

@@ -2,6 +2,7 @@ using System.Text.Json;
 using FuseDream.Clip;
 using FuseDream.Tests.Support;
 using static TorchSharp.torch;
+using FuseDream.Checkpoints;
 
 namespace FuseDream.Tests.Clip;
 
@@ -46,7 +47,7 @@ public class ClipManifestTests
             foreach (var extra in root.GetProperty("extra_archive_keys").EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.Number))
                 checkpoint[extra.Name] = tensor(extra.Value.GetInt64());
 
-            using var model = ClipModel.FromStateDict(checkpoint, Meta);
+            using var model = ClipCheckpoint.FromStateDict(checkpoint, Meta);
 
             var dims = root.GetProperty("dims");
             var expected = new ClipConfig(

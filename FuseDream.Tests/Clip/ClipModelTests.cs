@@ -15,7 +15,7 @@ public class ClipModelTests
     [Fact]
     public void LoadedModel_IsFrozen_InEvalMode_AndFp32()
     {
-        using var model = ClipModel.Load(StateDictPath);
+        using var model = ClipCheckpoint.Load(StateDictPath);
         Assert.False(model.training);
         Assert.All(model.parameters(), p => Assert.False(p.requires_grad));
         Assert.All(model.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
@@ -25,7 +25,7 @@ public class ClipModelTests
     [Fact]
     public void CosineScore_HasFiniteNonZeroGradient_WithRespectToImage()
     {
-        using var model = ClipModel.Load(StateDictPath);
+        using var model = ClipCheckpoint.Load(StateDictPath);
         using var scope = NewDisposeScope();
         var r = model.InputResolution;
         var pixels = HashUniform.Generate(2L * 3 * r * r, salt: 7);
@@ -49,7 +49,7 @@ public class ClipModelTests
     [Fact]
     public void CosineSimilarity_IsLogitsPerImageOverLogitScale()
     {
-        using var model = ClipModel.Load(StateDictPath);
+        using var model = ClipCheckpoint.Load(StateDictPath);
         using var scope = NewDisposeScope();
         var r = model.InputResolution;
         var image = tensor(HashUniform.Generate(3L * 3 * r * r, salt: 11)).view(3, 3, r, r);
@@ -71,8 +71,8 @@ public class ClipModelTests
             using (var tensors = new TensorSet(StateDictPath))
             using (var file = File.Create(path))
                 TorchSharp.PyBridge.Safetensors.SaveStateDict(file, tensors.Dict);
-            using var fromSafetensors = ClipModel.Load(path);
-            using var fromTorchSave = ClipModel.Load(StateDictPath);
+            using var fromSafetensors = ClipCheckpoint.Load(path);
+            using var fromTorchSave = ClipCheckpoint.Load(StateDictPath);
             using var scope = NewDisposeScope();
             var tokens = tensor(ClipTokenizer.Default.TokenizeBatch(["a lighthouse at night"])).view(1, 77);
             TensorAssert.Close(fromTorchSave.EncodeText(tokens), fromSafetensors.EncodeText(tokens), 0, 0, "text features");
@@ -85,7 +85,7 @@ public class ClipModelTests
     {
         using var tensors = new TensorSet(StateDictPath);
         tensors.Remove("visual.ln_pre.bias");
-        var ex = Assert.Throws<ClipStateDictException>(() => ClipModel.FromStateDict(tensors.Dict));
+        var ex = Assert.Throws<ClipStateDictException>(() => ClipCheckpoint.FromStateDict(tensors.Dict));
         Assert.Equal(["visual.ln_pre.bias"], ex.MissingKeys);
         Assert.Empty(ex.UnexpectedKeys);
         Assert.Contains("missing key(s): 'visual.ln_pre.bias'", ex.Message);
@@ -96,7 +96,7 @@ public class ClipModelTests
     {
         using var tensors = new TensorSet(StateDictPath);
         tensors.Rename("ln_final.bias", "ln_final.beta");
-        var ex = Assert.Throws<ClipStateDictException>(() => ClipModel.FromStateDict(tensors.Dict));
+        var ex = Assert.Throws<ClipStateDictException>(() => ClipCheckpoint.FromStateDict(tensors.Dict));
         Assert.Equal(["ln_final.bias"], ex.MissingKeys);
         Assert.Equal(["ln_final.beta"], ex.UnexpectedKeys);
         Assert.Contains("'ln_final.bias'", ex.Message);
@@ -108,7 +108,7 @@ public class ClipModelTests
     {
         using var tensors = new TensorSet(StateDictPath);
         tensors.Replace("visual.ln_post.weight", ones(7));
-        var ex = Assert.Throws<ClipStateDictException>(() => ClipModel.FromStateDict(tensors.Dict));
+        var ex = Assert.Throws<ClipStateDictException>(() => ClipCheckpoint.FromStateDict(tensors.Dict));
         Assert.Equal(["visual.ln_post.weight"], ex.MismatchedKeys);
         Assert.Contains("'visual.ln_post.weight' is [7], the model expects [128]", ex.Message);
     }
@@ -119,7 +119,7 @@ public class ClipModelTests
         using var tensors = new TensorSet(StateDictPath);
         tensors.Remove("visual.proj");
         tensors.Replace("visual.layer1.0.conv1.weight", ones(1));
-        var ex = Assert.Throws<ClipStateDictException>(() => ClipModel.FromStateDict(tensors.Dict));
+        var ex = Assert.Throws<ClipStateDictException>(() => ClipCheckpoint.FromStateDict(tensors.Dict));
         Assert.Contains("ResNet", ex.Message);
     }
 
@@ -129,7 +129,7 @@ public class ClipModelTests
         using var tensors = new TensorSet(Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt"));
         Assert.True(tensors.Dict.ContainsKey("input_resolution"));
         Assert.Equal(ScalarType.Float16, tensors.Dict["visual.conv1.weight"].dtype);
-        using var model = ClipModel.FromStateDict(tensors.Dict);
+        using var model = ClipCheckpoint.FromStateDict(tensors.Dict);
         var loaded = model.state_dict()["visual.conv1.weight"];
         Assert.Equal(ScalarType.Float32, loaded.dtype);
         TensorAssert.Close(tensors.Dict["visual.conv1.weight"].to(float32), loaded, 0, 0, "visual.conv1.weight");
@@ -138,7 +138,7 @@ public class ClipModelTests
     [Fact]
     public void WrongInputShapes_GiveErrorsThatSayWhatIsExpected()
     {
-        using var model = ClipModel.Load(StateDictPath);
+        using var model = ClipCheckpoint.Load(StateDictPath);
         using var scope = NewDisposeScope();
         var image = Assert.Throws<ArgumentException>(() => model.EncodeImage(zeros(1, 3, 64, 64)));
         Assert.Contains("[B, 3, 224, 224]", image.Message);
@@ -184,7 +184,7 @@ public class ClipModelMemoryAndRandomTests
     [Fact]
     public void OptimisationSteps_LeaveNoLiveTensorsBehind()
     {
-        using var model = ClipModel.Random(Tiny, new Generator(3));
+        using var model = ClipRandomInit.Create(Tiny, new Generator(3));
         using var tokens = tensor(ClipTokenizer.Default.TokenizeBatch(["a cat"])).view(1, 77);
         using var text = model.EncodeText(tokens).detach();
         using var latent = randn([2, 3, 32, 32], generator: new Generator(4)).requires_grad_(true);
@@ -205,14 +205,14 @@ public class ClipModelMemoryAndRandomTests
     [Fact]
     public void RandomModel_IsReproducibleFromItsGenerator_AndLoadsBackFromItsStateDict()
     {
-        using var a = ClipModel.Random(Tiny, new Generator(5));
-        using var b = ClipModel.Random(Tiny, new Generator(5));
-        using var c = ClipModel.FromStateDict(a.state_dict());
+        using var a = ClipRandomInit.Create(Tiny, new Generator(5));
+        using var b = ClipRandomInit.Create(Tiny, new Generator(5));
+        using var c = ClipCheckpoint.FromStateDict(a.state_dict());
         using var scope = NewDisposeScope();
         var image = randn([1, 3, 32, 32], generator: new Generator(6));
         TensorAssert.Close(a.EncodeImage(image), b.EncodeImage(image), 0, 0, "same generator");
         TensorAssert.Close(a.EncodeImage(image), c.EncodeImage(image), 0, 0, "state dict round trip");
-        using var other = ClipModel.Random(Tiny, new Generator(7));
+        using var other = ClipRandomInit.Create(Tiny, new Generator(7));
         Assert.False(a.EncodeImage(image).equal(other.EncodeImage(image)).all().item<bool>(), "another generator gave the same model");
         Assert.Equal(Tiny, c.Config);
     }

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using FuseDream.Clip;
 using FuseDream.Tests.Support;
 using static TorchSharp.torch;
+using FuseDream.Checkpoints;
 
 namespace FuseDream.Tests.Clip;
 
@@ -41,7 +42,7 @@ public class ClipParityTests
         using var doc = FixtureSets.Load(set);
         var root = doc.RootElement;
         using var reference = new ReferenceTensors(FileOf(set, root, "reference"));
-        using var model = ClipModel.Load(FileOf(set, root, fileKind));
+        using var model = ClipCheckpoint.Load(FileOf(set, root, fileKind));
         using var scope = NewDisposeScope();
 
         var config = root.GetProperty("config");

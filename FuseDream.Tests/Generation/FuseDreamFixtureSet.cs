@@ -3,6 +3,7 @@ using FuseDream.BigGan;
 using FuseDream.Clip;
 using FuseDream.Tests.Support;
 using static TorchSharp.torch;
+using FuseDream.Checkpoints;
 
 namespace FuseDream.Tests.Generation;
 
@@ -36,9 +37,9 @@ public sealed class FuseDreamFixtureSet : IDisposable
     public string GeneratorPath { get; }
     public ReferenceTensors Reference { get; }
 
-    public ClipModel LoadClip() => ClipModel.Load(ClipPath);
+    public ClipModel LoadClip() => ClipCheckpoint.Load(ClipPath);
 
-    public BigGanGenerator LoadGenerator() => BigGanGenerator.Load(GeneratorPath);
+    public BigGanGenerator LoadGenerator() => BigGanCheckpoint.Load(GeneratorPath);
 
     public Tensor InputImage => Reference["input.img"].to(float32);
 

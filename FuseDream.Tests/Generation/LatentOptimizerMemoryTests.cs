@@ -16,7 +16,7 @@ public class LatentOptimizerMemoryTests(TinyPipeline tiny) : IClassFixture<TinyP
     [Fact]
     public void LiveTensorCount_StaysFlat_OverManySteps()
     {
-        using var generator = BigGanGenerator.CreateRandom(BigGanConfig.ForResolution(128, channels: 4), seed: 7);
+        using var generator = BigGanRandomInit.Create(BigGanConfig.ForResolution(128, channels: 4), seed: 7);
         using var scorer = AugClipScorer.ForPrompt(tiny.Clip, "a photo of a cute corgi", CPU);
         using var random = new TorchRandomSource(5);
         using var basisZ = randn([3, generator.DimZ], generator: new Generator(1)).clamp(-2, 2);

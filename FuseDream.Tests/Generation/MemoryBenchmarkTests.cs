@@ -10,7 +10,7 @@ public class MemoryBenchmarkTests(TinyPipeline tiny) : IClassFixture<TinyPipelin
     [Fact]
     public void Run_PrintsARowEveryNSteps_AndCallsAFlatRunFlat()
     {
-        using var generator = BigGanGenerator.CreateRandom(BigGanConfig.ForResolution(128, channels: 4), seed: 3);
+        using var generator = BigGanRandomInit.Create(BigGanConfig.ForResolution(128, channels: 4), seed: 3);
         var output = new StringWriter();
         var samples = MemoryBenchmark.Run(output, tiny.Clip, generator, CPU, steps: 12, every: 5, augmentations: 2);
 
@@ -33,7 +33,7 @@ public class MemoryBenchmarkTests(TinyPipeline tiny) : IClassFixture<TinyPipelin
     [Fact]
     public void BadOptions_AreNamed()
     {
-        using var generator = BigGanGenerator.CreateRandom(BigGanConfig.ForResolution(128, channels: 4), seed: 3);
+        using var generator = BigGanRandomInit.Create(BigGanConfig.ForResolution(128, channels: 4), seed: 3);
         var error = Assert.Throws<ArgumentException>(() => MemoryBenchmark.Run(TextWriter.Null, tiny.Clip, generator, CPU, steps: 10, every: 20, augmentations: 2));
         Assert.Contains("--every", error.Message);
     }

@@ -4,6 +4,7 @@ using FuseDream.Generation;
 using FuseDream.Tests.BigGan;
 using FuseDream.Tests.Support;
 using static TorchSharp.torch;
+using FuseDream.Checkpoints;
 
 namespace FuseDream.Tests.Generation;
 
@@ -24,8 +25,8 @@ public sealed class TinyPipeline : IDisposable
         var bigGanDescriptor = Path.Combine(Path.GetDirectoryName(fixture.GeneratorPath)!, BigGanFixtureSet.Descriptor);
         using (var bigGan = new BigGanFixtureSet(Path.GetRelativePath(FixtureSets.Root, bigGanDescriptor), "512"))
             GeneratorPath = bigGan.WeightsPath;
-        Clip = ClipModel.Load(ClipPath);
-        Generator = BigGanGenerator.Load(GeneratorPath);
+        Clip = ClipCheckpoint.Load(ClipPath);
+        Generator = BigGanCheckpoint.Load(GeneratorPath);
         Pipeline = new FuseDreamPipeline(Clip, [Generator], CPU, tuning: new PipelineTuning { BasisBatchSize = 4, MeasureBatchSize = 8 });
     }
 

@@ -97,7 +97,7 @@ public static class BigGanBenchmarkCommand
         foreach (var resolution in settings.Resolutions)
         {
             var config = BigGanConfig.ForResolution(resolution, settings.Channels);
-            using var generator = BigGanGenerator.CreateRandom(config, seed: 0);
+            using var generator = BigGanRandomInit.Create(config, seed: 0);
             if (dev.type != DeviceType.CPU) generator.to(dev);
             var parameterCount = generator.parameters().Sum(p => p.numel());
             foreach (var batch in settings.Batches)

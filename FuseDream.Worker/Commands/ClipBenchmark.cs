@@ -4,6 +4,7 @@ using FuseDream.Clip;
 using FuseDream.Text;
 using TorchSharp;
 using static TorchSharp.torch;
+using FuseDream.Checkpoints;
 
 namespace FuseDream.Worker.Commands;
 
@@ -52,10 +53,10 @@ public static class ClipBenchmark
         var watch = Stopwatch.StartNew();
         using var model = modelName switch
         {
-            "ViT-B/32" => ClipModel.Random(ClipConfig.VitB32, new Generator(0), device),
-            "ViT-B/16" => ClipModel.Random(ClipConfig.VitB16, new Generator(0), device),
-            "ViT-L/14" => ClipModel.Random(ClipConfig.VitL14, new Generator(0), device),
-            _ => ClipModel.Load(modelName, device),
+            "ViT-B/32" => ClipRandomInit.Create(ClipConfig.VitB32, new Generator(0), device),
+            "ViT-B/16" => ClipRandomInit.Create(ClipConfig.VitB16, new Generator(0), device),
+            "ViT-L/14" => ClipRandomInit.Create(ClipConfig.VitL14, new Generator(0), device),
+            _ => ClipCheckpoint.Load(modelName, device),
         };
         var build = watch.Elapsed;
         var r = model.InputResolution;

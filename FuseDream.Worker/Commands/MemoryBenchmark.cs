@@ -6,6 +6,7 @@ using FuseDream.Clip;
 using FuseDream.Generation;
 using TorchSharp;
 using static TorchSharp.torch;
+using FuseDream.Checkpoints;
 
 namespace FuseDream.Worker.Commands;
 
@@ -42,8 +43,8 @@ public static class MemoryBenchmark
                 runtime.ApplyThreads(parse);
                 var clipPath = RequireFile(parse.GetValue(clip)!, "--clip");
                 var bigGanPath = RequireFile(parse.GetValue(bigGan)!, "--biggan");
-                using var clipModel = ClipModel.Load(clipPath, dev);
-                using var generator = BigGanGenerator.Load(bigGanPath, null, dev);
+                using var clipModel = ClipCheckpoint.Load(clipPath, dev);
+                using var generator = BigGanCheckpoint.Load(bigGanPath, null, dev);
                 Console.WriteLine($"Device: {deviceName}   CPU threads: {get_num_threads()}   {Path.GetFileName(bigGanPath)} + {Path.GetFileName(clipPath)}");
                 var samples = Run(Console.Out, clipModel, generator, dev, parse.GetValue(steps), parse.GetValue(every), parse.GetValue(augmentations), ct);
                 return Task.FromResult(IsFlat(samples) ? 0 : 1);

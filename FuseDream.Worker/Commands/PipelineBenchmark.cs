@@ -7,6 +7,7 @@ using FuseDream.Clip;
 using FuseDream.Generation;
 using TorchSharp;
 using static TorchSharp.torch;
+using FuseDream.Checkpoints;
 
 namespace FuseDream.Worker.Commands;
 
@@ -55,20 +56,20 @@ public static class PipelineBenchmark
                 Console.WriteLine($"Device: {deviceName}   CPU threads: {get_num_threads()}   Processor count: {Environment.ProcessorCount}   {RuntimeInformation.OSDescription}");
                 if (clipPath is not null)
                 {
-                    using var clipModel = ClipModel.Load(clipPath, dev);
+                    using var clipModel = ClipCheckpoint.Load(clipPath, dev);
                     foreach (var path in bigGanPaths)
                     {
-                        using var generator = BigGanGenerator.Load(path, null, dev);
+                        using var generator = BigGanCheckpoint.Load(path, null, dev);
                         rows.AddRange(Measure($"{Path.GetFileName(path)} + {Path.GetFileName(clipPath)}", clipModel, generator, dev, settings, ct));
                     }
                 }
                 if (resolutions.Length > 0)
                 {
-                    using var clipModel = ClipModel.Random(ClipConfig.VitB32, new Generator(1), dev);
+                    using var clipModel = ClipRandomInit.Create(ClipConfig.VitB32, new Generator(1), dev);
                     foreach (var resolution in resolutions)
                     {
                         if (resolution is not (256 or 512)) throw new ArgumentException($"--full: resolution {resolution} is not one of 256, 512");
-                        using var generator = BigGanGenerator.CreateRandom(BigGanConfig.ForResolution(resolution), seed: 1);
+                        using var generator = BigGanRandomInit.Create(BigGanConfig.ForResolution(resolution), seed: 1);
                         generator.to(dev);
                         rows.AddRange(Measure($"BigGAN-{resolution} + ViT-B/32 (random weights)", clipModel, generator, dev, settings, ct));
                     }
