@@ -49,12 +49,14 @@ public class CancellationTests(CancellationTests.Factory factory) : IClassFixtur
         var stopped = await client.WaitAsync(running, timeout: TimeSpan.FromSeconds(5));
         Assert.Equal("canceled", stopped.Status());
         Assert.True(DateTime.UtcNow - asked < TimeSpan.FromSeconds(3), "the running generation did not stop promptly");
-        var stepAtCancel = await factory.ScalarAsync<int>($"select step from fusedream.generations where id = '{running}'");
-        Assert.InRange(stepAtCancel, 1, 999);
+        var stepAtCancel = await factory.Probe.StepAsync(running);
+        Assert.InRange(stepAtCancel ?? 0, 1, 999);
 
         await Task.Delay(300);
         Assert.Equal(0, factory.Pipelines.RunsOf("waiting in line"));
-        Assert.Equal(0L, await factory.ScalarAsync<long>("select count(*) from fusedream.generation_trace"));
+        // This test's generations only: the database is shared with the other test of this class.
+        Assert.Empty(await factory.Probe.TraceStepsAsync(running));
+        Assert.Empty(await factory.Probe.TraceStepsAsync(queued.Id()));
     }
 
     [Fact]
@@ -66,11 +68,11 @@ public class CancellationTests(CancellationTests.Factory factory) : IClassFixtur
 
         // Kill every other session on this database: the worker's pooled connections, the
         // cancellation listener's LISTEN connection and Hangfire's connections.
-        await factory.ExecuteAsync("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()");
+        await factory.Probe.TerminateBackendsAsync();
 
         var done = await client.WaitAsync(id, timeout: TimeSpan.FromSeconds(30));
         Assert.Equal("succeeded", done.Status());
-        Assert.Equal(60L, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'"));
+        Assert.Equal(Enumerable.Range(1, 60), await factory.Probe.TraceStepsAsync(id));
 
         // The listener reconnected: cancelling a fresh running generation is still prompt.
         var signals = factory.Services.GetRequiredService<FuseDream.Worker.CancellationSignals>();

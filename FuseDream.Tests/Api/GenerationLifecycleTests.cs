@@ -74,13 +74,12 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var first = await client.PostAsync(body, "key-1");
         var second = await client.PostAsync(body, "key-1");
         Assert.Equal(first.Id(), second.Id());
-        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'an idempotent prompt'"));
-        Assert.Equal(1L, await factory.ScalarAsync<long>(
-            $"select count(*) from hangfire.job where arguments::text like '%{first.Id()}%'"));
+        Assert.Equal(1L, await factory.Probe.GenerationsWithPromptAsync("an idempotent prompt"));
+        Assert.Equal(1L, await factory.Probe.JobsOfAsync(first.Id()));
 
         var conflict = await client.PostAsync(GenerationClient.Quick("an idempotent prompt", steps: 7), "key-1", HttpStatusCode.UnprocessableEntity);
         Assert.Contains("Idempotency-Key", conflict.GetProperty("errors").EnumerateObject().Select(p => p.Name));
-        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'an idempotent prompt'"));
+        Assert.Equal(1L, await factory.Probe.GenerationsWithPromptAsync("an idempotent prompt"));
         await client.WaitAsync(first.Id());
     }
 
@@ -91,7 +90,7 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var body = GenerationClient.Quick("raced idempotent prompt");
         var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => client.PostAsync(body, "raced-key")));
         Assert.Single(responses.Select(r => r.Id()).Distinct());
-        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'raced idempotent prompt'"));
+        Assert.Equal(1L, await factory.Probe.GenerationsWithPromptAsync("raced idempotent prompt"));
         await client.WaitAsync(responses[0].Id());
         Assert.Equal(1, factory.Pipelines.RunsOf("raced idempotent prompt"));
     }
@@ -141,7 +140,7 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var done = await client.WaitAsync(id, g => g.Status() is "succeeded" or "failed" or "canceled", TimeSpan.FromSeconds(20));
         Assert.Equal("succeeded", done.Status());
         Assert.Equal(2, factory.Pipelines.RunsOf("flaky [transient]"));
-        Assert.Equal(2, await factory.ScalarAsync<int>($"select attempts from fusedream.generations where id = '{id}'"));
+        Assert.Equal(2, await factory.Probe.AttemptsAsync(id));
     }
 
     [Fact]
@@ -163,9 +162,10 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var id = (await client.PostAsync(GenerationClient.Quick("run me twice"))).Id();
         var first = await client.WaitAsync(id);
         Assert.Equal("succeeded", first.Status());
-        var traceRows = await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'");
-        var imageKey = await factory.ScalarAsync<string>($"select image_key from fusedream.generations where id = '{id}'");
-        var jobId = await factory.ScalarAsync<string>($"select job_id from fusedream.generations where id = '{id}'");
+        var traceSteps = await factory.Probe.TraceStepsAsync(id);
+        Assert.Equal([1, 2, 3, 4, 5, 6], traceSteps);
+        var imageKey = await factory.Probe.ImageKeyAsync(id);
+        var jobId = (await factory.Probe.JobIdAsync(id))!;
 
         // Hangfire is at-least-once: deliver the same job again. Wait for the first delivery to
         // be recorded as succeeded: the row commits inside the job, a moment before Hangfire's
@@ -176,8 +176,9 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         await WaitForSucceededStatesAsync(queue, jobId, 2);
 
         Assert.Equal(1, factory.Pipelines.RunsOf("run me twice"));
-        Assert.Equal(traceRows, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'"));
-        Assert.Equal(imageKey, await factory.ScalarAsync<string>($"select image_key from fusedream.generations where id = '{id}'"));
+        Assert.Equal(1, await factory.Probe.AttemptsAsync(id));
+        Assert.Equal(traceSteps, await factory.Probe.TraceStepsAsync(id));
+        Assert.Equal(imageKey, await factory.Probe.ImageKeyAsync(id));
         var again = await client.GetJsonAsync($"/v1/generations/{id}");
         Assert.Equal("succeeded", again.Status());
         Assert.Equal(first.GetProperty("finishedAt").GetDateTimeOffset(), again.GetProperty("finishedAt").GetDateTimeOffset());

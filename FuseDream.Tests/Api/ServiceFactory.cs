@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using FuseDream.Tests.Foundation;
+using FuseDream.Tests.Support;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -19,6 +20,9 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
     public string ConnectionString { get; private set; } = "";
 
+    /// <summary>Database (and blob store) inspection for assertions, and deliberate faults.</summary>
+    public GenerationProbe Probe { get; private set; } = null!;
+
     public string BlobDirectory { get; } = Path.Combine(Path.GetTempPath(), "fusedream-tests", Guid.NewGuid().ToString("N"));
 
     public TestPipelineFactory Pipelines { get; } = new();
@@ -35,6 +39,7 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public async Task InitializeAsync()
     {
         ConnectionString = await TestDatabase.CreateFreshAsync(TestClassName);
+        Probe = new GenerationProbe(ConnectionString, BlobDirectory);
         _ = Server; // start the host (migrations, worker) now, not in the first test
     }
 
@@ -72,6 +77,7 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ("Health:RequireWorker", "true"),
     ];
 
+    // Raw SQL left for the simulated-crash test only; everything else asks the probe.
     public async Task<T> ScalarAsync<T>(string sql)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
