@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using FuseDream.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FuseDream.Tests.Api;
@@ -52,9 +53,14 @@ public class CancellationTests(CancellationTests.Factory factory) : IClassFixtur
         var stepAtCancel = await factory.Probe.StepAsync(running);
         Assert.InRange(stepAtCancel ?? 0, 1, 999);
 
-        await Task.Delay(300);
+        // Both jobs are over in Hangfire's eyes (the queued one deleted, the running one ended),
+        // so nothing can still run either generation: the counts below are final.
+        var queuedJob = (await factory.Probe.JobIdAsync(queued.Id()))!;
+        await HangfireJobs.WaitForStateAsync(factory.Jobs, queuedJob, Patience, "Deleted", "Succeeded");
+        Assert.DoesNotContain("Processing", HangfireJobs.HistoryOf(factory.Jobs, queuedJob));
+        await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(running))!, Patience, "Succeeded");
         Assert.Equal(0, factory.Pipelines.RunsOf("waiting in line"));
-        // This test's generations only: the database is shared with the other test of this class.
+        Assert.Equal(1, factory.Pipelines.RunsOf("long runner"));
         Assert.Empty(await factory.Probe.TraceStepsAsync(running));
         Assert.Empty(await factory.Probe.TraceStepsAsync(queued.Id()));
     }
@@ -83,4 +89,6 @@ public class CancellationTests(CancellationTests.Factory factory) : IClassFixtur
             Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         Assert.Equal("canceled", (await client.WaitAsync(next, timeout: TimeSpan.FromSeconds(5))).Status());
     }
+
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 }

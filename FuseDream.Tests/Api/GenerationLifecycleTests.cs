@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Http.Headers;
-using Hangfire.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using SixLabors.ImageSharp;
 using FuseDream.Persistence;
 using FuseDream.Queue;
+using FuseDream.Tests.Support;
 
 namespace FuseDream.Tests.Api;
 
@@ -128,8 +128,12 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var done = await client.WaitAsync(id);
         Assert.Equal("failed", done.Status());
         Assert.Contains("refuses prompts", done.GetProperty("error").GetString());
-        await Task.Delay(500); // a retry (none expected) would have run by now: retry delay 0, schedule poll 0.2 s
+        // A job that ended Succeeded is never run again: once Hangfire records that, the count is final.
+        var history = await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
+        Assert.Equal(1, history.Count(s => s == "Processing"));
+        Assert.DoesNotContain("Scheduled", history);
         Assert.Equal(1, factory.Pipelines.RunsOf("please [fail]"));
+        Assert.Equal(1, await factory.Probe.AttemptsAsync(id));
     }
 
     [Fact]
@@ -139,8 +143,11 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var id = (await client.PostAsync(GenerationClient.Quick("flaky [transient]"))).Id();
         var done = await client.WaitAsync(id, g => g.Status() is "succeeded" or "failed" or "canceled", TimeSpan.FromSeconds(20));
         Assert.Equal("succeeded", done.Status());
+        var history = await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
+        Assert.Equal(2, history.Count(s => s == "Processing"));
         Assert.Equal(2, factory.Pipelines.RunsOf("flaky [transient]"));
         Assert.Equal(2, await factory.Probe.AttemptsAsync(id));
+        Assert.Equal([1, 2, 3, 4, 5, 6], await factory.Probe.TraceStepsAsync(id));
     }
 
     [Fact]
@@ -151,8 +158,11 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var done = await client.WaitAsync(id, g => g.Status() is "succeeded" or "failed" or "canceled", TimeSpan.FromSeconds(20));
         Assert.Equal("failed", done.Status());
         Assert.Contains("Gave up after 3 attempts", done.GetProperty("error").GetString());
-        await Task.Delay(500);
-        Assert.Equal(3, factory.Pipelines.RunsOf("hopeless [always-transient]")); // 1 + Queue:MaxRetries (2)
+        // The last attempt records the failure and ends the job (Succeeded in Hangfire's terms): no fourth run can follow.
+        var history = await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
+        Assert.Equal(3, history.Count(s => s == "Processing")); // 1 + Queue:MaxRetries (2)
+        Assert.Equal(3, factory.Pipelines.RunsOf("hopeless [always-transient]"));
+        Assert.Equal(3, await factory.Probe.AttemptsAsync(id));
     }
 
     [Fact]
@@ -171,9 +181,10 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         // be recorded as succeeded: the row commits inside the job, a moment before Hangfire's
         // own state change, and a requeue in between would overwrite that state.
         var queue = factory.Services.GetRequiredService<GenerationQueue>();
-        await WaitForSucceededStatesAsync(queue, jobId, 1);
+        await HangfireJobs.WaitForHistoryAsync(queue.Storage, jobId, "Succeeded", 1, Patience);
         Assert.True(queue.Requeue(jobId));
-        await WaitForSucceededStatesAsync(queue, jobId, 2);
+        var history = await HangfireJobs.WaitForHistoryAsync(queue.Storage, jobId, "Succeeded", 2, Patience);
+        Assert.Equal(2, history.Count(s => s == "Processing"));
 
         Assert.Equal(1, factory.Pipelines.RunsOf("run me twice"));
         Assert.Equal(1, await factory.Probe.AttemptsAsync(id));
@@ -200,8 +211,8 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
 
         var done = await client.WaitAsync(record.Id);
         Assert.Equal("succeeded", done.Status());
-        await WaitForSucceededStatesAsync(queue, jobId, 1);
-        await WaitForSucceededStatesAsync(queue, duplicate, 1);
+        await HangfireJobs.WaitForHistoryAsync(queue.Storage, jobId, "Succeeded", 1, Patience);
+        await HangfireJobs.WaitForHistoryAsync(queue.Storage, duplicate, "Succeeded", 1, Patience);
         Assert.Equal(1, factory.Pipelines.RunsOf("crashed mid-run"));
         Assert.Equal(4L, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{record.Id}'"));
         Assert.Equal(2, await factory.ScalarAsync<int>($"select attempts from fusedream.generations where id = '{record.Id}'"));
@@ -242,18 +253,5 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         Assert.Equal(HttpStatusCode.BadRequest, badLimit.StatusCode);
     }
 
-    private static async Task WaitForSucceededStatesAsync(GenerationQueue queue, string jobId, int count)
-    {
-        var monitoring = queue.Storage.GetMonitoringApi();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (SucceededStates(monitoring, jobId) >= count) return;
-            await Task.Delay(50);
-        }
-        Assert.Fail($"job {jobId} did not succeed {count} time(s); states: {string.Join(", ", monitoring.JobDetails(jobId).History.Select(h => h.StateName))}");
-    }
-
-    private static int SucceededStates(IMonitoringApi monitoring, string jobId) =>
-        monitoring.JobDetails(jobId).History.Count(h => h.StateName == "Succeeded");
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 }

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using FuseDream.Queue;
 using FuseDream.Tests.Foundation;
 using FuseDream.Tests.Support;
 using Microsoft.AspNetCore.Hosting;
@@ -22,6 +23,9 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     /// <summary>Database (and blob store) inspection for assertions, and deliberate faults.</summary>
     public GenerationProbe Probe { get; private set; } = null!;
+
+    /// <summary>The service's Hangfire storage: its jobs' states and histories.</summary>
+    public Hangfire.JobStorage Jobs => Services.GetRequiredService<GenerationQueue>().Storage;
 
     public string BlobDirectory { get; } = Path.Combine(Path.GetTempPath(), "fusedream-tests", Guid.NewGuid().ToString("N"));
 
