@@ -69,16 +69,30 @@ public class CancellationTests(CancellationTests.Factory factory) : IClassFixtur
     public async Task Generation_Succeeds_WhenItsDatabaseConnectionsAreTerminatedMidRun()
     {
         using var client = factory.CreateClient();
-        var id = (await client.PostAsync(GenerationClient.Quick("survives a database blip", steps: 60, previewEvery: 20))).Id();
-        await client.WaitAsync(id, g => g.Status() == "running");
+        const string prompt = "survives a database blip";
+        var id = (await client.PostAsync(GenerationClient.Quick(prompt, steps: 60, previewEvery: 20))).Id();
+        await client.WaitAsync(id, g => g.Status() == "running" && g.GetProperty("progress").ValueKind != JsonValueKind.Null);
 
-        // Kill every other session on this database: the worker's pooled connections, the
-        // cancellation listener's LISTEN connection and Hangfire's connections.
-        await factory.Probe.TerminateBackendsAsync();
+        // Kill every session of the service on this database: the worker's pooled connections,
+        // the cancellation listener's LISTEN connection and Hangfire's connections.
+        var terminated = await factory.Probe.TerminateBackendsAsync();
+        Assert.NotEmpty(terminated);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await factory.Probe.LiveBackendsAsync(terminated)).Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Empty(await factory.Probe.LiveBackendsAsync(terminated));
+        Assert.True(factory.Pipelines.StepOf(prompt) < 60, "the run finished before its connections were killed; the fault proved nothing");
 
         var done = await client.WaitAsync(id, timeout: TimeSpan.FromSeconds(30));
         Assert.Equal("succeeded", done.Status());
+        // It ran once, and left one result: one attempt, one image and its previews, one trace.
+        await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
+        Assert.Equal(1, factory.Pipelines.RunsOf(prompt));
+        Assert.Equal(1, await factory.Probe.AttemptsAsync(id));
         Assert.Equal(Enumerable.Range(1, 60), await factory.Probe.TraceStepsAsync(id));
+        Assert.Equal([20, 40, 60], await factory.Probe.PreviewStepsAsync(id));
+        var blobs = factory.Probe.BlobKeys();
+        Assert.Contains((await factory.Probe.ImageKeyAsync(id))!, blobs);
+        Assert.All(await factory.Probe.PreviewKeysAsync(id), key => Assert.Contains(key, blobs));
 
         // The listener reconnected: cancelling a fresh running generation is still prompt.
         var signals = factory.Services.GetRequiredService<FuseDream.Worker.CancellationSignals>();
