@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.DependencyInjection;
 using SixLabors.ImageSharp;
-using FuseDream.Persistence;
 using FuseDream.Queue;
 using FuseDream.Tests.Support;
 
@@ -193,29 +192,6 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var again = await client.GetJsonAsync($"/v1/generations/{id}");
         Assert.Equal("succeeded", again.Status());
         Assert.Equal(first.GetProperty("finishedAt").GetDateTimeOffset(), again.GetProperty("finishedAt").GetDateTimeOffset());
-    }
-
-    [Fact]
-    public async Task JobReRunAfterSimulatedCrash_ProducesOneResult()
-    {
-        using var client = factory.CreateClient();
-        var store = factory.Services.GetRequiredService<GenerationStore>();
-        var queue = factory.Services.GetRequiredService<GenerationQueue>();
-        // A worker claimed this generation, wrote an orphan blob and died before committing:
-        // the row says running (attempt 1) and the queue hands the job out again.
-        var (_, record) = await store.CreateAsync(new NewGeneration(Guid.CreateVersion7(), null, "hash", "crashed mid-run", 5, "fast",
-            FuseDream.Generation.GenerationPresets.Fast with { Steps = 4, PreviewEvery = 0 }), CancellationToken.None);
-        await factory.ExecuteAsync($"update fusedream.generations set status = 'running', attempts = 1, worker = 'dead-worker', started_at = now() where id = '{record.Id}'");
-        var jobId = queue.Enqueue(record.Id);
-        var duplicate = queue.Enqueue(record.Id); // and, at least once, delivered twice
-
-        var done = await client.WaitAsync(record.Id);
-        Assert.Equal("succeeded", done.Status());
-        await HangfireJobs.WaitForHistoryAsync(queue.Storage, jobId, "Succeeded", 1, Patience);
-        await HangfireJobs.WaitForHistoryAsync(queue.Storage, duplicate, "Succeeded", 1, Patience);
-        Assert.Equal(1, factory.Pipelines.RunsOf("crashed mid-run"));
-        Assert.Equal(4L, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{record.Id}'"));
-        Assert.Equal(2, await factory.ScalarAsync<int>($"select attempts from fusedream.generations where id = '{record.Id}'"));
     }
 
     [Fact]

@@ -80,23 +80,6 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ("Worker:ShutdownTimeout", "00:00:05"),
         ("Health:RequireWorker", "true"),
     ];
-
-    // Raw SQL left for the simulated-crash test only; everything else asks the probe.
-    public async Task<T> ScalarAsync<T>(string sql)
-    {
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
-
-    public async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 }
 
 /// <summary>HTTP helpers shared by the API tests.</summary>
