@@ -196,6 +196,10 @@ public sealed class GenerationProbe
     public Task ClearJobIdAsync(Guid id) =>
         ExecuteAsync("update fusedream.generations set job_id = null where id = @id", id);
 
+    /// <summary>Fault injection: sets the row's cancel flag as a cancel does, but without the notification the API sends, so only a poll of the flag can see it.</summary>
+    public Task FlagCancelAsync(Guid id) =>
+        ExecuteAsync("update fusedream.generations set cancel_requested = true where id = @id", id);
+
     /// <summary>A place in the tables' history, from <see cref="MarkAsync"/>.</summary>
     public readonly record struct Mark(long GenerationSeq, long JobId);
 
