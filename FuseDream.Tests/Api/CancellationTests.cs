@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using FuseDream.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FuseDream.Tests.Api;
@@ -49,28 +50,49 @@ public class CancellationTests(CancellationTests.Factory factory) : IClassFixtur
         var stopped = await client.WaitAsync(running, timeout: TimeSpan.FromSeconds(5));
         Assert.Equal("canceled", stopped.Status());
         Assert.True(DateTime.UtcNow - asked < TimeSpan.FromSeconds(3), "the running generation did not stop promptly");
-        var stepAtCancel = await factory.ScalarAsync<int>($"select step from fusedream.generations where id = '{running}'");
-        Assert.InRange(stepAtCancel, 1, 999);
+        var stepAtCancel = await factory.Probe.StepAsync(running);
+        Assert.InRange(stepAtCancel ?? 0, 1, 999);
 
-        await Task.Delay(300);
+        // Both jobs are over in Hangfire's eyes (the queued one deleted, the running one ended),
+        // so nothing can still run either generation: the counts below are final.
+        var queuedJob = (await factory.Probe.JobIdAsync(queued.Id()))!;
+        await HangfireJobs.WaitForStateAsync(factory.Jobs, queuedJob, Patience, "Deleted", "Succeeded");
+        Assert.DoesNotContain("Processing", HangfireJobs.HistoryOf(factory.Jobs, queuedJob));
+        await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(running))!, Patience, "Succeeded");
         Assert.Equal(0, factory.Pipelines.RunsOf("waiting in line"));
-        Assert.Equal(0L, await factory.ScalarAsync<long>("select count(*) from fusedream.generation_trace"));
+        Assert.Equal(1, factory.Pipelines.RunsOf("long runner"));
+        Assert.Empty(await factory.Probe.TraceStepsAsync(running));
+        Assert.Empty(await factory.Probe.TraceStepsAsync(queued.Id()));
     }
 
     [Fact]
     public async Task Generation_Succeeds_WhenItsDatabaseConnectionsAreTerminatedMidRun()
     {
         using var client = factory.CreateClient();
-        var id = (await client.PostAsync(GenerationClient.Quick("survives a database blip", steps: 60, previewEvery: 20))).Id();
-        await client.WaitAsync(id, g => g.Status() == "running");
+        const string prompt = "survives a database blip";
+        var id = (await client.PostAsync(GenerationClient.Quick(prompt, steps: 60, previewEvery: 20))).Id();
+        await client.WaitAsync(id, g => g.Status() == "running" && g.GetProperty("progress").ValueKind != JsonValueKind.Null);
 
-        // Kill every other session on this database: the worker's pooled connections, the
-        // cancellation listener's LISTEN connection and Hangfire's connections.
-        await factory.ExecuteAsync("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()");
+        // Kill every session of the service on this database: the worker's pooled connections,
+        // the cancellation listener's LISTEN connection and Hangfire's connections.
+        var terminated = await factory.Probe.TerminateBackendsAsync();
+        Assert.NotEmpty(terminated);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await factory.Probe.LiveBackendsAsync(terminated)).Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Empty(await factory.Probe.LiveBackendsAsync(terminated));
+        Assert.True(factory.Pipelines.StepOf(prompt) < 60, "the run finished before its connections were killed; the fault proved nothing");
 
         var done = await client.WaitAsync(id, timeout: TimeSpan.FromSeconds(30));
         Assert.Equal("succeeded", done.Status());
-        Assert.Equal(60L, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'"));
+        // It ran once, and left one result: one attempt, one image and its previews, one trace.
+        await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
+        Assert.Equal(1, factory.Pipelines.RunsOf(prompt));
+        Assert.Equal(1, await factory.Probe.AttemptsAsync(id));
+        Assert.Equal(Enumerable.Range(1, 60), await factory.Probe.TraceStepsAsync(id));
+        Assert.Equal([20, 40, 60], await factory.Probe.PreviewStepsAsync(id));
+        var blobs = factory.Probe.BlobKeys();
+        Assert.Contains((await factory.Probe.ImageKeyAsync(id))!, blobs);
+        Assert.All(await factory.Probe.PreviewKeysAsync(id), key => Assert.Contains(key, blobs));
 
         // The listener reconnected: cancelling a fresh running generation is still prompt.
         var signals = factory.Services.GetRequiredService<FuseDream.Worker.CancellationSignals>();
@@ -81,4 +103,6 @@ public class CancellationTests(CancellationTests.Factory factory) : IClassFixtur
             Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         Assert.Equal("canceled", (await client.WaitAsync(next, timeout: TimeSpan.FromSeconds(5))).Status());
     }
+
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 }

@@ -1,10 +1,9 @@
 using System.Net;
 using System.Net.Http.Headers;
-using Hangfire.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using SixLabors.ImageSharp;
-using FuseDream.Persistence;
 using FuseDream.Queue;
+using FuseDream.Tests.Support;
 
 namespace FuseDream.Tests.Api;
 
@@ -74,13 +73,12 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var first = await client.PostAsync(body, "key-1");
         var second = await client.PostAsync(body, "key-1");
         Assert.Equal(first.Id(), second.Id());
-        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'an idempotent prompt'"));
-        Assert.Equal(1L, await factory.ScalarAsync<long>(
-            $"select count(*) from hangfire.job where arguments::text like '%{first.Id()}%'"));
+        Assert.Equal(1L, await factory.Probe.GenerationsWithPromptAsync("an idempotent prompt"));
+        Assert.Equal(1L, await factory.Probe.JobsOfAsync(first.Id()));
 
         var conflict = await client.PostAsync(GenerationClient.Quick("an idempotent prompt", steps: 7), "key-1", HttpStatusCode.UnprocessableEntity);
         Assert.Contains("Idempotency-Key", conflict.GetProperty("errors").EnumerateObject().Select(p => p.Name));
-        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'an idempotent prompt'"));
+        Assert.Equal(1L, await factory.Probe.GenerationsWithPromptAsync("an idempotent prompt"));
         await client.WaitAsync(first.Id());
     }
 
@@ -91,7 +89,7 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var body = GenerationClient.Quick("raced idempotent prompt");
         var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => client.PostAsync(body, "raced-key")));
         Assert.Single(responses.Select(r => r.Id()).Distinct());
-        Assert.Equal(1L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations where prompt = 'raced idempotent prompt'"));
+        Assert.Equal(1L, await factory.Probe.GenerationsWithPromptAsync("raced idempotent prompt"));
         await client.WaitAsync(responses[0].Id());
         Assert.Equal(1, factory.Pipelines.RunsOf("raced idempotent prompt"));
     }
@@ -129,8 +127,12 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var done = await client.WaitAsync(id);
         Assert.Equal("failed", done.Status());
         Assert.Contains("refuses prompts", done.GetProperty("error").GetString());
-        await Task.Delay(500); // a retry (none expected) would have run by now: retry delay 0, schedule poll 0.2 s
+        // A job that ended Succeeded is never run again: once Hangfire records that, the count is final.
+        var history = await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
+        Assert.Equal(1, history.Count(s => s == "Processing"));
+        Assert.DoesNotContain("Scheduled", history);
         Assert.Equal(1, factory.Pipelines.RunsOf("please [fail]"));
+        Assert.Equal(1, await factory.Probe.AttemptsAsync(id));
     }
 
     [Fact]
@@ -140,8 +142,11 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var id = (await client.PostAsync(GenerationClient.Quick("flaky [transient]"))).Id();
         var done = await client.WaitAsync(id, g => g.Status() is "succeeded" or "failed" or "canceled", TimeSpan.FromSeconds(20));
         Assert.Equal("succeeded", done.Status());
+        var history = await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
+        Assert.Equal(2, history.Count(s => s == "Processing"));
         Assert.Equal(2, factory.Pipelines.RunsOf("flaky [transient]"));
-        Assert.Equal(2, await factory.ScalarAsync<int>($"select attempts from fusedream.generations where id = '{id}'"));
+        Assert.Equal(2, await factory.Probe.AttemptsAsync(id));
+        Assert.Equal([1, 2, 3, 4, 5, 6], await factory.Probe.TraceStepsAsync(id));
     }
 
     [Fact]
@@ -152,8 +157,11 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var done = await client.WaitAsync(id, g => g.Status() is "succeeded" or "failed" or "canceled", TimeSpan.FromSeconds(20));
         Assert.Equal("failed", done.Status());
         Assert.Contains("Gave up after 3 attempts", done.GetProperty("error").GetString());
-        await Task.Delay(500);
-        Assert.Equal(3, factory.Pipelines.RunsOf("hopeless [always-transient]")); // 1 + Queue:MaxRetries (2)
+        // The last attempt records the failure and ends the job (Succeeded in Hangfire's terms): no fourth run can follow.
+        var history = await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
+        Assert.Equal(3, history.Count(s => s == "Processing")); // 1 + Queue:MaxRetries (2)
+        Assert.Equal(3, factory.Pipelines.RunsOf("hopeless [always-transient]"));
+        Assert.Equal(3, await factory.Probe.AttemptsAsync(id));
     }
 
     [Fact]
@@ -163,47 +171,27 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var id = (await client.PostAsync(GenerationClient.Quick("run me twice"))).Id();
         var first = await client.WaitAsync(id);
         Assert.Equal("succeeded", first.Status());
-        var traceRows = await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'");
-        var imageKey = await factory.ScalarAsync<string>($"select image_key from fusedream.generations where id = '{id}'");
-        var jobId = await factory.ScalarAsync<string>($"select job_id from fusedream.generations where id = '{id}'");
+        var traceSteps = await factory.Probe.TraceStepsAsync(id);
+        Assert.Equal([1, 2, 3, 4, 5, 6], traceSteps);
+        var imageKey = await factory.Probe.ImageKeyAsync(id);
+        var jobId = (await factory.Probe.JobIdAsync(id))!;
 
         // Hangfire is at-least-once: deliver the same job again. Wait for the first delivery to
         // be recorded as succeeded: the row commits inside the job, a moment before Hangfire's
         // own state change, and a requeue in between would overwrite that state.
         var queue = factory.Services.GetRequiredService<GenerationQueue>();
-        await WaitForSucceededStatesAsync(queue, jobId, 1);
+        await HangfireJobs.WaitForHistoryAsync(queue.Storage, jobId, "Succeeded", 1, Patience);
         Assert.True(queue.Requeue(jobId));
-        await WaitForSucceededStatesAsync(queue, jobId, 2);
+        var history = await HangfireJobs.WaitForHistoryAsync(queue.Storage, jobId, "Succeeded", 2, Patience);
+        Assert.Equal(2, history.Count(s => s == "Processing"));
 
         Assert.Equal(1, factory.Pipelines.RunsOf("run me twice"));
-        Assert.Equal(traceRows, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{id}'"));
-        Assert.Equal(imageKey, await factory.ScalarAsync<string>($"select image_key from fusedream.generations where id = '{id}'"));
+        Assert.Equal(1, await factory.Probe.AttemptsAsync(id));
+        Assert.Equal(traceSteps, await factory.Probe.TraceStepsAsync(id));
+        Assert.Equal(imageKey, await factory.Probe.ImageKeyAsync(id));
         var again = await client.GetJsonAsync($"/v1/generations/{id}");
         Assert.Equal("succeeded", again.Status());
         Assert.Equal(first.GetProperty("finishedAt").GetDateTimeOffset(), again.GetProperty("finishedAt").GetDateTimeOffset());
-    }
-
-    [Fact]
-    public async Task JobReRunAfterSimulatedCrash_ProducesOneResult()
-    {
-        using var client = factory.CreateClient();
-        var store = factory.Services.GetRequiredService<GenerationSubmissions>();
-        var queue = factory.Services.GetRequiredService<GenerationQueue>();
-        // A worker claimed this generation, wrote an orphan blob and died before committing:
-        // the row says running (attempt 1) and the queue hands the job out again.
-        var (_, record) = await store.CreateAsync(new NewGeneration(Guid.CreateVersion7(), null, "hash", "crashed mid-run", 5, "fast",
-            FuseDream.Generation.GenerationPresets.Fast with { Steps = 4, PreviewEvery = 0 }), CancellationToken.None);
-        await factory.ExecuteAsync($"update fusedream.generations set status = 'running', attempts = 1, worker = 'dead-worker', started_at = now() where id = '{record.Id}'");
-        var jobId = queue.Enqueue(record.Id);
-        var duplicate = queue.Enqueue(record.Id); // and, at least once, delivered twice
-
-        var done = await client.WaitAsync(record.Id);
-        Assert.Equal("succeeded", done.Status());
-        await WaitForSucceededStatesAsync(queue, jobId, 1);
-        await WaitForSucceededStatesAsync(queue, duplicate, 1);
-        Assert.Equal(1, factory.Pipelines.RunsOf("crashed mid-run"));
-        Assert.Equal(4L, await factory.ScalarAsync<long>($"select count(*) from fusedream.generation_trace where generation_id = '{record.Id}'"));
-        Assert.Equal(2, await factory.ScalarAsync<int>($"select attempts from fusedream.generations where id = '{record.Id}'"));
     }
 
     [Fact]
@@ -241,18 +229,5 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         Assert.Equal(HttpStatusCode.BadRequest, badLimit.StatusCode);
     }
 
-    private static async Task WaitForSucceededStatesAsync(GenerationQueue queue, string jobId, int count)
-    {
-        var monitoring = queue.Storage.GetMonitoringApi();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (SucceededStates(monitoring, jobId) >= count) return;
-            await Task.Delay(50);
-        }
-        Assert.Fail($"job {jobId} did not succeed {count} time(s); states: {string.Join(", ", monitoring.JobDetails(jobId).History.Select(h => h.StateName))}");
-    }
-
-    private static int SucceededStates(IMonitoringApi monitoring, string jobId) =>
-        monitoring.JobDetails(jobId).History.Count(h => h.StateName == "Succeeded");
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 }

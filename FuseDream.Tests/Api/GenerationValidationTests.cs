@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using FuseDream.Tests.Support;
 
 namespace FuseDream.Tests.Api;
 
@@ -38,6 +39,7 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
     public async Task InvalidRequest_Is400NamingTheField_AndNothingIsStoredOrEnqueued(string body, string field, string reason)
     {
         using var client = factory.CreateClient();
+        var before = await factory.Probe.MarkAsync();
         using var response = await client.PostAsync("/v1/generations", new StringContent(body, Encoding.UTF8, "application/json"));
         var text = await response.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -45,7 +47,7 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         var errors = JsonDocument.Parse(text).RootElement.GetProperty("errors");
         Assert.True(errors.TryGetProperty(field, out var messages), $"no error for '{field}' in {text}");
         Assert.Contains(messages.EnumerateArray(), m => m.GetString()!.Contains(reason, StringComparison.Ordinal));
-        await AssertNothingStoredAsync();
+        await AssertNothingStoredSinceAsync(before);
     }
 
     [Fact]
@@ -56,39 +58,43 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         var prompt = string.Join(' ', Enumerable.Repeat("supercalifragilisticexpialidocious", 20));
         var expected = FuseDream.Text.ClipTokenizer.Default.CountTokens(prompt);
         Assert.True(expected > 77);
+        var before = await factory.Probe.MarkAsync();
         var problem = await client.PostAsync(new { prompt, model = "biggan-256" }, expected: HttpStatusCode.BadRequest);
         var message = Assert.Single(problem.GetProperty("errors").GetProperty("prompt").EnumerateArray()).GetString();
         Assert.Contains($"is {expected} CLIP tokens", message);
-        await AssertNothingStoredAsync();
+        await AssertNothingStoredSinceAsync(before);
     }
 
     [Fact]
     public async Task EveryInvalidField_IsReportedAtOnce()
     {
         using var client = factory.CreateClient();
+        var before = await factory.Probe.MarkAsync();
         var problem = await client.PostAsync(new { prompt = "", model = "x", options = new { steps = -1, topK = 100 } }, expected: HttpStatusCode.BadRequest);
         var fields = problem.GetProperty("errors").EnumerateObject().Select(p => p.Name).ToHashSet();
         Assert.Superset(new HashSet<string> { "prompt", "model", "options.steps", "options.topK" }, fields);
-        await AssertNothingStoredAsync();
+        await AssertNothingStoredSinceAsync(before);
     }
 
     [Fact]
     public async Task NonJsonBody_Is415ProblemDetails()
     {
         using var client = factory.CreateClient();
+        var before = await factory.Probe.MarkAsync();
         using var response = await client.PostAsync("/v1/generations", new StringContent("prompt=a dog", Encoding.UTF8, "text/plain"));
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        await AssertNothingStoredAsync();
+        await AssertNothingStoredSinceAsync(before);
     }
 
     [Fact]
     public async Task OverlongIdempotencyKey_Is400()
     {
         using var client = factory.CreateClient();
+        var before = await factory.Probe.MarkAsync();
         var problem = await client.PostAsync(GenerationClient.Quick("a dog"), new string('k', 201), HttpStatusCode.BadRequest);
         Assert.True(problem.GetProperty("errors").TryGetProperty("Idempotency-Key", out _));
-        await AssertNothingStoredAsync();
+        await AssertNothingStoredSinceAsync(before);
     }
 
     [Fact]
@@ -97,15 +103,19 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         using var client = factory.CreateClient();
         // 75 words + start + end = 77 tokens: exactly the limit.
         var prompt = string.Join(' ', Enumerable.Repeat("cat", 75));
+        var before = await factory.Probe.MarkAsync();
         var created = await client.PostAsync(GenerationClient.Quick(prompt, steps: 1));
         Assert.Equal("succeeded", (await client.WaitAsync(created.Id())).Status());
-        await factory.ExecuteAsync("delete from fusedream.generations");
-        await factory.ExecuteAsync("delete from hangfire.job");
+        // The same yardstick the rejections use sees this one row and its job.
+        Assert.Equal((1L, 1L), await factory.Probe.AddedSinceAsync(before));
+        Assert.Equal(1L, await factory.Probe.JobsOfAsync(created.Id()));
     }
 
-    private async Task AssertNothingStoredAsync()
-    {
-        Assert.Equal(0L, await factory.ScalarAsync<long>("select count(*) from fusedream.generations"));
-        Assert.Equal(0L, await factory.ScalarAsync<long>("select count(*) from hangfire.job"));
-    }
+    /// <summary>
+    /// No generation and no job appeared since <paramref name="before"/>. Counted from a mark,
+    /// not as empty tables: the other tests of this class share the database, and one of them
+    /// stores a generation; this holds whatever ran before.
+    /// </summary>
+    private async Task AssertNothingStoredSinceAsync(GenerationProbe.Mark before) =>
+        Assert.Equal((0L, 0L), await factory.Probe.AddedSinceAsync(before));
 }

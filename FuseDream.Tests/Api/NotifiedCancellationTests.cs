@@ -28,9 +28,11 @@ public class NotifiedCancellationTests(NotifiedCancellationTests.Factory factory
         await CancelPromptlyAsync(client, "notified once");
 
         var connections = signals.Connections;
-        await factory.ExecuteAsync(
-            "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and query ilike 'listen%'");
+        var terminated = await factory.Probe.TerminateBackendsAsync(queryLike: "listen%");
+        Assert.NotEmpty(terminated);
         var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await factory.Probe.LiveBackendsAsync(terminated)).Count > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.Empty(await factory.Probe.LiveBackendsAsync(terminated));
         while (signals.Connections == connections && DateTime.UtcNow < deadline) await Task.Delay(20);
         Assert.True(signals.Connections > connections, "the cancellation listener did not reconnect");
 

@@ -1,7 +1,12 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using FuseDream.Queue;
 using FuseDream.Tests.Foundation;
+using FuseDream.Tests.Support;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,13 +16,26 @@ using FuseDream.Worker;
 namespace FuseDream.Tests.Api;
 
 /// <summary>
-/// The API on a fresh PostgreSQL database of its own, over real HTTP, with an in-process
-/// worker (a real Hangfire server) running <see cref="TestPipeline"/>; short polling
-/// intervals keep the tests quick.
+/// The API on a fresh PostgreSQL database of its own, served by Kestrel on a socket bound to
+/// 127.0.0.1 with an ephemeral port (not the in-memory TestServer), with an in-process worker
+/// (a real Hangfire server) running <see cref="TestPipeline"/>; short polling intervals keep
+/// the tests quick. <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> returns a
+/// plain <see cref="HttpClient"/> whose base address is that socket.
 /// </summary>
 public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
+    public ServiceFactory() => UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+
     public string ConnectionString { get; private set; } = "";
+
+    /// <summary>Database (and blob store) inspection for assertions, and deliberate faults.</summary>
+    public GenerationProbe Probe { get; private set; } = null!;
+
+    /// <summary>Where Kestrel listens (<c>http://127.0.0.1:{port}</c>).</summary>
+    public Uri Address { get; private set; } = null!;
+
+    /// <summary>The service's Hangfire storage: its jobs' states and histories.</summary>
+    public Hangfire.JobStorage Jobs => Services.GetRequiredService<GenerationQueue>().Storage;
 
     public string BlobDirectory { get; } = Path.Combine(Path.GetTempPath(), "fusedream-tests", Guid.NewGuid().ToString("N"));
 
@@ -35,7 +53,10 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public async Task InitializeAsync()
     {
         ConnectionString = await TestDatabase.CreateFreshAsync(TestClassName);
-        _ = Server; // start the host (migrations, worker) now, not in the first test
+        Probe = new GenerationProbe(ConnectionString, BlobDirectory);
+        StartServer(); // start the host (migrations, worker, the socket) now, not in the first test
+        var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        Address = new Uri(Assert.Single(addresses));
     }
 
     async Task IAsyncLifetime.DisposeAsync()
@@ -71,22 +92,6 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ("Worker:ShutdownTimeout", "00:00:05"),
         ("Health:RequireWorker", "true"),
     ];
-
-    public async Task<T> ScalarAsync<T>(string sql)
-    {
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
-
-    public async Task ExecuteAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 }
 
 /// <summary>HTTP helpers shared by the API tests.</summary>

@@ -1,5 +1,6 @@
 using FuseDream.Generation;
 using FuseDream.Tests.Foundation;
+using FuseDream.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using FuseDream.Persistence;
@@ -48,8 +49,7 @@ public class ThrottledProgressWriterTests
         using var cancel = new CancellationTokenSource();
         await using (var writer = new ThrottledProgressWriter(new ProgressStore(dataSource), record.Id, TimeSpan.FromMilliseconds(20), cancel, NullLogger.Instance))
         {
-            await using (var command = dataSource.CreateCommand($"update fusedream.generations set cancel_requested = true where id = '{record.Id}'"))
-                await command.ExecuteNonQueryAsync();
+            await new GenerationProbe(connectionString).FlagCancelAsync(record.Id);
             var deadline = DateTime.UtcNow.AddSeconds(5);
             while (!cancel.IsCancellationRequested && DateTime.UtcNow < deadline) await Task.Delay(10);
         }

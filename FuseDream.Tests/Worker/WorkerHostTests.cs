@@ -1,6 +1,7 @@
 using FuseDream.Generation;
 using FuseDream.Tests.Api;
 using FuseDream.Tests.Foundation;
+using FuseDream.Tests.Support;
 using FuseDream.Worker.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -52,7 +53,7 @@ public class WorkerHostTests
         var requeued = await store.GetAsync(record.Id, CancellationToken.None);
         Assert.Equal(GenerationStatus.Queued, requeued!.Status);
         Assert.Null(requeued.Worker);
-        Assert.Equal(0L, await ScalarAsync(connectionString, "select count(*) from fusedream.workers"));
+        Assert.Empty(await new GenerationProbe(connectionString).WorkerNamesAsync());
 
         var fast = new TestPipelineFactory { StepDelay = TimeSpan.Zero };
         using var second = Build(connectionString, blobs, "worker-b", fast);
@@ -61,7 +62,7 @@ public class WorkerHostTests
         Assert.Equal(GenerationStatus.Succeeded, done.Status);
         Assert.Equal("worker-b", done.Worker);
         Assert.Equal(2, done.Attempts);
-        Assert.Equal(300L, await ScalarAsync(connectionString, $"select count(*) from fusedream.generation_trace where generation_id = '{record.Id}'"));
+        Assert.Equal(Enumerable.Range(1, 300), await new GenerationProbe(connectionString).TraceStepsAsync(record.Id));
         Assert.Equal(1, slow.RunsOf("handed over"));
         Assert.Equal(1, fast.RunsOf("handed over"));
         await second.StopAsync();
@@ -75,7 +76,7 @@ public class WorkerHostTests
         using var host = Build(connectionString, Path.GetTempPath(), "worker-three", pipelines, "--Worker:Count=3");
         await host.StartAsync();
         Assert.Equal(3, pipelines.Created);
-        Assert.Equal(3L, await ScalarAsync(connectionString, "select worker_count::bigint from fusedream.workers where name = 'worker-three'"));
+        Assert.Equal(3, await new GenerationProbe(connectionString).WorkerThreadsAsync("worker-three"));
         await host.StopAsync();
     }
 
@@ -120,13 +121,5 @@ public class WorkerHostTests
         while (DateTime.UtcNow < deadline);
         Assert.Fail($"generation {id} did not reach the expected state; last: {record}");
         return record!;
-    }
-
-    private static async Task<long> ScalarAsync(string connectionString, string sql)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (long)(await command.ExecuteScalarAsync())!;
     }
 }
