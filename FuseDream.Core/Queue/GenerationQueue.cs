@@ -67,9 +67,6 @@ internal sealed class GenerationQueue
             Job.FromExpression<GenerationJob>(job => job.RunAsync(generationId, null, CancellationToken.None)),
             new EnqueuedState(QueueOptions.GpuQueue));
 
-    /// <summary>Runs a job again (used for a re-delivery: the job is idempotent).</summary>
-    public bool Requeue(string jobId) => _client.Value.Requeue(jobId);
-
     /// <summary>Drops a job that should no longer run (its generation was canceled while queued).</summary>
     public bool Delete(string jobId) => _client.Value.Delete(jobId);
 }

@@ -181,7 +181,8 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         // own state change, and a requeue in between would overwrite that state.
         var queue = factory.Services.GetRequiredService<GenerationQueue>();
         await HangfireJobs.WaitForHistoryAsync(queue.Storage, jobId, "Succeeded", 1, Patience);
-        Assert.True(queue.Requeue(jobId));
+        // Hangfire's own client, not the service's: the service never re-delivers a job itself.
+        Assert.True(Hangfire.BackgroundJobClientExtensions.Requeue(new Hangfire.BackgroundJobClient(queue.Storage, queue.Filters), jobId));
         var history = await HangfireJobs.WaitForHistoryAsync(queue.Storage, jobId, "Succeeded", 2, Patience);
         Assert.Equal(2, history.Count(s => s == "Processing"));
 
