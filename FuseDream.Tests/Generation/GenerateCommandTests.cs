@@ -84,23 +84,8 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.DoesNotContain("(Parameter", run.StdErr);
     }
 
-    private static async Task<(int ExitCode, string StdOut, string StdErr)> Worker(string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "FuseDream.Worker.dll"));
-        foreach (var arg in args) psi.ArgumentList.Add(arg);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int ExitCode, string StdOut, string StdErr)> Worker(string[] args) =>
+        WorkerProcess.RunAsync(args, TimeSpan.FromMinutes(10));
 
     public void Dispose()
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using FuseDream.Tests.Support;
 
 namespace FuseDream.Tests.Models;
 
@@ -51,14 +52,7 @@ public sealed class ModelPullProcessTests : IDisposable
 
     private Process StartPull()
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "FuseDream.Worker.dll"), "models", "pull", "clip-tiny", "--store", _temp.StoreDirectory, "--catalog", _temp.CatalogPath })
-            start.ArgumentList.Add(arg);
+        var start = WorkerProcess.Start(["models", "pull", "clip-tiny", "--store", _temp.StoreDirectory, "--catalog", _temp.CatalogPath]);
         return Process.Start(start) ?? throw new InvalidOperationException("could not start the worker process");
     }
 

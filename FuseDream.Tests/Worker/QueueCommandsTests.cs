@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Text.Json;
 using FuseDream.Persistence;
 using FuseDream.Tests.Foundation;
+using FuseDream.Tests.Support;
 using Npgsql;
 
 namespace FuseDream.Tests.Worker;
@@ -85,42 +85,15 @@ public class QueueCommandsTests
         Assert.Contains("ConnectionStrings__FuseDream", run.StdErr);
     }
 
-    /// <summary>
-    /// The worker as built in its own output folder (with its own runtime configuration: the
-    /// generic host's assemblies are not copied beside the tests, which get them from ASP.NET Core).
-    /// </summary>
-    private static string WorkerExecutable
-    {
-        get
-        {
-            var tests = new DirectoryInfo(AppContext.BaseDirectory); // …/FuseDream.Tests/bin/<configuration>/<framework>/
-            var framework = tests.Name;
-            var configuration = tests.Parent!.Name;
-            var repository = tests.Parent.Parent!.Parent!.Parent!.FullName;
-            var path = Path.Combine(repository, "FuseDream.Worker", "bin", configuration, framework, "FuseDream.Worker.dll");
-            return File.Exists(path) ? path : throw new FileNotFoundException($"the worker is not built at {path}: build FuseDream.sln", path);
-        }
-    }
-
     private static async Task<(int ExitCode, string StdOut, string StdErr)> Worker(string? connectionString, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var (exitCode, stdout, stderr) = await WorkerProcess.RunAsync(args, TimeSpan.FromMinutes(2), start =>
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        psi.ArgumentList.Add(WorkerExecutable);
-        foreach (var arg in args) psi.ArgumentList.Add(arg);
-        psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        psi.Environment.Remove("ASPNETCORE_ENVIRONMENT");
-        if (connectionString is null) psi.Environment.Remove("ConnectionStrings__FuseDream");
-        else psi.Environment["ConnectionStrings__FuseDream"] = connectionString;
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, (await stdout).Trim(), await stderr);
+            start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+            start.Environment.Remove("ASPNETCORE_ENVIRONMENT");
+            if (connectionString is null) start.Environment.Remove("ConnectionStrings__FuseDream");
+            else start.Environment["ConnectionStrings__FuseDream"] = connectionString;
+        });
+        return (exitCode, stdout.Trim(), stderr);
     }
 }

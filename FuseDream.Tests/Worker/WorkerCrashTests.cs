@@ -120,18 +120,9 @@ public class WorkerCrashTests(WorkerCrashTests.Factory factory) : IClassFixture<
     /// <summary><c>FuseDream.Worker.dll serve</c> on the fixture models, with its output drained so it never blocks on a full pipe.</summary>
     private Process StartServeProcess(string name)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(WorkerDll()),
-        };
+        var start = WorkerProcess.Start(["serve", .. WorkerArgs(name)]);
         // An empty model store: the process serves exactly the fixture models named below.
         start.Environment["FUSEDREAM_MODELS"] = Directory.CreateTempSubdirectory("fusedream-no-models-").FullName;
-        start.ArgumentList.Add(WorkerDll());
-        start.ArgumentList.Add("serve");
-        foreach (var arg in WorkerArgs(name)) start.ArgumentList.Add(arg);
         start.ArgumentList.Add($"--Models:Clip={Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt")}");
         start.ArgumentList.Add($"--Models:BigGan256={Path.Combine(FixtureSets.Root, "biggan", "G256_tiny.pth")}");
         start.ArgumentList.Add("--Models:Device=cpu");
@@ -141,19 +132,5 @@ public class WorkerCrashTests(WorkerCrashTests.Factory factory) : IClassFixture<
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
-    }
-
-    /// <summary>
-    /// The worker as its own build left it. The copy in the tests' output lacks what the
-    /// generic host needs outside ASP.NET Core's shared framework, which only the worker's own
-    /// output carries (enough for <c>generate</c> and <c>models</c>, not for <c>serve</c>).
-    /// </summary>
-    private static string WorkerDll()
-    {
-        var repo = Foundation.ApiPublishTests.RepositoryRoot();
-        var output = Path.GetRelativePath(Path.Combine(repo, "FuseDream.Tests"), AppContext.BaseDirectory); // bin/{Configuration}/{framework}
-        var dll = Path.GetFullPath(Path.Combine(repo, "FuseDream.Worker", output, "FuseDream.Worker.dll"));
-        Assert.True(File.Exists(dll), $"{dll} is missing: build FuseDream.Worker (building the tests does)");
-        return dll;
     }
 }
