@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FuseDream.Checkpoints;
 using FuseDream.Generation;
 using FuseDream.Imaging;
