@@ -116,20 +116,22 @@ internal sealed class GenerationJob(
             var retries = context?.GetJobParameter<int>("RetryCount", allowStale: true) ?? 0;
             if (retries >= queueOptions.Value.MaxRetries)
             {
-                await states.MarkFailedAsync(generationId, $"Gave up after {retries + 1} attempts: {ex.Message}", CancellationToken.None);
+                await states.MarkFailedAsync(generationId,
+                    FailureReasons.For($"Gave up after {retries + 1} attempts: {FailureReasons.StorageKeptFailing}", generationId), CancellationToken.None);
                 logger.LogError(ex, "Generation {GenerationId} failed after {Attempts} attempts", generationId, retries + 1);
                 return;
             }
             // Transient: put the row back to queued and let Hangfire retry after a delay.
-            await states.RequeueAsync(generationId, $"Retrying after a transient failure: {ex.Message}", CancellationToken.None);
+            await states.RequeueAsync(generationId, FailureReasons.For(FailureReasons.Retrying, generationId), CancellationToken.None);
             logger.LogWarning(ex, "Generation {GenerationId} hit a transient failure; Hangfire will retry", generationId);
             throw;
         }
         catch (Exception ex)
         {
             // Permanent: the same input would fail the same way, so record it and do not retry
-            // (returning normally tells Hangfire the job is done).
-            await states.MarkFailedAsync(generationId, ex.Message, CancellationToken.None);
+            // (returning normally tells Hangfire the job is done). The client reads a category;
+            // the exception (paths, driver and database messages) is in the log line below.
+            await states.MarkFailedAsync(generationId, FailureReasons.For(FailureReasons.ModelsFailed, generationId), CancellationToken.None);
             logger.LogError(ex, "Generation {GenerationId} failed", generationId);
         }
     }
