@@ -88,4 +88,5 @@ public sealed record ModelsResponse(IReadOnlyList<ModelAvailability> Models, IRe
 /// <summary>A model id, and how many worker threads (GPUs) can run it now.</summary>
 public sealed record ModelAvailability(string Id, int WorkerThreads);
 
-public sealed record WorkerResponse(string Name, IReadOnlyList<string> Models, int Threads, DateTimeOffset StartedAt, DateTimeOffset LastSeen);
+/// <summary>A live worker process: what it runs and since when. Not its name: that is the host's, for the logs and the heartbeat table.</summary>
+public sealed record WorkerResponse(IReadOnlyList<string> Models, int Threads, DateTimeOffset StartedAt, DateTimeOffset LastSeen);

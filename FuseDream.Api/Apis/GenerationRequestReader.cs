@@ -14,7 +14,9 @@ public sealed record ValidatedGeneration(string Prompt, long? Seed, string Prese
 /// Reads and validates <c>POST /v1/generations</c> bodies. The body is parsed here rather
 /// than by model binding so that every problem — malformed JSON, a wrong type, an unknown
 /// field, an out-of-range value, a prompt too long for CLIP — comes back as a 400 naming the
-/// JSON field and the reason. Nothing is stored before this says yes.
+/// JSON field and the reason. Nothing is stored before this says yes. The checks run cheapest
+/// first: the prompt's length before anything else, its CLIP token count last and only when
+/// every other field is valid (the caller limits the body to <see cref="GenerationsApi.MaxRequestBodyBytes"/>).
 /// </summary>
 public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
 {
@@ -53,8 +55,10 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
             list.Add(reason);
         }
 
-        if (tokenCounter.Problem(body.Prompt) is { } promptProblem)
-            Add("prompt", promptProblem);
+        // The prompt's cheap checks first; tokenizing waits until everything else passed (below).
+        var promptShape = PromptRules.ShapeProblem(body.Prompt);
+        if (promptShape is not null)
+            Add("prompt", promptShape);
 
         if (string.IsNullOrWhiteSpace(body.Model))
             Add("model", $"is required: one of {string.Join(", ", GenerationOptions.Models.All)}");
@@ -79,6 +83,10 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
             if (error.Field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
             Add(FieldOf(error.Field), error.Reason);
         }
+
+        // Tokenizing is the one costly check: only a request that is otherwise valid pays for it.
+        if (errors.Count == 0 && tokenCounter.TokenProblem(body.Prompt!) is { } tokenProblem)
+            Add("prompt", tokenProblem);
 
         if (errors.Count > 0)
             return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));

@@ -4,6 +4,7 @@ using System.Text;
 using FuseDream.Generation;
 using FuseDream.Generations;
 using FuseDream.Storage;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
@@ -21,6 +22,9 @@ public static class GenerationsApi
     /// <summary>Header that makes <c>POST /v1/generations</c> idempotent.</summary>
     public const string IdempotencyHeader = "Idempotency-Key";
 
+    /// <summary>The largest body <c>POST /v1/generations</c> reads (64 KiB); a larger one is refused with 413.</summary>
+    public const int MaxRequestBodyBytes = 64 * 1024;
+
     /// <summary>Results never change once written, so they may be cached for a year.</summary>
     private const string ImmutableCaching = "public, max-age=31536000, immutable";
 
@@ -34,7 +38,8 @@ public static class GenerationsApi
             .WithDescription("Validates the request (prompt ≤ 77 CLIP tokens, known model and preset, every option within its range) before anything is stored, " +
                              "then queues the generation. With an Idempotency-Key header, repeating the same request returns the same generation; " +
                              "reusing the key with a different request is refused with 422.")
-            .Accepts<CreateGenerationRequest>("application/json");
+            .Accepts<CreateGenerationRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         api.MapGet("/", ListAsync)
             .WithName("ListGenerations")
             .WithSummary("List generations, newest first, with cursor paging and an optional status filter");
@@ -71,7 +76,20 @@ public static class GenerationsApi
                 new Dictionary<string, string[]> { [IdempotencyHeader] = ["must be a single non-empty value of at most 200 characters"] },
                 title: "The request is invalid.");
 
-        var (generation, errors) = await services.Reader.ReadAsync(request, cancellationToken);
+        // Set before the first read: Kestrel refuses a larger Content-Length at that read, and
+        // stops a chunked body as soon as it passes the limit.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+            bodySize.MaxRequestBodySize = MaxRequestBodyBytes;
+        ValidatedGeneration? generation;
+        Dictionary<string, string[]>? errors;
+        try
+        {
+            (generation, errors) = await services.Reader.ReadAsync(request, cancellationToken);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return BodyTooLarge();
+        }
         if (errors is not null)
             return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
 
@@ -211,6 +229,10 @@ public static class GenerationsApi
         response.Headers.CacheControl = ImmutableCaching;
         return TypedResults.Stream(stream, "image/png", entityTag: new EntityTagHeaderValue($"\"{key}\""));
     }
+
+    internal static ProblemHttpResult BodyTooLarge() =>
+        TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "The request body is too large.",
+            detail: $"A generation request is at most {MaxRequestBodyBytes} bytes (64 KiB) of JSON; a prompt is at most {FuseDream.Text.PromptRules.MaxCharacters} characters.");
 
     private static ProblemHttpResult QueueUnavailable(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The job queue is not available.", detail: detail);

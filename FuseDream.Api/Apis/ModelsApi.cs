@@ -27,6 +27,6 @@ public static class ModelsApi
             .Select(g => new ModelAvailability(g.Key, g.Sum(x => x.WorkerCount)))
             .ToList();
         return TypedResults.Ok(new ModelsResponse(models,
-            [.. workers.Select(w => new WorkerResponse(w.Name, w.Models, w.WorkerCount, w.StartedAt, w.LastSeen))]));
+            [.. workers.Select(w => new WorkerResponse(w.Models, w.WorkerCount, w.StartedAt, w.LastSeen))]));
     }
 }

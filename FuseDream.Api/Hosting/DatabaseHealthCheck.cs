@@ -4,7 +4,8 @@ using Npgsql;
 namespace FuseDream.Api.Hosting;
 
 /// <summary>Ready only when PostgreSQL answers a query.</summary>
-public sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
+/// <remarks>The answer says only that PostgreSQL did not answer; the exception (host, user, database) goes to the log.</remarks>
+public sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource, ILogger<DatabaseHealthCheck> logger) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -16,7 +17,8 @@ public sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCh
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
         {
-            return HealthCheckResult.Unhealthy($"PostgreSQL is not reachable: {ex.Message}", ex);
+            logger.LogWarning(ex, "Health check database: PostgreSQL is not reachable");
+            return HealthCheckResult.Unhealthy("PostgreSQL is not reachable.");
         }
     }
 }

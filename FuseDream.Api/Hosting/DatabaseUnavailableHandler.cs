@@ -9,7 +9,8 @@ public sealed class DatabaseUnavailableHandler(IProblemDetailsService problems, 
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        if (!TransientErrors.IsTransient(exception)) return false;
+        // A bad request body (too large, cut short) is an IOException too, but the client's: not a 503.
+        if (exception is BadHttpRequestException || !TransientErrors.IsTransient(exception)) return false;
         logger.LogWarning("Request {Path} failed on a transient error: {Reason}", httpContext.Request.Path, exception.Message);
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.Headers.RetryAfter = "1";

@@ -12,6 +12,7 @@ public static class GenerationServices
     {
         builder.Services.AddGenerationStorage();
         builder.Services.AddSingleton<GenerationRequestReader>();
+        builder.Services.AddExceptionHandler<BadRequestBodyHandler>();
         builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 

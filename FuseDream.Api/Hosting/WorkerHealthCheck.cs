@@ -15,7 +15,8 @@ public sealed class HealthOptions
 }
 
 /// <summary>Ready only when at least one worker has sent a heartbeat within <see cref="WorkerOptions.HeartbeatTimeout"/>.</summary>
-public sealed class WorkerHealthCheck(WorkerRegistry registry, IOptions<WorkerOptions> workers, IOptions<HealthOptions> health) : IHealthCheck
+/// <remarks>The answer counts workers without naming them (host names stay in the log and the heartbeat table).</remarks>
+public sealed class WorkerHealthCheck(WorkerRegistry registry, IOptions<WorkerOptions> workers, IOptions<HealthOptions> health, ILogger<WorkerHealthCheck> logger) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -26,10 +27,11 @@ public sealed class WorkerHealthCheck(WorkerRegistry registry, IOptions<WorkerOp
         }
         catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException)
         {
-            return HealthCheckResult.Unhealthy($"Worker heartbeats cannot be read: {ex.Message}", ex);
+            logger.LogWarning(ex, "Health check workers: the heartbeats cannot be read");
+            return HealthCheckResult.Unhealthy("Worker heartbeats cannot be read.");
         }
         if (live.Count > 0)
-            return HealthCheckResult.Healthy($"{live.Count} worker(s) with {live.Sum(w => w.WorkerCount)} thread(s): {string.Join(", ", live.Select(w => w.Name))}.");
+            return HealthCheckResult.Healthy($"{live.Count} worker(s) with {live.Sum(w => w.WorkerCount)} thread(s).");
         var message = $"No worker heartbeat in the last {workers.Value.HeartbeatTimeout.TotalSeconds:0} s: start a worker (FuseDream.Worker serve) or set Worker:InProcess=true.";
         return health.Value.RequireWorker ? HealthCheckResult.Unhealthy(message) : HealthCheckResult.Healthy(message + " (not required: Health:RequireWorker=false)");
     }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.Text;
 
@@ -7,21 +6,45 @@ namespace FuseDream.Text;
 /// <summary>
 /// CLIP's byte-level BPE (openai/CLIP <c>SimpleTokenizer</c>): UTF-8 bytes mapped to printable
 /// characters by <c>bytes_to_unicode</c>, the word's last symbol marked with <c>&lt;/w&gt;</c>,
-/// then the lowest-ranked merge applied until none applies. Results are cached per word
-/// (thread-safe; the cache is cleared when it grows past <see cref="MaxCacheEntries"/> so a
-/// long-running service cannot grow without bound).
+/// then the lowest-ranked merge applied until none applies.
+/// <para>
+/// Two bounds the original does not have, so that one request's work and the service's memory
+/// stay small whatever the prompt. A pass over a word of n symbols costs up to n² pair lookups,
+/// so a word longer than <see cref="MaxWordCharacters"/> is cut into chunks of at most that many
+/// characters (never inside a surrogate pair), each merged on its own, only the last one ending
+/// with <c>&lt;/w&gt;</c>. Every word up to the bound — every real word in a prompt — is
+/// tokenized exactly as CLIP's tokenizer does; a longer "word" (a run of letters or of symbols
+/// without spaces) may differ from CLIP's at the chunk boundaries. Results are cached per word,
+/// only for words of at most <see cref="MaxCachedWordCharacters"/> characters, in a thread-safe
+/// cache of at most <see cref="CacheCapacity"/> words that forgets the least recently used.
+/// </para>
 /// </summary>
 internal sealed class BytePairEncoder
 {
     public const int StartOfText = 49406;
     public const int EndOfText = 49407;
-    private const int MaxCacheEntries = 200_000;
     private const int MergeCount = 49152 - 256 - 2;
 
     private readonly string[] _byteEncoder;
     private readonly Dictionary<string, int> _encoder;
     private readonly Dictionary<(string, string), int> _ranks;
-    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly BoundedCache<string, int[]> _cache = new(CacheCapacity, StringComparer.Ordinal);
+    private long _pairLookups;
+
+    /// <summary>The most words the cache holds.</summary>
+    internal const int CacheCapacity = 4096;
+
+    /// <summary>Longest word (in UTF-16 code units) the BPE takes in one piece.</summary>
+    internal const int MaxWordCharacters = 100;
+
+    /// <summary>Longest word the cache keeps.</summary>
+    internal const int MaxCachedWordCharacters = 32;
+
+    /// <summary>Pairs looked up in the merge ranks so far: the BPE's work, for tests that bound it without a clock.</summary>
+    internal long PairLookups => Interlocked.Read(ref _pairLookups);
+
+    /// <summary>Words in the cache now.</summary>
+    internal int CacheCount => _cache.Count;
 
     public BytePairEncoder(Stream gzippedVocabulary)
     {
@@ -56,11 +79,22 @@ internal sealed class BytePairEncoder
     /// <summary>Appends the BPE ids of one pre-token (already lower-cased and cleaned).</summary>
     public void Encode(string token, List<int> ids)
     {
-        if (!_cache.TryGetValue(token, out var cached))
+        if (token.Length > MaxWordCharacters)
+        {
+            // Not cached: a word this long is a one-off, and would hold the cache's memory.
+            for (var start = 0; start < token.Length;)
+            {
+                var length = Math.Min(MaxWordCharacters, token.Length - start);
+                if (start + length < token.Length && char.IsHighSurrogate(token[start + length - 1])) length--;
+                ids.AddRange(Merge(token.Substring(start, length), endOfWord: start + length == token.Length));
+                start += length;
+            }
+            return;
+        }
+        if (!_cache.TryGet(token, out var cached))
         {
             cached = EncodeUncached(token);
-            if (_cache.Count >= MaxCacheEntries) _cache.Clear();
-            _cache.TryAdd(token, cached);
+            if (token.Length <= MaxCachedWordCharacters) _cache.Add(token, cached);
         }
         ids.AddRange(cached);
     }
@@ -70,11 +104,16 @@ internal sealed class BytePairEncoder
         // The special tokens are pre-seeded in the original's cache: a literal "<|endoftext|>" in a prompt is EOT.
         if (token == "<|startoftext|>") return [StartOfText];
         if (token == "<|endoftext|>") return [EndOfText];
+        return Merge(token, endOfWord: true);
+    }
 
-        var bytes = Encoding.UTF8.GetBytes(token);
+    /// <summary>BPE over <paramref name="text"/>'s bytes; <paramref name="endOfWord"/>: its last symbol ends the word.</summary>
+    private int[] Merge(string text, bool endOfWord)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
         var word = new List<string>(bytes.Length);
         foreach (var b in bytes) word.Add(_byteEncoder[b]);
-        word[^1] += "</w>";
+        if (endOfWord) word[^1] += "</w>";
 
         while (word.Count > 1)
         {
@@ -88,6 +127,7 @@ internal sealed class BytePairEncoder
                     bigram = (word[i], word[i + 1]);
                 }
             }
+            Interlocked.Add(ref _pairLookups, word.Count - 1);
             if (best == int.MaxValue) break;
             var merged = new List<string>(word.Count);
             for (var i = 0; i < word.Count;)

@@ -37,6 +37,9 @@ public sealed class ClipTokenizer
         return new ClipTokenizer(stream);
     }
 
+    /// <summary>The BPE stage, for tests that measure its work and its cache.</summary>
+    internal BytePairEncoder Bpe => _bpe;
+
     /// <summary>Number of entries in the vocabulary (49408 for CLIP).</summary>
     public int VocabularySize => _bpe.VocabularySize;
 

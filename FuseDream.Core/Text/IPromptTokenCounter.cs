@@ -25,10 +25,23 @@ public static class PromptRules
     public static string? Problem(this IPromptTokenCounter counter, string? prompt)
     {
         ArgumentNullException.ThrowIfNull(counter);
+        return ShapeProblem(prompt) ?? TokenProblem(counter, prompt!);
+    }
+
+    /// <summary>The checks that need no tokenizing (present, at most <see cref="MaxCharacters"/>): a reason, or null.</summary>
+    public static string? ShapeProblem(string? prompt)
+    {
         if (string.IsNullOrWhiteSpace(prompt))
             return "is required and must not be empty";
         if (prompt.Length > MaxCharacters)
             return $"is {prompt.Length} characters long; CLIP reads at most {IPromptTokenCounter.MaxTokens} tokens (start and end included), far fewer than {MaxCharacters} characters: shorten it";
+        return null;
+    }
+
+    /// <summary>The token count's check, for a prompt that passed <see cref="ShapeProblem"/>: a reason, or null.</summary>
+    public static string? TokenProblem(this IPromptTokenCounter counter, string prompt)
+    {
+        ArgumentNullException.ThrowIfNull(counter);
         var count = counter.CountTokens(prompt);
         return count > IPromptTokenCounter.MaxTokens
             ? $"is {count} CLIP tokens long (start and end tokens included); the limit is {IPromptTokenCounter.MaxTokens}: shorten it"

@@ -69,7 +69,20 @@ internal sealed class GenerationJob(
             // names it commits, so a succeeded row never points at a missing blob. If we die
             // after this, the blob is an orphan under its content hash; the re-run writes the
             // same key again (or another, if the run is not bit-reproducible) and commits once.
-            var imageKey = await blobs.PutAsync(result.Png, CancellationToken.None);
+            // Only the write is retried, a few times within this run: a store that keeps
+            // refusing fails the generation rather than sending the whole GPU run round again.
+            string imageKey;
+            try
+            {
+                imageKey = await PutWithRetryAsync(generationId, result.Png);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                var reason = TransientErrors.IsDiskFull(ex) ? FailureReasons.DiskFull : FailureReasons.NotStored;
+                await states.MarkFailedAsync(generationId, FailureReasons.For(reason, generationId), CancellationToken.None);
+                logger.LogError(ex, "Generation {GenerationId} failed: its image could not be stored", generationId);
+                return;
+            }
 
             // Durability boundary: the result commit. One transaction, guarded by
             // the expected state running: exactly one run can commit; every later one finds it finished.
@@ -103,29 +116,59 @@ internal sealed class GenerationJob(
             var retries = context?.GetJobParameter<int>("RetryCount", allowStale: true) ?? 0;
             if (retries >= queueOptions.Value.MaxRetries)
             {
-                await states.MarkFailedAsync(generationId, $"Gave up after {retries + 1} attempts: {ex.Message}", CancellationToken.None);
+                await states.MarkFailedAsync(generationId,
+                    FailureReasons.For($"Gave up after {retries + 1} attempts: {FailureReasons.StorageKeptFailing}", generationId), CancellationToken.None);
                 logger.LogError(ex, "Generation {GenerationId} failed after {Attempts} attempts", generationId, retries + 1);
                 return;
             }
             // Transient: put the row back to queued and let Hangfire retry after a delay.
-            await states.RequeueAsync(generationId, $"Retrying after a transient failure: {ex.Message}", CancellationToken.None);
+            await states.RequeueAsync(generationId, FailureReasons.For(FailureReasons.Retrying, generationId), CancellationToken.None);
             logger.LogWarning(ex, "Generation {GenerationId} hit a transient failure; Hangfire will retry", generationId);
             throw;
         }
         catch (Exception ex)
         {
             // Permanent: the same input would fail the same way, so record it and do not retry
-            // (returning normally tells Hangfire the job is done).
-            await states.MarkFailedAsync(generationId, ex.Message, CancellationToken.None);
+            // (returning normally tells Hangfire the job is done). The client reads a category;
+            // the exception (paths, driver and database messages) is in the log line below.
+            await states.MarkFailedAsync(generationId, FailureReasons.For(FailureReasons.ModelsFailed, generationId), CancellationToken.None);
             logger.LogError(ex, "Generation {GenerationId} failed", generationId);
         }
     }
 
     private async Task SavePreviewAsync(Guid generationId, GenerationPreview preview, CancellationToken cancellationToken)
     {
-        // Blob first, then the row that names it (same rule as the final image).
-        var key = await blobs.PutAsync(preview.Png, cancellationToken);
+        // Blob first, then the row that names it (same rule as the final image). A preview the
+        // blob store refuses is skipped: it is not worth the run, and the final image's write
+        // decides whether the generation can succeed.
+        string key;
+        try
+        {
+            key = await blobs.PutAsync(preview.Png, cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(ex, "Generation {GenerationId}: the preview of step {Step} could not be stored; skipped", generationId, preview.Step);
+            return;
+        }
         await progressStore.SavePreviewAsync(generationId, preview.Step, key, cancellationToken);
+    }
+
+    /// <summary>Writes the image, retrying a transient I/O error twice; a full disk or a missing directory fails at once.</summary>
+    private async Task<string> PutWithRetryAsync(Guid generationId, byte[] png)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await blobs.PutAsync(png, CancellationToken.None);
+            }
+            catch (IOException ex) when (attempt < 3 && TransientErrors.IsTransient(ex))
+            {
+                logger.LogWarning("Storing the image of generation {GenerationId} failed ({Reason}); retrying", generationId, ex.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+            }
+        }
     }
 
     /// <summary>The commit is idempotent (guarded), so a dropped connection is simply retried a few times before the job is.</summary>

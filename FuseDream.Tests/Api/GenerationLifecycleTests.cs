@@ -126,13 +126,31 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var id = (await client.PostAsync(GenerationClient.Quick("please [fail]"))).Id();
         var done = await client.WaitAsync(id);
         Assert.Equal("failed", done.Status());
-        Assert.Contains("refuses prompts", done.GetProperty("error").GetString());
+        // The client reads a category and the id the log lines carry, not the exception's text.
+        Assert.Equal($"The worker could not run the models. The details are in the worker's log under generation {id}.", done.GetProperty("error").GetString());
         // A job that ended Succeeded is never run again: once Hangfire records that, the count is final.
         var history = await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
         Assert.Equal(1, history.Count(s => s == "Processing"));
         Assert.DoesNotContain("Scheduled", history);
         Assert.Equal(1, factory.Pipelines.RunsOf("please [fail]"));
         Assert.Equal(1, await factory.Probe.AttemptsAsync(id));
+    }
+
+    [Fact]
+    public async Task FailureWithPathsAndHostsInItsException_ShowsClientsACategoryAndTheId_NotTheText()
+    {
+        using var client = factory.CreateClient();
+        var id = (await client.PostAsync(GenerationClient.Quick("the driver falls over [crash]"))).Id();
+        var done = await client.WaitAsync(id);
+        Assert.Equal("failed", done.Status());
+        var error = done.GetProperty("error").GetString()!;
+        Assert.StartsWith("The worker could not run the models.", error);
+        Assert.Contains(id.ToString(), error);
+        // Nothing of the exception, in the field or anywhere in the answers about it.
+        var everything = done.GetRawText() + (await client.GetJsonAsync("/v1/generations")).GetRawText();
+        foreach (var secret in new[] { "CUDA", "/srv/fusedream", "clip-vit-b-32.pt", "gpu-node-7", "db.internal", "fusedream_admin", "test-GenerationLifecycleTests" })
+            Assert.DoesNotContain(secret, everything);
+        Assert.Equal(1, factory.Pipelines.RunsOf("the driver falls over [crash]"));
     }
 
     [Fact]
@@ -157,6 +175,7 @@ public class GenerationLifecycleTests(GenerationLifecycleTests.Factory factory) 
         var done = await client.WaitAsync(id, g => g.Status() is "succeeded" or "failed" or "canceled", TimeSpan.FromSeconds(20));
         Assert.Equal("failed", done.Status());
         Assert.Contains("Gave up after 3 attempts", done.GetProperty("error").GetString());
+        Assert.DoesNotContain("Simulated disk hiccup", done.GetProperty("error").GetString());
         // The last attempt records the failure and ends the job (Succeeded in Hangfire's terms): no fourth run can follow.
         var history = await HangfireJobs.WaitForStateAsync(factory.Jobs, (await factory.Probe.JobIdAsync(id))!, Patience, "Succeeded");
         Assert.Equal(3, history.Count(s => s == "Processing")); // 1 + Queue:MaxRetries (2)

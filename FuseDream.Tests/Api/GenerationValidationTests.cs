@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using FuseDream.Api.Apis;
 using FuseDream.Tests.Support;
 
 namespace FuseDream.Tests.Api;
@@ -63,6 +64,55 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         var message = Assert.Single(problem.GetProperty("errors").GetProperty("prompt").EnumerateArray()).GetString();
         Assert.Contains($"is {expected} CLIP tokens", message);
         await AssertNothingStoredSinceAsync(before);
+    }
+
+    [Fact]
+    public async Task OversizedBody_Is413ProblemDetails_NamingTheLimit_WithOrWithoutContentLength()
+    {
+        using var client = factory.CreateClient();
+        var before = await factory.Probe.MarkAsync();
+        // Valid JSON, mostly whitespace: only its size is wrong.
+        var body = "{\"prompt\":\"a dog\",\"model\":\"biggan-256\"" + new string(' ', GenerationsApi.MaxRequestBodyBytes) + "}";
+        foreach (var chunked in new[] { false, true })
+        {
+            using var content = new StringContent(body, Encoding.UTF8, "application/json");
+            if (chunked) content.Headers.ContentLength = null;
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/generations") { Content = content };
+            request.Headers.TransferEncodingChunked = chunked;
+            using var response = await client.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.RequestEntityTooLarge, $"chunked={chunked}: {(int)response.StatusCode} {text}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("65536 bytes", JsonDocument.Parse(text).RootElement.GetProperty("detail").GetString());
+        }
+        await AssertNothingStoredSinceAsync(before);
+    }
+
+    [Fact]
+    public void Validate_CountsTokensOnlyOnceTheCheaperChecksPass()
+    {
+        var counter = new CountingTokenCounter();
+        var reader = new GenerationRequestReader(counter);
+        var prompt = string.Join(' ', Enumerable.Repeat("word", 80));
+        var (refused, errors) = reader.Validate(new CreateGenerationRequest { Prompt = prompt, Model = "biggan-1024" });
+        Assert.Null(refused);
+        Assert.Equal(["model"], errors!.Keys);
+        Assert.Equal(0, counter.Calls);
+        var (_, tokenErrors) = reader.Validate(new CreateGenerationRequest { Prompt = prompt, Model = "biggan-256" });
+        Assert.Contains("82 CLIP tokens", Assert.Single(tokenErrors!["prompt"]));
+        Assert.Equal(1, counter.Calls);
+    }
+
+    /// <summary>CLIP's own count, and how often it was asked.</summary>
+    private sealed class CountingTokenCounter : FuseDream.Text.IPromptTokenCounter
+    {
+        public int Calls { get; private set; }
+
+        public int CountTokens(string prompt)
+        {
+            Calls++;
+            return FuseDream.Text.ClipTokenizer.Default.CountTokens(prompt);
+        }
     }
 
     [Fact]

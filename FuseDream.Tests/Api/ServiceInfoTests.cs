@@ -15,7 +15,11 @@ public class ServiceInfoTests(ServiceInfoTests.Factory factory) : IClassFixture<
         var model = Assert.Single(models.GetProperty("models").EnumerateArray());
         Assert.Equal("biggan-256", model.GetProperty("id").GetString());
         Assert.Equal(1, model.GetProperty("workerThreads").GetInt32());
-        Assert.Equal("test-ServiceInfoTests", Assert.Single(models.GetProperty("workers").EnumerateArray()).GetProperty("name").GetString());
+        var worker = Assert.Single(models.GetProperty("workers").EnumerateArray());
+        Assert.Equal(1, worker.GetProperty("threads").GetInt32());
+        // The worker's name (host:pid by default) is for logs and the heartbeat table, not clients.
+        Assert.False(worker.TryGetProperty("name", out _));
+        Assert.DoesNotContain("test-ServiceInfoTests", models.GetRawText());
     }
 
     [Fact]
@@ -27,6 +31,8 @@ public class ServiceInfoTests(ServiceInfoTests.Factory factory) : IClassFixture<
         Assert.True(response.StatusCode == HttpStatusCode.OK, body);
         Assert.Contains("workers", body);
         Assert.Contains("database", body);
+        Assert.Contains("1 worker(s) with 1 thread(s).", body);
+        Assert.DoesNotContain("test-ServiceInfoTests", body);
     }
 
     [Fact]

@@ -13,11 +13,17 @@ namespace FuseDream.Tests.Api;
 /// reports progress every step, honours cancellation at every step, emits a preview every
 /// <c>PreviewEvery</c> steps, and returns a real PNG (8×8, colour derived from prompt and
 /// seed) with a trace of one point per step. A prompt containing <c>[fail]</c> fails like an
-/// invalid request would; <c>[transient]</c> fails with an I/O error on its first run,
-/// <c>[always-transient]</c> on every run.
+/// invalid request would; <c>[crash]</c> fails the way a driver does, with file paths and
+/// host and user names in its message (<see cref="CrashMessage"/>); <c>[transient]</c> fails
+/// with an I/O error on its first run, <c>[always-transient]</c> on every run.
 /// </summary>
 public sealed class TestPipeline(TestPipelineFactory owner) : IGenerationPipeline
 {
+    /// <summary>The text of a <c>[crash]</c>: what must never reach a client.</summary>
+    public const string CrashMessage =
+        "CUDA error: an illegal memory access was encountered in /srv/fusedream/models/clip-vit-b-32.pt " +
+        "(worker gpu-node-7.internal:4242; Host=db.internal;Username=fusedream_admin)";
+
     public IReadOnlyList<string> Models => owner.Models;
 
     public async Task<GenerationResult> RunAsync(
@@ -29,6 +35,8 @@ public sealed class TestPipeline(TestPipelineFactory owner) : IGenerationPipelin
         var runs = owner.RecordRun(request.Prompt);
         if (request.Prompt.Contains("[fail]", StringComparison.Ordinal))
             throw new ArgumentException("The test pipeline refuses prompts containing [fail].");
+        if (request.Prompt.Contains("[crash]", StringComparison.Ordinal))
+            throw new InvalidOperationException(CrashMessage);
         if (request.Prompt.Contains("[transient]", StringComparison.Ordinal) && runs == 1)
             throw new IOException("Simulated disk hiccup on the first run.");
         if (request.Prompt.Contains("[always-transient]", StringComparison.Ordinal))
