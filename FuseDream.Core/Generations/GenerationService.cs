@@ -64,7 +64,7 @@ public sealed class GenerationService
                 {
                     try
                     {
-                        await _submissions.SetJobIdAsync(record.Id, _queue.Enqueue(record.Id), CancellationToken.None);
+                        await _submissions.SetJobIdAsync(record.Id, _queue.Enqueue(record.Id, record.Model), CancellationToken.None);
                         _logger.LogWarning("Generation {GenerationId} had no job (its request was interrupted); enqueued it on the replay", record.Id);
                     }
                     catch (Exception ex)
@@ -82,7 +82,7 @@ public sealed class GenerationService
             // Durability boundary: the row is committed first, then the job is enqueued, so a
             // job never refers to a missing row. Dying between the two leaves a queued row with
             // no job; a replay with the same idempotency key enqueues it (above).
-            var jobId = _queue.Enqueue(record.Id);
+            var jobId = _queue.Enqueue(record.Id, record.Model);
             await _submissions.SetJobIdAsync(record.Id, jobId, CancellationToken.None);
         }
         catch (Exception ex)
