@@ -115,6 +115,9 @@ public static class GenerationsApi
                 QueueUnavailable("The generation is stored; repeat the request with the same Idempotency-Key."),
             SubmitOutcome.QueueUnavailable =>
                 QueueUnavailable("Nothing was stored; try again."),
+            SubmitOutcome.NoWorker noWorker =>
+                TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
+                    title: $"No worker serves {noWorker.Model}.", detail: $"Nothing was stored: {noWorker.Reason}"),
             _ => throw new UnreachableException(),
         };
     }

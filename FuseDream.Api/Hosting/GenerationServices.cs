@@ -16,7 +16,6 @@ public static class GenerationServices
         builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
 
-        builder.Services.AddOptions<HealthOptions>().BindConfiguration(HealthOptions.Section);
         builder.Services.AddHealthChecks().AddCheck<WorkerHealthCheck>("workers", tags: ["ready"]);
 
         // One-machine mode: this process also runs the Hangfire server and the pipeline. It

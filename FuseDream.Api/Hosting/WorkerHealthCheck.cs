@@ -1,18 +1,10 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using FuseDream.Hosting;
 using FuseDream.Persistence;
 using FuseDream.Worker;
 
 namespace FuseDream.Api.Hosting;
-
-/// <summary>Whether readiness requires a live worker (configuration section <c>Health</c>).</summary>
-public sealed class HealthOptions
-{
-    public const string Section = "Health";
-
-    /// <summary>Ready only with at least one worker heartbeat (<c>Health:RequireWorker</c>, default true).</summary>
-    public bool RequireWorker { get; set; } = true;
-}
 
 /// <summary>Ready only when at least one worker has sent a heartbeat within <see cref="WorkerOptions.HeartbeatTimeout"/>.</summary>
 /// <remarks>The answer counts workers without naming them (host names stay in the log and the heartbeat table).</remarks>

@@ -35,6 +35,9 @@ public abstract record SubmitOutcome
     /// enqueues it.
     /// </summary>
     public sealed record QueueUnavailable(bool Replayed) : SubmitOutcome;
+
+    /// <summary>No live worker serves <paramref name="Model"/>; nothing was stored. <paramref name="Reason"/> says how to start one.</summary>
+    public sealed record NoWorker(string Model, string Reason) : SubmitOutcome;
 }
 
 /// <summary>What <see cref="GenerationService.CancelAsync"/> did.</summary>

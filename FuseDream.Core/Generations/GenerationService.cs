@@ -1,3 +1,4 @@
+using FuseDream.Hosting;
 using FuseDream.Persistence;
 using FuseDream.Queue;
 using Microsoft.Extensions.Logging;
@@ -23,6 +24,7 @@ public sealed class GenerationService
     private readonly GenerationStateMachine _states;
     private readonly GenerationRepository _repository;
     private readonly GenerationQueue _queue;
+    private readonly ServingWorkers _servingWorkers;
     private readonly ILogger<GenerationService> _logger;
 
     internal GenerationService(
@@ -30,23 +32,30 @@ public sealed class GenerationService
         GenerationStateMachine states,
         GenerationRepository repository,
         GenerationQueue queue,
+        ServingWorkers servingWorkers,
         ILogger<GenerationService> logger)
     {
         _submissions = submissions;
         _states = states;
         _repository = repository;
         _queue = queue;
+        _servingWorkers = servingWorkers;
         _logger = logger;
     }
 
     /// <summary>
-    /// Stores and queues a generation. With an idempotency key, repeating the same submission
+    /// Stores and queues a generation on its model's queue; with <see cref="HealthOptions.RequireWorker"/>,
+    /// a model no live worker serves is a <see cref="SubmitOutcome.NoWorker"/>. With an idempotency key, repeating the same submission
     /// returns the first generation (<see cref="SubmitOutcome.Accepted.Replayed"/>), and reusing
     /// the key for a different one is a <see cref="SubmitOutcome.KeyConflict"/>.
     /// </summary>
     public async Task<SubmitOutcome> SubmitAsync(GenerationSubmission submission, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(submission);
+        // Before the protocol, storing nothing: a job waits on its model's queue, which only
+        // workers serving the model take from.
+        if (await _servingWorkers.RefusalAsync(submission.Options.Model, cancellationToken) is { } reason)
+            return new SubmitOutcome.NoWorker(submission.Options.Model, reason);
         var seed = submission.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
         var (outcome, record) = await _submissions.CreateAsync(
             new NewGeneration(Guid.CreateVersion7(), submission.IdempotencyKey, submission.RequestHash, submission.Prompt, seed, submission.Preset, submission.Options),
@@ -64,7 +73,7 @@ public sealed class GenerationService
                 {
                     try
                     {
-                        await _submissions.SetJobIdAsync(record.Id, _queue.Enqueue(record.Id), CancellationToken.None);
+                        await _submissions.SetJobIdAsync(record.Id, _queue.Enqueue(record.Id, record.Model), CancellationToken.None);
                         _logger.LogWarning("Generation {GenerationId} had no job (its request was interrupted); enqueued it on the replay", record.Id);
                     }
                     catch (Exception ex)
@@ -82,7 +91,7 @@ public sealed class GenerationService
             // Durability boundary: the row is committed first, then the job is enqueued, so a
             // job never refers to a missing row. Dying between the two leaves a queued row with
             // no job; a replay with the same idempotency key enqueues it (above).
-            var jobId = _queue.Enqueue(record.Id);
+            var jobId = _queue.Enqueue(record.Id, record.Model);
             await _submissions.SetJobIdAsync(record.Id, jobId, CancellationToken.None);
         }
         catch (Exception ex)

@@ -37,12 +37,18 @@ public static class GenerationServiceCollectionExtensions
 
         services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // Required outside Development unless configured; configuration, bound after, decides.
+        services.AddOptions<HealthOptions>()
+            .Configure<IHostEnvironment>((health, environment) => health.RequireWorker = !environment.IsDevelopment())
+            .BindConfiguration(HealthOptions.Section);
         services.AddSingleton<GenerationQueue>();
+        services.AddSingleton<ServingWorkers>();
         services.AddSingleton(sp => new GenerationService(
             sp.GetRequiredService<GenerationSubmissions>(),
             sp.GetRequiredService<GenerationStateMachine>(),
             sp.GetRequiredService<GenerationRepository>(),
             sp.GetRequiredService<GenerationQueue>(),
+            sp.GetRequiredService<ServingWorkers>(),
             sp.GetRequiredService<ILogger<GenerationService>>()));
 
         services.TryAddSingleton<IPromptTokenCounter, ClipPromptTokenCounter>();
@@ -50,7 +56,7 @@ public static class GenerationServiceCollectionExtensions
     }
 
     /// <summary>
-    /// The worker: pipelines built once at start, a Hangfire server on the GPU queue, the
+    /// The worker: pipelines built once at start, a Hangfire server on its models' queues, the
     /// cancellation listener and the heartbeat. The pipeline factory defaults to
     /// <see cref="ModelPipelineFactory"/> (models from <c>Models:*</c>); register another
     /// <see cref="IGenerationPipelineFactory"/> to replace it.

@@ -49,8 +49,10 @@ internal sealed class GenerationQueue
                     DelaysInSeconds = options.EffectiveRetryDelaysSeconds,
                     OnAttemptsExceeded = AttemptsExceededAction.Fail,
                 },
+                // A retried or requeued job goes back to the queue of its model. Last, so that it
+                // sees the Enqueued state the retry filter elects (at once when its delay is zero).
+                { new ModelQueueFilter(), int.MaxValue },
             },
-            // [Queue] on the job method keeps retries on the GPU queue.
             new JobFilterAttributeFilterProvider());
         _client = new(() => new BackgroundJobClient(_storage.Value, Filters), LazyThreadSafetyMode.PublicationOnly);
     }
@@ -61,11 +63,15 @@ internal sealed class GenerationQueue
     /// <summary>The filters both the client and the server apply (retries, queue).</summary>
     public IJobFilterProvider Filters { get; }
 
-    /// <summary>Enqueues the job of a generation on the GPU queue; the job carries only the id.</summary>
-    public string Enqueue(Guid generationId) =>
+    /// <summary>
+    /// Enqueues the job of a generation on the queue of its <paramref name="model"/>
+    /// (<see cref="QueueOptions.QueueOf"/>), which only workers serving that model listen on;
+    /// the job carries only the id.
+    /// </summary>
+    public string Enqueue(Guid generationId, string model) =>
         _client.Value.Create(
             Job.FromExpression<GenerationJob>(job => job.RunAsync(generationId, null, CancellationToken.None)),
-            new EnqueuedState(QueueOptions.GpuQueue));
+            new EnqueuedState(QueueOptions.QueueOf(model)));
 
     /// <summary>Drops a job that should no longer run (its generation was canceled while queued).</summary>
     public bool Delete(string jobId) => _client.Value.Delete(jobId);

@@ -7,8 +7,26 @@ internal sealed class QueueOptions : IValidatableObject
 {
     public const string Section = "Queue";
 
-    /// <summary>The Hangfire queue generation jobs go to and GPU workers listen on.</summary>
+    /// <summary>
+    /// The one queue every generation job went to before jobs were routed by model. Workers
+    /// still listen on it so that jobs enqueued there by an older API are served; nothing new
+    /// is enqueued on it. A job there may reach a worker that lacks its model.
+    /// </summary>
     public const string GpuQueue = "gpu";
+
+    /// <summary>
+    /// The Hangfire queue of a model's jobs (<c>biggan-512</c> → <c>gpu_biggan_512</c>); a worker
+    /// listens on the queues of the models its pipelines loaded, so it never takes a job it cannot run.
+    /// </summary>
+    public static string QueueOf(string model)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(model);
+        var queue = GpuQueue + "_" + model.ToLowerInvariant().Replace('-', '_').Replace('.', '_');
+        // Hangfire's rule for queue names.
+        if (!System.Text.RegularExpressions.Regex.IsMatch(queue, "^[a-z0-9_]+$"))
+            throw new ArgumentException($"Model id '{model}' cannot name a queue: use letters, digits, '-', '.' and '_'.", nameof(model));
+        return queue;
+    }
 
     /// <summary>PostgreSQL schema of Hangfire's tables (<c>Queue:Schema</c>).</summary>
     [Required, RegularExpression("^[a-z_][a-z0-9_]*$", ErrorMessage = "Queue:Schema must be a lower-case SQL identifier.")]

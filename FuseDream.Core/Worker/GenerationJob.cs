@@ -29,7 +29,6 @@ internal sealed class GenerationJob(
     ILogger<GenerationJob> logger)
 {
     /// <summary>Runs the generation <paramref name="generationId"/>. Hangfire supplies <paramref name="context"/> and <paramref name="cancellationToken"/> (cancelled when the worker shuts down).</summary>
-    [Queue(QueueOptions.GpuQueue)]
     [DisplayName("Generation {0}")]
     public async Task RunAsync(Guid generationId, PerformContext? context, CancellationToken cancellationToken)
     {

@@ -10,7 +10,8 @@ namespace FuseDream.Worker;
 
 /// <summary>
 /// The worker: builds the pipelines once (loading the models), then runs a Hangfire server
-/// with one worker thread per pipeline on the GPU queue. On stop, Hangfire cancels the
+/// with one worker thread per pipeline on the queues of the models those pipelines loaded
+/// (<see cref="QueueOptions.QueueOf"/>), so it never takes a job it cannot run. On stop, Hangfire cancels the
 /// running jobs' tokens; <see cref="GenerationJob"/> puts its generation back to queued and
 /// Hangfire returns the job to the queue. Timeouts nest: the host's shutdown timeout is
 /// longer than <see cref="WorkerOptions.ShutdownTimeout"/>, which bounds Hangfire's stop.
@@ -31,12 +32,13 @@ internal sealed class GenerationServer(
         var worker = workerOptions.Value;
         logger.LogInformation("Loading {Count} generation pipeline(s)", worker.Count);
         pipelines.Start(factory, worker.Count);
+        string[] queues = [.. QueuesOf(pipelines.Models)];
         _server = new BackgroundJobServer(
             new BackgroundJobServerOptions
             {
                 ServerName = worker.EffectiveName,
                 WorkerCount = worker.Count,
-                Queues = [QueueOptions.GpuQueue],
+                Queues = queues,
                 // On stop, cancel the running jobs' tokens at once (a generation can take many
                 // minutes: it is requeued, not waited for), then give them ShutdownTimeout to
                 // write their rows back before the server gives up on them.
@@ -48,10 +50,17 @@ internal sealed class GenerationServer(
                 Activator = new ScopedJobActivator(scopes),
             },
             queue.Storage);
-        logger.LogInformation("Worker {Worker} serving queue '{Queue}' with {Count} thread(s); models: {Models}",
-            worker.EffectiveName, QueueOptions.GpuQueue, worker.Count, string.Join(", ", pipelines.Models));
+        logger.LogInformation("Worker {Worker} serving queues {Queues} with {Count} thread(s); models: {Models}",
+            worker.EffectiveName, string.Join(", ", queues), worker.Count, string.Join(", ", pipelines.Models));
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// The queues of <paramref name="models"/>, then the shared queue of jobs enqueued before
+    /// routing by model (a transition: once no job waits there, it stays empty).
+    /// </summary>
+    internal static IEnumerable<string> QueuesOf(IEnumerable<string> models) =>
+        models.Select(QueueOptions.QueueOf).Append(QueueOptions.GpuQueue);
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

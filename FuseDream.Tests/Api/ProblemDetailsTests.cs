@@ -8,10 +8,12 @@ namespace FuseDream.Tests.Api;
 /// <summary>Every answer outside 2xx is <c>application/problem+json</c> whose status matches the response, whatever the route or the client's Accept header.</summary>
 public class ProblemDetailsTests(ProblemDetailsTests.Factory factory) : IClassFixture<ProblemDetailsTests.Factory>
 {
-    /// <summary>No worker: these requests never need one.</summary>
+    /// <summary>No worker, and one required: readiness answers 503.</summary>
     public sealed class Factory : ServiceFactory
     {
         protected override bool InProcessWorker => false;
+
+        protected override bool RequireWorker => true;
     }
 
     public static TheoryData<string, string, string?, string?, int> Requests => new()

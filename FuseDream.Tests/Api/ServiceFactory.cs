@@ -47,6 +47,13 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Whether the API hosts the worker.</summary>
     protected virtual bool InProcessWorker => true;
 
+    /// <summary>
+    /// <c>Health:RequireWorker</c>: readiness needs a worker heartbeat, and a submit a live
+    /// worker serving its model. Without an in-process worker the default is one-machine
+    /// development mode, for the tests that submit before any worker runs.
+    /// </summary>
+    protected virtual bool RequireWorker => InProcessWorker;
+
     /// <summary>Whether the worker runs <see cref="TestPipeline"/> (otherwise the real pipeline from <c>Models:*</c>).</summary>
     protected virtual bool UseTestPipeline => true;
 
@@ -72,6 +79,7 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         foreach (var (key, value) in Settings(ConnectionString, BlobDirectory))
             builder.UseSetting(key, value);
         builder.UseSetting("Worker:InProcess", InProcessWorker ? "true" : "false");
+        builder.UseSetting("Health:RequireWorker", RequireWorker ? "true" : "false");
         builder.UseSetting("Worker:Name", $"test-{TestClassName}");
         if (UseTestPipeline)
             builder.ConfigureTestServices(services => services.AddSingleton<IGenerationPipelineFactory>(Pipelines));
@@ -100,10 +108,10 @@ public static class GenerationClient
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>A request that the test pipeline finishes in a few dozen milliseconds.</summary>
-    public static object Quick(string prompt, int steps = 6, int previewEvery = 0, long seed = 7) => new
+    public static object Quick(string prompt, int steps = 6, int previewEvery = 0, long seed = 7, string model = "biggan-256") => new
     {
         prompt,
-        model = "biggan-256",
+        model,
         seed,
         preset = "fast",
         options = new { steps, augmentations = 2, basisIterations = 2, scoreEvery = 2 },

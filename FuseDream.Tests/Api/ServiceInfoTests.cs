@@ -70,10 +70,12 @@ public class ServiceInfoTests(ServiceInfoTests.Factory factory) : IClassFixture<
 
 public class ReadinessWithoutWorkerTests(ReadinessWithoutWorkerTests.Factory factory) : IClassFixture<ReadinessWithoutWorkerTests.Factory>
 {
-    /// <summary>An API with no worker anywhere.</summary>
+    /// <summary>An API with no worker anywhere, and one required.</summary>
     public sealed class Factory : ServiceFactory
     {
         protected override bool InProcessWorker => false;
+
+        protected override bool RequireWorker => true;
     }
 
     [Fact]
@@ -90,7 +92,28 @@ public class ReadinessWithoutWorkerTests(ReadinessWithoutWorkerTests.Factory fac
     }
 
     [Fact]
-    public async Task Submit_Queues_WhenNoWorkerRunsYet()
+    public async Task Submit_Is503_WhenNoWorkerRuns_AndStoresNothing()
+    {
+        using var client = factory.CreateClient();
+        var mark = await factory.Probe.MarkAsync();
+        var refused = await client.PostAsync(GenerationClient.Quick("waits for a worker"), expected: HttpStatusCode.ServiceUnavailable);
+        Assert.Contains("no worker serving biggan-256 is running", refused.GetProperty("detail").GetString());
+        Assert.Equal((0L, 0L), await factory.Probe.AddedSinceAsync(mark));
+    }
+}
+
+public class SubmitBeforeAWorkerTests(SubmitBeforeAWorkerTests.Factory factory) : IClassFixture<SubmitBeforeAWorkerTests.Factory>
+{
+    /// <summary>One-machine development mode: no worker yet, and none required.</summary>
+    public sealed class Factory : ServiceFactory
+    {
+        protected override bool InProcessWorker => false;
+
+        protected override bool RequireWorker => false;
+    }
+
+    [Fact]
+    public async Task Submit_Queues_WhenNoWorkerRunsYet_AndNoneIsRequired()
     {
         using var client = factory.CreateClient();
         var created = await client.PostAsync(GenerationClient.Quick("waits for a worker"));

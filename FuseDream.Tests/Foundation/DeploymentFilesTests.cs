@@ -27,7 +27,7 @@ public partial class DeploymentFilesTests
         ["ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT", "DOTNET_RUNNING_IN_CONTAINER"];
 
     private static readonly Assembly[] CodeAssemblies =
-        [typeof(WorkerOptions).Assembly, typeof(HealthOptions).Assembly, typeof(ServeCommand).Assembly];
+        [typeof(WorkerOptions).Assembly, typeof(FuseDream.Api.Hosting.WorkerHealthCheck).Assembly, typeof(ServeCommand).Assembly];
 
     public static TheoryData<string, string, string> Settings()
     {

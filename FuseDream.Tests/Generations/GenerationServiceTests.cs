@@ -71,7 +71,10 @@ public class GenerationServiceTests
         var queue = new GenerationQueue(Options.Create(new DatabaseOptions { ConnectionString = connectionString }), Options.Create(new QueueOptions()));
         _ = queue.Storage; // installs Hangfire's schema
         var service = new GenerationService(new GenerationSubmissions(dataSource), new GenerationStateMachine(dataSource),
-            new GenerationRepository(dataSource), queue, NullLogger<GenerationService>.Instance);
+            new GenerationRepository(dataSource), queue,
+            // No worker here: one-machine mode, submits are queued for a worker yet to start.
+            new ServingWorkers(new WorkerRegistry(dataSource), Options.Create(new FuseDream.Worker.WorkerOptions()), Options.Create(new FuseDream.Hosting.HealthOptions { RequireWorker = false })),
+            NullLogger<GenerationService>.Instance);
         return (dataSource, service);
     }
 

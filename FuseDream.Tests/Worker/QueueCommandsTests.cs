@@ -20,8 +20,10 @@ public class QueueCommandsTests
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         var repository = new GenerationRepository(dataSource);
         var prompt = $"a corgi {Guid.NewGuid():N}";
+        // No worker runs here: one-machine mode, where a submit waits in the queue for a worker yet to start.
+        const string NoWorkerRequired = "--Health:RequireWorker=false";
 
-        var first = await Worker(connectionString, "submit", prompt, "--preset", "fast", "--seed", "11", "--steps", "3", "--idempotency-key", "cli-1");
+        var first = await Worker(connectionString, "submit", prompt, "--preset", "fast", "--seed", "11", "--steps", "3", "--idempotency-key", "cli-1", NoWorkerRequired);
         Assert.True(first.ExitCode == 0, first.StdErr);
         var submitted = JsonDocument.Parse(first.StdOut).RootElement;
         var id = submitted.GetProperty("id").GetGuid();
@@ -35,12 +37,12 @@ public class QueueCommandsTests
         Assert.Equal("fast", row.Preset);
         Assert.False(string.IsNullOrEmpty(row.JobId)); // enqueued, not only stored
 
-        var replay = await Worker(connectionString, "submit", prompt, "--preset", "fast", "--seed", "11", "--steps", "3", "--idempotency-key", "cli-1");
+        var replay = await Worker(connectionString, "submit", prompt, "--preset", "fast", "--seed", "11", "--steps", "3", "--idempotency-key", "cli-1", NoWorkerRequired);
         Assert.True(replay.ExitCode == 0, replay.StdErr);
         Assert.Equal(id, JsonDocument.Parse(replay.StdOut).RootElement.GetProperty("id").GetGuid());
         Assert.True(JsonDocument.Parse(replay.StdOut).RootElement.GetProperty("replayed").GetBoolean());
 
-        var conflict = await Worker(connectionString, "submit", prompt, "--preset", "fast", "--seed", "12", "--idempotency-key", "cli-1");
+        var conflict = await Worker(connectionString, "submit", prompt, "--preset", "fast", "--seed", "12", "--idempotency-key", "cli-1", NoWorkerRequired);
         Assert.Equal(1, conflict.ExitCode);
         Assert.Contains($"already used for generation {id}", conflict.StdErr);
 
@@ -57,6 +59,20 @@ public class QueueCommandsTests
         var missing = await Worker(connectionString, "cancel", unknown.ToString());
         Assert.Equal(1, missing.ExitCode);
         Assert.Contains($"no generation has id {unknown}", missing.StdErr);
+    }
+
+    [Fact]
+    public async Task Submit_ForAModelNoLiveWorkerServes_IsRefused_AndStoresNothing()
+    {
+        var connectionString = await TestDatabase.CreateFreshAsync(nameof(QueueCommandsTests) + "_noworker");
+        var run = await Worker(connectionString, "submit", "a cat", "--preset", "fast", "--model", "biggan-512");
+        Assert.Equal(3, run.ExitCode);
+        Assert.Contains("no worker serving biggan-512 is running", run.StdErr);
+        Assert.Contains("Models__BigGan512", run.StdErr);
+        Assert.Equal("", run.StdOut);
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        var (items, _) = await new GenerationRepository(dataSource).ListAsync(null, null, 10, CancellationToken.None);
+        Assert.Empty(items);
     }
 
     [Theory]

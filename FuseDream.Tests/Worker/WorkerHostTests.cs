@@ -43,7 +43,7 @@ public class WorkerHostTests
         var queue = first.Services.GetRequiredService<GenerationQueue>();
         var (_, record) = await submissions.CreateAsync(new NewGeneration(Guid.NewGuid(), null, "h", "handed over", 3, "fast",
             GenerationPresets.Fast with { Steps = 300, ScoreEvery = 0 }), CancellationToken.None);
-        await submissions.SetJobIdAsync(record.Id, queue.Enqueue(record.Id), CancellationToken.None);
+        await submissions.SetJobIdAsync(record.Id, queue.Enqueue(record.Id, record.Model), CancellationToken.None);
         await WaitAsync(store, record.Id, r => r.Status == GenerationStatus.Running && r.Progress is not null);
 
         // Stopping must not wait for the job: the slow run needs 300 × 20 ms, and a stop that let it

@@ -75,6 +75,9 @@ public static class QueueCommands
                     case SubmitOutcome.KeyConflict conflict:
                         error.WriteLine($"error: --idempotency-key was already used for generation {conflict.ExistingId} with a different request; use a new key for a new request");
                         return Refused;
+                    case SubmitOutcome.NoWorker noWorker:
+                        error.WriteLine($"error: nothing was queued: {noWorker.Reason}");
+                        return Unavailable;
                     default:
                         error.WriteLine("error: the job queue is not available; nothing was queued. Try again (with the same --idempotency-key, if you gave one).");
                         return Unavailable;
