@@ -56,8 +56,11 @@ public sealed record GenerationResponse
     /// <summary>The outcome once succeeded.</summary>
     public ResultResponse? Result { get; init; }
 
-    /// <summary>Previews stored so far.</summary>
+    /// <summary>The latest previews (at most 10, oldest first); all of them are paged at <c>links.previews</c>.</summary>
     public IReadOnlyList<PreviewLink> Previews { get; init; } = [];
+
+    /// <summary>How many previews are stored (a run stores at most 50, evenly spaced).</summary>
+    public int PreviewCount { get; init; }
 
     /// <summary>Why it failed (or the last transient failure while it is retried).</summary>
     public string? Error { get; init; }
@@ -74,7 +77,10 @@ public sealed record ResultResponse(double AugClipScore, long Seed, string Image
 
 public sealed record PreviewLink(int Step, string Url);
 
-public sealed record GenerationLinks(string Self, string Cancel, string? Image, string? Trace);
+public sealed record GenerationLinks(string Self, string Cancel, string? Image, string? Trace, string Previews);
+
+/// <summary>One page of a generation's previews, by step; <c>nextCursor</c> fetches the next.</summary>
+public sealed record PreviewPage(Guid GenerationId, int Total, IReadOnlyList<PreviewLink> Items, string? NextCursor);
 
 /// <summary>One page of generations, newest first.</summary>
 public sealed record GenerationPage(IReadOnlyList<GenerationResponse> Items, string? NextCursor);

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using FuseDream.Generation;
 using FuseDream.Generations;
 using FuseDream.Text;
+using Microsoft.Extensions.Options;
 
 namespace FuseDream.Api.Apis;
 
@@ -14,11 +15,12 @@ public sealed record ValidatedGeneration(string Prompt, long? Seed, string Prese
 /// Reads and validates <c>POST /v1/generations</c> bodies. The body is parsed here rather
 /// than by model binding so that every problem — malformed JSON, a wrong type, an unknown
 /// field, an out-of-range value, a prompt too long for CLIP — comes back as a 400 naming the
-/// JSON field and the reason. Nothing is stored before this says yes. The checks run cheapest
-/// first: the prompt's length before anything else, its CLIP token count last and only when
-/// every other field is valid (the caller limits the body to <see cref="GenerationsApi.MaxRequestBodyBytes"/>).
+/// JSON field and the reason; a run costing more than <see cref="GenerationLimits.MaxClipEvaluations"/>
+/// is refused under <c>options</c>. Nothing is stored before this says yes. The checks run
+/// cheapest first: the prompt's length before anything else, its CLIP token count last and only
+/// when every other field is valid (the caller limits the body to <see cref="GenerationsApi.MaxRequestBodyBytes"/>).
 /// </summary>
-public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
+public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IOptions<GenerationLimits> limits)
 {
     /// <summary>The preset used when the request names none.</summary>
     public const string DefaultPreset = "paper";
@@ -78,11 +80,16 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter)
             Model = body.Model ?? "",
             PreviewEvery = body.PreviewEvery ?? 0,
         };
-        foreach (var error in options.Validate())
+        var optionErrors = options.Validate();
+        foreach (var error in optionErrors)
         {
             if (error.Field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
             Add(FieldOf(error.Field), error.Reason);
         }
+        // The whole run's cost, once each option is in its range: many options near their
+        // maxima together would occupy a GPU for days.
+        if (optionErrors.Count == 0 && GenerationCost.Problem(options, limits.Value) is { } costProblem)
+            Add("options", costProblem);
 
         // Tokenizing is the one costly check: only a request that is otherwise valid pays for it.
         if (errors.Count == 0 && tokenCounter.TokenProblem(body.Prompt!) is { } tokenProblem)

@@ -57,6 +57,9 @@ public static class GenerationsApi
             .WithName("GetGenerationTrace")
             .WithSummary("The score trace: JSON, or CSV with Accept: text/csv")
             .Produces<TraceResponse>(StatusCodes.Status200OK, "application/json", "text/csv");
+        api.MapGet("/{id:guid}/previews", ListPreviewsAsync)
+            .WithName("ListGenerationPreviews")
+            .WithSummary("All of a generation's previews by step, with cursor paging");
         api.MapGet("/{id:guid}/previews/{step:int}", GetPreviewAsync)
             .WithName("GetGenerationPreview")
             .WithSummary("The preview PNG written at an optimisation step")
@@ -184,16 +187,43 @@ public static class GenerationsApi
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetPreviewAsync(
         Guid id, int step, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
     {
-        var details = await services.Repository.GetDetailsAsync(id, cancellationToken);
-        if (details is null) return NotFound(id);
-        var (record, previews) = (details.Record, details.Previews);
-        var preview = previews.FirstOrDefault(p => p.Step == step);
+        var record = await services.Repository.GetAsync(id, cancellationToken);
+        if (record is null) return NotFound(id);
+        var preview = await services.Repository.GetPreviewAsync(id, step, cancellationToken);
         if (preview is null)
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such preview.",
-                detail: previews.Count == 0
+                detail: record.Options.PreviewEvery == 0
                     ? $"Generation {id} has no previews (previewEvery was {record.Options.PreviewEvery})."
-                    : $"Generation {id} has previews at steps {string.Join(", ", previews.Select(p => p.Step))}; step {step} is not one of them.");
+                    : $"Generation {id} has no preview at step {step}; its previews are listed at {SelfUrl(id)}/previews.");
         return await BlobAsync(services.Blobs, preview.BlobKey, response, cancellationToken) is { } png ? png : MissingBlob(id);
+    }
+
+    public static async Task<Results<Ok<PreviewPage>, ValidationProblem, ProblemHttpResult>> ListPreviewsAsync(
+        Guid id,
+        [AsParameters] GenerationApiServices services,
+        [FromQuery] string? cursor,
+        [FromQuery, System.ComponentModel.DataAnnotations.Range(1, 100)] int? limit,
+        CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        int? after = null;
+        if (cursor is not null)
+        {
+            if (int.TryParse(cursor, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var step)) after = step;
+            else errors["cursor"] = ["is not a cursor this API returned: pass nextCursor from the previous page unchanged"];
+        }
+        var pageSize = limit ?? 50;
+        if (pageSize is < 1 or > 100)
+            errors["limit"] = [$"must be between 1 and 100 (got {pageSize})"];
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
+
+        var details = await services.Repository.GetDetailsAsync(id, cancellationToken);
+        if (details is null) return NotFound(id);
+        var (items, next) = await services.Repository.ListPreviewsAsync(id, after, pageSize, cancellationToken);
+        var self = SelfUrl(id);
+        return TypedResults.Ok(new PreviewPage(id, details.PreviewCount,
+            [.. items.Select(p => new PreviewLink(p.Step, $"{self}/previews/{p.Step}"))],
+            next?.ToString(System.Globalization.CultureInfo.InvariantCulture)));
     }
 
     public static async Task<Results<Ok<TraceResponse>, ContentHttpResult, ProblemHttpResult>> GetTraceAsync(
@@ -300,8 +330,9 @@ public static class GenerationsApi
             CancelRequested = record.CancelRequested,
             Result = succeeded ? new ResultResponse(record.Score ?? 0, record.Seed, $"{self}/image", $"{self}/trace") : null,
             Previews = [.. details.Previews.Select(pr => new PreviewLink(pr.Step, $"{self}/previews/{pr.Step}"))],
+            PreviewCount = details.PreviewCount,
             Error = record.Error,
-            Links = new GenerationLinks(self, $"{self}/cancel", succeeded ? $"{self}/image" : null, succeeded ? $"{self}/trace" : null),
+            Links = new GenerationLinks(self, $"{self}/cancel", succeeded ? $"{self}/image" : null, succeeded ? $"{self}/trace" : null, $"{self}/previews"),
         };
     }
 

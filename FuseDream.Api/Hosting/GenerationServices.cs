@@ -1,6 +1,7 @@
 using FuseDream.Hosting;
 using System.Text.Json.Serialization;
 using FuseDream.Api.Apis;
+using FuseDream.Generation;
 using FuseDream.Worker;
 
 namespace FuseDream.Api.Hosting;
@@ -11,6 +12,7 @@ public static class GenerationServices
     public static WebApplicationBuilder AddGenerationServices(this WebApplicationBuilder builder)
     {
         builder.Services.AddGenerationStorage();
+        builder.Services.AddOptions<GenerationLimits>().BindConfiguration(GenerationLimits.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<GenerationRequestReader>();
         builder.Services.AddExceptionHandler<BadRequestBodyHandler>();
         builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();

@@ -1,11 +1,13 @@
 using FuseDream.Generation;
 using FuseDream.Logging;
+using Microsoft.Extensions.Options;
 using Serilog;
 
 namespace FuseDream.Api.Hosting;
 
 /// <summary>
-/// What every deployment of the API has: logging, problem details, OpenAPI, health. The
+/// What every deployment of the API has: logging, problem details, security headers, OpenAPI
+/// (Swagger only where <see cref="ApiOptions.Swagger"/> allows), health. The
 /// database the health check reads is registered once, with the generation services.
 /// </summary>
 public static class ServiceDefaults
@@ -15,6 +17,7 @@ public static class ServiceDefaults
         var json = LoggingSetup.UseJson();
         builder.Services.AddSerilog(lc => LoggingSetup.Configure(lc, json));
 
+        builder.Services.AddOptions<ApiOptions>().BindConfiguration(ApiOptions.Section).ValidateOnStart();
         builder.Services.AddProblemDetails();
         // After AddProblemDetails: used only when the default writer declines the Accept header.
         builder.Services.AddSingleton<IProblemDetailsWriter, ProblemJsonFallbackWriter>();
@@ -39,17 +42,25 @@ public static class ServiceDefaults
 
     public static WebApplication UseServiceDefaults(this WebApplication app)
     {
+        app.UseSecurityHeaders();
+        // Only on HTTPS requests (and never for localhost): behind a proxy that ends TLS, the
+        // proxy sets it.
+        if (!app.Environment.IsDevelopment())
+            app.UseHsts();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         // The host's own logger rather than the static Log.Logger (several hosts share a test process).
         app.UseSerilogRequestLogging(o => o.Logger = app.Services.GetService<Serilog.ILogger>());
-        app.UseSwagger();
-        app.UseSwaggerUI(o =>
+        if (app.Services.GetRequiredService<IOptions<ApiOptions>>().Value.SwaggerEnabled(app.Environment))
         {
-            o.SwaggerEndpoint("/swagger/v1/swagger.json", "FuseDream v1");
-            o.DocumentTitle = "FuseDream API";
-        });
-        app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
+            app.UseSwagger();
+            app.UseSwaggerUI(o =>
+            {
+                o.SwaggerEndpoint("/swagger/v1/swagger.json", "FuseDream v1");
+                o.DocumentTitle = "FuseDream API";
+            });
+            app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
+        }
         return app;
     }
 }

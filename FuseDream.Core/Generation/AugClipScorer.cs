@@ -88,6 +88,47 @@ public sealed class AugClipScorer : IDisposable
     }
 
     /// <summary>
+    /// The AugCLIP loss of one image [1, 3, H, W] (the negated mean cosine of
+    /// <paramref name="replicate"/> DiffAugment copies), with its gradient accumulated into
+    /// whatever <paramref name="image"/> was computed from. The copies are drawn as one batch
+    /// (the same draws as <see cref="AugmentedCosine"/>) but go through CLIP at most
+    /// <paramref name="batchSize"/> at a time: each part's backward pass ends at a detached copy of
+    /// the image, whose gradient sums the parts, and that sum is passed back through the image
+    /// once. The gradient equals the one-batch gradient up to float summation order, and CLIP's
+    /// activations are held for one part only, so memory does not grow with the replicate count.
+    /// Returns the loss.
+    /// </summary>
+    internal double AugmentedLossBackward(Tensor image, int replicate, IRandomSource random, int batchSize, AugmentPolicy? policy = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.dim() != 4 || image.shape[0] != 1)
+            throw new ArgumentException($"expected one image [1, 3, H, W], got shape [{string.Join(", ", image.shape)}]", nameof(image));
+        ArgumentOutOfRangeException.ThrowIfLessThan(replicate, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        using var scope = NewDisposeScope();
+        using var draws = DiffAugment.Draw(policy ?? AugmentPolicy.FuseDream, replicate, image.shape[2], image.shape[3], image.device, random);
+        if (replicate <= batchSize)
+        {
+            var loss = -Cosine(DiffAugment.Apply(image.expand(replicate, -1, -1, -1), draws, 0)).mean();
+            loss.backward();
+            return loss.item<float>();
+        }
+        var leaf = image.detach().requires_grad_(true); // [1, 3, H, W]: where the parts' gradients meet
+        var total = 0.0;
+        for (var start = 0; start < replicate; start += batchSize)
+        {
+            using var part = NewDisposeScope();
+            var n = Math.Min(batchSize, replicate - start);
+            var cosine = Cosine(DiffAugment.Apply(leaf.expand(n, -1, -1, -1), draws, start)); // [n]
+            var partLoss = -cosine.sum() / replicate;
+            partLoss.backward();
+            total += partLoss.item<float>();
+        }
+        image.backward([leaf.grad!]);
+        return total;
+    }
+
+    /// <summary>
     /// The AugCLIP score of one image [1, 3, H, W]: the mean cosine over <paramref name="count"/>
     /// augmentations, drawn in batches of at most <paramref name="batchSize"/> (each batch one
     /// DiffAugment call, as the original's <c>measureAugCLIP</c> repeats <c>AugmentLoss</c>).

@@ -26,45 +26,114 @@ internal static class DiffAugment
     {
         ArgumentNullException.ThrowIfNull(policy);
         EnsureImageBatch(x);
+        using var draws = Draw(policy, x.shape[0], x.shape[2], x.shape[3], x.device, random);
+        return Apply(x, draws, 0);
+    }
+
+    /// <summary>
+    /// Every draw <see cref="Apply(Tensor, AugmentPolicy, IRandomSource)"/> makes for a batch of
+    /// <paramref name="batch"/> images of <paramref name="height"/> × <paramref name="width"/>,
+    /// in the same order. Drawn once for a whole batch and applied to slices of it
+    /// (<see cref="Apply(Tensor, AugmentDraws, long)"/>), a batch can be processed in parts with
+    /// exactly the augmentations it would have had in one piece.
+    /// </summary>
+    public static AugmentDraws Draw(AugmentPolicy policy, long batch, long height, long width, Device device, IRandomSource random)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(random);
+        var steps = new List<AugmentDraw>();
         using var scope = NewDisposeScope();
-        var result = x;
         foreach (var kind in policy.Steps)
         {
-            result = kind switch
+            switch (kind)
             {
-                AugmentKind.Color => Contrast(Saturation(Brightness(result, random), random), random),
-                AugmentKind.Translation => Translation(result, random),
-                AugmentKind.Resize => Resize(result, random),
-                AugmentKind.Cutout => Cutout(result, random),
-                _ => throw new ArgumentOutOfRangeException(nameof(policy), kind, "unknown augmentation"),
+                case AugmentKind.Color:
+                    var brightness = random.Rand([batch, 1, 1, 1], device);
+                    var saturation = random.Rand([batch, 1, 1, 1], device);
+                    var contrast = random.Rand([batch, 1, 1, 1], device);
+                    steps.Add(new AugmentDraw(kind, [brightness, saturation, contrast], 0));
+                    break;
+                case AugmentKind.Translation:
+                    var (shiftX, shiftY) = ((long)(height * TranslationRatio + 0.5), (long)(width * TranslationRatio + 0.5));
+                    var translationX = random.RandInt(-shiftX, shiftX + 1, [batch, 1, 1], device).view(batch, 1); // [batch, 1]
+                    var translationY = random.RandInt(-shiftY, shiftY + 1, [batch, 1, 1], device).view(batch, 1);
+                    steps.Add(new AugmentDraw(kind, [translationX, translationY], 0));
+                    break;
+                case AugmentKind.Resize:
+                    steps.Add(new AugmentDraw(kind, [], random.UniformScalar() * (MaxResizeRatio - MinResizeRatio) + MinResizeRatio));
+                    break;
+                case AugmentKind.Cutout:
+                    var (sizeX, sizeY) = ((long)(height * CutoutRatio + 0.5), (long)(width * CutoutRatio + 0.5));
+                    var offsetX = random.RandInt(0, height + (1 - sizeX % 2), [batch, 1, 1], device).view(batch, 1); // [batch, 1]
+                    var offsetY = random.RandInt(0, width + (1 - sizeY % 2), [batch, 1, 1], device).view(batch, 1);
+                    steps.Add(new AugmentDraw(kind, [offsetX, offsetY], 0));
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(policy), kind, "unknown augmentation");
+            }
+        }
+        foreach (var step in steps)
+            foreach (var tensor in step.Tensors) tensor.MoveToOuterDisposeScope();
+        return new AugmentDraws(batch, steps);
+    }
+
+    /// <summary>
+    /// Applies <paramref name="draws"/> rows <paramref name="start"/> … <paramref name="start"/> + batch − 1
+    /// to <c>x</c> [batch, channels, height, width]: the slice of the drawn batch that <c>x</c> is.
+    /// </summary>
+    public static Tensor Apply(Tensor x, AugmentDraws draws, long start)
+    {
+        ArgumentNullException.ThrowIfNull(draws);
+        EnsureImageBatch(x);
+        var n = x.shape[0];
+        if (start < 0 || start + n > draws.Batch)
+            throw new ArgumentOutOfRangeException(nameof(start), start, $"rows {start}..{start + n - 1} are outside the {draws.Batch} drawn");
+        using var scope = NewDisposeScope();
+        var result = x;
+        foreach (var step in draws.Steps)
+        {
+            Tensor Rows(int i) => step.Tensors[i].narrow(0, start, n);
+            result = step.Kind switch
+            {
+                AugmentKind.Color => ContrastBy(SaturationBy(BrightnessBy(result, Rows(0)), Rows(1)), Rows(2)),
+                AugmentKind.Translation => TranslationBy(result, Rows(0), Rows(1)),
+                AugmentKind.Resize => ResizeAt(result, step.Scalar),
+                AugmentKind.Cutout => CutoutAt(result, Rows(0), Rows(1)),
+                _ => throw new ArgumentOutOfRangeException(nameof(draws), step.Kind, "unknown augmentation"),
             };
         }
         return result.contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>x + (u − 0.5), one u per sample.</summary>
-    public static Tensor Brightness(Tensor x, IRandomSource random)
+    public static Tensor Brightness(Tensor x, IRandomSource random) => BrightnessBy(x, random.Rand([x.shape[0], 1, 1, 1], x.device));
+
+    private static Tensor BrightnessBy(Tensor x, Tensor draw)
     {
         using var scope = NewDisposeScope();
-        var u = Uniform(x, random); // [batch, 1, 1, 1]
+        var u = AsTypeOf(draw, x); // [batch, 1, 1, 1]
         return (x + (u - 0.5)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Scales the distance from the per-pixel channel mean by 2u.</summary>
-    public static Tensor Saturation(Tensor x, IRandomSource random)
+    public static Tensor Saturation(Tensor x, IRandomSource random) => SaturationBy(x, random.Rand([x.shape[0], 1, 1, 1], x.device));
+
+    private static Tensor SaturationBy(Tensor x, Tensor draw)
     {
         using var scope = NewDisposeScope();
         var mean = x.mean([1], keepdim: true); // [batch, 1, height, width]
-        var u = Uniform(x, random);
+        var u = AsTypeOf(draw, x);
         return ((x - mean) * (u * 2) + mean).MoveToOuterDisposeScope();
     }
 
     /// <summary>Scales the distance from the per-image mean by u + 0.5.</summary>
-    public static Tensor Contrast(Tensor x, IRandomSource random)
+    public static Tensor Contrast(Tensor x, IRandomSource random) => ContrastBy(x, random.Rand([x.shape[0], 1, 1, 1], x.device));
+
+    private static Tensor ContrastBy(Tensor x, Tensor draw)
     {
         using var scope = NewDisposeScope();
         var mean = x.mean([1, 2, 3], keepdim: true); // [batch, 1, 1, 1]
-        var u = Uniform(x, random);
+        var u = AsTypeOf(draw, x);
         return ((x - mean) * (u + 0.5) + mean).MoveToOuterDisposeScope();
     }
 
@@ -73,11 +142,19 @@ internal static class DiffAugment
     {
         EnsureImageBatch(x);
         using var scope = NewDisposeScope();
-        long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+        long n = x.shape[0], h = x.shape[2], w = x.shape[3];
         var shiftX = (long)(h * ratio + 0.5);
         var shiftY = (long)(w * ratio + 0.5);
         var translationX = random.RandInt(-shiftX, shiftX + 1, [n, 1, 1], x.device).view(n, 1); // [batch, 1]
         var translationY = random.RandInt(-shiftY, shiftY + 1, [n, 1, 1], x.device).view(n, 1);
+        return TranslationBy(x, translationX, translationY).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Shifts sample i by (translationX[i], translationY[i]) pixels, filling with zeros.</summary>
+    private static Tensor TranslationBy(Tensor x, Tensor translationX, Tensor translationY)
+    {
+        using var scope = NewDisposeScope();
+        long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
         // The original pads one pixel of zeros and reads padded[i + t + 1], clamped to the padding.
         var padded = nn.functional.pad(x, [1, 1, 1, 1]); // [batch, channels, height + 2, width + 2]
         var rows = (arange(h, ScalarType.Int64, x.device).unsqueeze(0) + translationX + 1).clamp(0, h + 1); // [batch, height]
@@ -133,6 +210,16 @@ internal static class DiffAugment
         var sizeY = (long)(w * ratio + 0.5);
         var offsetX = random.RandInt(0, h + (1 - sizeX % 2), [n, 1, 1], x.device).view(n, 1); // [batch, 1]
         var offsetY = random.RandInt(0, w + (1 - sizeY % 2), [n, 1, 1], x.device).view(n, 1);
+        return CutoutAt(x, offsetX, offsetY, ratio).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Zeroes the square of <paramref name="ratio"/> × the image size centred at (offsetX[i], offsetY[i]) in sample i.</summary>
+    private static Tensor CutoutAt(Tensor x, Tensor offsetX, Tensor offsetY, double ratio = CutoutRatio)
+    {
+        using var scope = NewDisposeScope();
+        long h = x.shape[2], w = x.shape[3];
+        var sizeX = (long)(h * ratio + 0.5);
+        var sizeY = (long)(w * ratio + 0.5);
         // The original zeroes rows clamp(offset − size/2 + [0, size), 0, h − 1): that is exactly
         // the rows of [offset − size/2, offset − size/2 + size − 1] that lie inside the image.
         var firstRow = offsetX - sizeX / 2;
@@ -146,17 +233,29 @@ internal static class DiffAugment
         return (x * mask).MoveToOuterDisposeScope();
     }
 
-    private static Tensor Uniform(Tensor x, IRandomSource random)
-    {
-        var u = random.Rand([x.shape[0], 1, 1, 1], x.device);
-        return u.dtype == x.dtype ? u : u.to(x.dtype);
-    }
+    private static Tensor AsTypeOf(Tensor u, Tensor x) => u.dtype == x.dtype ? u : u.to(x.dtype);
 
     private static void EnsureImageBatch(Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.dim() != 4)
             throw new ArgumentException($"expected an image batch [batch, channels, height, width], got shape [{string.Join(", ", x.shape)}]", nameof(x));
+    }
+}
+
+/// <summary>One family's draws for a whole batch: per-sample tensors (first dimension the batch) or one scalar.</summary>
+internal sealed record AugmentDraw(AugmentKind Kind, IReadOnlyList<Tensor> Tensors, double Scalar);
+
+/// <summary>The draws of one DiffAugment call over <see cref="Batch"/> images, in the original's order. Owns its tensors.</summary>
+internal sealed class AugmentDraws(long batch, IReadOnlyList<AugmentDraw> steps) : IDisposable
+{
+    public long Batch { get; } = batch;
+    public IReadOnlyList<AugmentDraw> Steps { get; } = steps;
+
+    public void Dispose()
+    {
+        foreach (var step in Steps)
+            foreach (var tensor in step.Tensors) tensor.Dispose();
     }
 }
 

@@ -167,7 +167,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 }
                 trace.Add(new TracePoint(step, loss, measured));
                 reporter.Report(GenerationPhase.Optimizing, step, options.Steps, measured ?? -loss);
-                if (onPreview is not null && options.PreviewEvery > 0 && step % options.PreviewEvery == 0)
+                if (onPreview is not null && PreviewSchedule.IsPreviewStep(options, step))
                 {
                     var png = RenderCurrent(generator, optimizer);
                     await onPreview(new GenerationPreview(step, png), cancellationToken).ConfigureAwait(false);

@@ -21,6 +21,14 @@ public sealed record LatentOptimizerSettings
 
     public int Augmentations { get; init; } = 50;
 
+    /// <summary>
+    /// At most this many augmented copies go through CLIP together; more are scored in parts
+    /// whose gradients add up to the one-batch gradient (<see cref="AugClipScorer"/>), so a step's
+    /// memory is bounded by this, not by <see cref="Augmentations"/>. The default is the paper's
+    /// replicate count, whose steps are therefore one batch, as in the original.
+    /// </summary>
+    public int AugmentationBatchSize { get; init; } = 50;
+
     public static LatentOptimizerSettings From(GenerationOptions options) => new()
     {
         LearningRate = options.LearningRate,
@@ -126,18 +134,22 @@ public sealed class LatentOptimizer : IDisposable
         }
         observer?.OnGeneratorInput(inputZ, inputY);
         var image = _generator.Generate(inputZ, inputY); // [1, 3, R, R]
-        var cosine = _settings.Augment
-            ? _scorer.AugmentedCosine(image, _settings.Augmentations, _random) // [augmentations]
-            : _scorer.Cosine(image); // [1]
-        var loss = -cosine.mean();
-        loss.backward();
+        double loss;
+        if (_settings.Augment)
+            loss = _scorer.AugmentedLossBackward(image, _settings.Augmentations, _random, _settings.AugmentationBatchSize);
+        else
+        {
+            var plain = -_scorer.Cosine(image).mean(); // over [1]
+            plain.backward();
+            loss = plain.item<float>();
+        }
         observer?.OnGradients(this);
         _adam.step();
         observer?.OnUpdated(this);
         using (no_grad())
             BasisZ.clamp_(-ZThreshold, ZThreshold);
         StepsTaken++;
-        return loss.item<float>();
+        return loss;
     }
 
     /// <summary>The current noise-free combination (z [1, dimZ], y [1, embedding]), without gradients.</summary>

@@ -43,4 +43,8 @@ internal sealed record NewGeneration(
 public sealed record WorkerRecord(string Name, IReadOnlyList<string> Models, int WorkerCount, DateTimeOffset StartedAt, DateTimeOffset LastSeen);
 
 /// <summary>What the API shows of a generation: its row, its place in the queue (1-based, null when not queued) and its previews by step.</summary>
-public sealed record GenerationDetails(GenerationRecord Record, long? QueuePosition, IReadOnlyList<PreviewRecord> Previews);
+public sealed record GenerationDetails(GenerationRecord Record, long? QueuePosition, IReadOnlyList<PreviewRecord> Previews)
+{
+    /// <summary>How many previews the generation has; <see cref="Previews"/> holds only the latest <see cref="GenerationRepository.PreviewLinks"/>.</summary>
+    public int PreviewCount { get; init; } = Previews.Count;
+}

@@ -12,6 +12,9 @@ namespace FuseDream.Persistence;
 /// </summary>
 public sealed class GenerationRepository(NpgsqlDataSource dataSource)
 {
+    /// <summary>How many of a generation's previews (the latest) come with its details; the rest are paged by <see cref="ListPreviewsAsync"/>.</summary>
+    public const int PreviewLinks = 10;
+
     /// <summary>The row alone, as the worker and the image and trace endpoints need it.</summary>
     public Task<GenerationRecord?> GetAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
     {
@@ -55,18 +58,54 @@ public sealed class GenerationRepository(NpgsqlDataSource dataSource)
     public Task<GenerationDetails> DescribeAsync(GenerationRecord record, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
     {
         await using var command = dataSource.CreateCommand(
-            """
+            $"""
             select case when @in_queue then (select count(*) from fusedream.generations where status = @queued and seq <= @seq) end,
-                   array(select step from fusedream.generation_previews where generation_id = @id order by step),
-                   array(select blob_key from fusedream.generation_previews where generation_id = @id order by step)
+                   previews.steps, previews.keys, previews.count
+            from ({LatestPreviews("@id")}) previews
             """);
         command.Parameters.AddWithValue("in_queue", record.Status == GenerationStatus.Queued);
         command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
         command.Parameters.AddWithValue("seq", record.Sequence);
         command.Parameters.AddWithValue("id", record.Id);
+        command.Parameters.AddWithValue("preview_links", PreviewLinks);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new GenerationDetails(record, reader.IsDBNull(0) ? null : reader.GetInt64(0), Previews(reader, 1));
+        return new GenerationDetails(record, reader.IsDBNull(0) ? null : reader.GetInt64(0), Previews(reader, 1)) { PreviewCount = reader.GetInt32(3) };
+    });
+
+    /// <summary>The preview of <paramref name="id"/> at <paramref name="step"/>, or null.</summary>
+    public Task<PreviewRecord?> GetPreviewAsync(Guid id, int step, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
+    {
+        await using var command = dataSource.CreateCommand(
+            "select step, blob_key from fusedream.generation_previews where generation_id = @id and step = @step");
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("step", step);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? new PreviewRecord(reader.GetInt32(0), reader.GetString(1)) : null;
+    });
+
+    /// <summary>
+    /// A page of <paramref name="id"/>'s previews by step, after step <paramref name="after"/>
+    /// (null: from the first); Next is the cursor of the following page, null on the last.
+    /// </summary>
+    public Task<(IReadOnlyList<PreviewRecord> Items, int? Next)> ListPreviewsAsync(Guid id, int? after, int limit, CancellationToken cancellationToken) =>
+        ReadRetryingAsync<(IReadOnlyList<PreviewRecord>, int?)>(dataSource, async () =>
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        await using var command = dataSource.CreateCommand(
+            """
+            select step, blob_key from fusedream.generation_previews
+            where generation_id = @id and (@after::int is null or step > @after)
+            order by step limit @limit
+            """);
+        command.Parameters.AddWithValue("id", id);
+        command.Parameters.Add(new NpgsqlParameter("after", NpgsqlDbType.Integer) { Value = (object?)after ?? DBNull.Value });
+        command.Parameters.AddWithValue("limit", limit + 1);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<PreviewRecord>();
+        while (await reader.ReadAsync(cancellationToken))
+            list.Add(new PreviewRecord(reader.GetInt32(0), reader.GetString(1)));
+        return list.Count > limit ? (list.Take(limit).ToList(), list[limit - 1].Step) : (list, null);
     });
 
     public Task<IReadOnlyList<TracePoint>> GetTraceAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync<IReadOnlyList<TracePoint>>(dataSource, async () =>
@@ -97,18 +136,29 @@ public sealed class GenerationRepository(NpgsqlDataSource dataSource)
         queue as (
             select id, count(*) over (order by seq) as position
             from fusedream.generations where status = @queued)
-        select {Columns}, queue.position, previews.steps, previews.keys
+        select {Columns}, queue.position, previews.steps, previews.keys, previews.count
         from page
         left join queue using (id)
-        left join lateral (
-            select array_agg(p.step order by p.step) as steps, array_agg(p.blob_key order by p.step) as keys
-            from fusedream.generation_previews p where p.generation_id = page.id) previews on true
+        left join lateral ({LatestPreviews("page.id")}) previews on true
         order by seq desc
+        """;
+
+    /// <summary>
+    /// One row: the steps and blob keys of the latest <c>@preview_links</c> previews of
+    /// <paramref name="generationId"/> (oldest first; null when none) and how many it has.
+    /// </summary>
+    private static string LatestPreviews(string generationId) =>
+        $"""
+        select array_agg(latest.step order by latest.step) as steps, array_agg(latest.blob_key order by latest.step) as keys,
+               (select count(*)::int from fusedream.generation_previews c where c.generation_id = {generationId}) as count
+        from (select p.step, p.blob_key from fusedream.generation_previews p
+              where p.generation_id = {generationId} order by p.step desc limit @preview_links) latest
         """;
 
     private static async Task<List<GenerationDetails>> ReadDetailsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
+        command.Parameters.AddWithValue("preview_links", PreviewLinks);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<GenerationDetails>();
         while (await reader.ReadAsync(cancellationToken))
@@ -116,7 +166,10 @@ public sealed class GenerationRepository(NpgsqlDataSource dataSource)
             var record = Read(reader);
             var position = reader.IsDBNull(ColumnCount) ? (long?)null : reader.GetInt64(ColumnCount);
             // The window counts a row that is queued now; the row read in the same statement agrees.
-            list.Add(new GenerationDetails(record, record.Status == GenerationStatus.Queued ? position : null, Previews(reader, ColumnCount + 1)));
+            list.Add(new GenerationDetails(record, record.Status == GenerationStatus.Queued ? position : null, Previews(reader, ColumnCount + 1))
+            {
+                PreviewCount = reader.GetInt32(ColumnCount + 3),
+            });
         }
         return list;
     }

@@ -52,6 +52,32 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
     }
 
     [Fact]
+    public async Task EveryOptionAtItsMaximum_Is400_NamingTheCostTheLimitAndHowToLowerIt()
+    {
+        using var client = factory.CreateClient();
+        var before = await factory.Probe.MarkAsync();
+        const string body = """{"prompt":"a dog","model":"biggan-256","options":{"basisIterations":10000,"samplesPerIteration":256,"steps":10000,"augmentations":256,"scoreEvery":1,"finalAugmentations":1024}}""";
+        using var response = await client.PostAsync("/v1/generations", new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var message = Assert.Single(JsonDocument.Parse(text).RootElement.GetProperty("errors").GetProperty("options").EnumerateArray()).GetString()!;
+        // 2,560,000 basis samples + 2,560,000 step evaluations + 10,000 traces × 256 + 2 × 1024.
+        Assert.StartsWith("costs 7,682,048 CLIP image evaluations, over this service's limit of 100,000 (Generation:MaxClipEvaluations).", message);
+        Assert.Contains("lower steps, augmentations, basisIterations or samplesPerIteration", message);
+        await AssertNothingStoredSinceAsync(before);
+    }
+
+    [Fact]
+    public async Task ThePaperPreset_IsUnderTheDefaultLimit()
+    {
+        using var client = factory.CreateClient();
+        var created = await client.PostAsync(new { prompt = "a dog", model = "biggan-256", preset = "paper" }); // asserts 202
+        Assert.Equal("paper", created.GetProperty("preset").GetString());
+        await client.PostAsync($"/v1/generations/{created.Id()}/cancel", null);
+    }
+
+    [Fact]
     public async Task PromptTooLong_SaysHowManyClipTokens_CountedByTheBpeTokenizer()
     {
         using var client = factory.CreateClient();
@@ -92,7 +118,7 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
     public void Validate_CountsTokensOnlyOnceTheCheaperChecksPass()
     {
         var counter = new CountingTokenCounter();
-        var reader = new GenerationRequestReader(counter);
+        var reader = new GenerationRequestReader(counter, Microsoft.Extensions.Options.Options.Create(new FuseDream.Generation.GenerationLimits()));
         var prompt = string.Join(' ', Enumerable.Repeat("word", 80));
         var (refused, errors) = reader.Validate(new CreateGenerationRequest { Prompt = prompt, Model = "biggan-1024" });
         Assert.Null(refused);

@@ -54,6 +54,9 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// </summary>
     protected virtual bool RequireWorker => InProcessWorker;
 
+    /// <summary>The <c>Api:Swagger</c> setting (null: unset, the environment decides). The tests read the OpenAPI document, so on by default.</summary>
+    protected virtual string? SwaggerSetting => "true";
+
     /// <summary>Whether the worker runs <see cref="TestPipeline"/> (otherwise the real pipeline from <c>Models:*</c>).</summary>
     protected virtual bool UseTestPipeline => true;
 
@@ -78,6 +81,8 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseEnvironment("Testing");
         foreach (var (key, value) in Settings(ConnectionString, BlobDirectory))
             builder.UseSetting(key, value);
+        if (SwaggerSetting is not null)
+            builder.UseSetting("Api:Swagger", SwaggerSetting);
         builder.UseSetting("Worker:InProcess", InProcessWorker ? "true" : "false");
         builder.UseSetting("Health:RequireWorker", RequireWorker ? "true" : "false");
         builder.UseSetting("Worker:Name", $"test-{TestClassName}");

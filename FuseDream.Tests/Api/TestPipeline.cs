@@ -56,7 +56,7 @@ public sealed class TestPipeline(TestPipelineFactory owner) : IGenerationPipelin
             var elapsed = DateTime.UtcNow - started;
             progress?.Report(new GenerationProgress(GenerationPhase.Optimizing, step, options.Steps, augClip, elapsed,
                 elapsed / step * (options.Steps - step)));
-            if (options.PreviewEvery > 0 && step % options.PreviewEvery == 0 && onPreview is not null)
+            if (PreviewSchedule.IsPreviewStep(options, step) && onPreview is not null) // the real pipeline's schedule
                 await onPreview(new GenerationPreview(step, Png(request, step)), cancellationToken);
         }
         var score = 0.25 + (request.Seed % 100) * 1e-4;

@@ -80,6 +80,7 @@ public class QueueCommandsTests
     [InlineData("a cat", "--preset", "slowest", "unknown preset 'slowest'; known presets:")]
     [InlineData("a cat", "--top-k", "0", "TopK:")]
     [InlineData("a cat", "--seed", "-1", "--seed must be at least 0")]
+    [InlineData("a cat", "--steps", "10000", "the run costs 520,100 CLIP image evaluations, over this service's limit of 100,000 (Generation:MaxClipEvaluations)")]
     public async Task Submit_RefusesBadInput_AndStoresNothing(string prompt, string option, string value, string message)
     {
         var connectionString = await TestDatabase.CreateFreshAsync(nameof(QueueCommandsTests) + "_bad_" + option.Trim('-'));

@@ -5,6 +5,7 @@ using FuseDream.Generations;
 using FuseDream.Hosting;
 using FuseDream.Persistence;
 using FuseDream.Text;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -53,7 +54,11 @@ public static class QueueCommands
             else
             {
                 options = overrides.Apply(start with { Model = GenerationOptions.Models.BigGan256 }, parse);
-                problems.AddRange(options.Validate().Select(e => $"{e.Field}: {e.Reason}"));
+                var optionErrors = options.Validate();
+                problems.AddRange(optionErrors.Select(e => $"{e.Field}: {e.Reason}"));
+                // The API's limit, from the same configuration (appsettings, environment, --Generation:MaxClipEvaluations=…).
+                if (optionErrors.Count == 0 && GenerationCost.Problem(options, LimitsOf(parse)) is { } costProblem)
+                    problems.Add($"the run {costProblem}");
             }
             if (problems.Count > 0)
             {
@@ -112,6 +117,13 @@ public static class QueueCommands
             }
         }, ct));
         return command;
+    }
+
+    private static GenerationLimits LimitsOf(ParseResult parse)
+    {
+        var limits = new GenerationLimits();
+        Host.CreateApplicationBuilder([.. parse.UnmatchedTokens]).Configuration.GetSection(GenerationLimits.Section).Bind(limits);
+        return limits;
     }
 
     /// <summary>Runs <paramref name="use"/> against the service's database (migrated first, as the API and the workers do).</summary>

@@ -1,0 +1,30 @@
+namespace FuseDream.Api.Hosting;
+
+/// <summary>
+/// The headers every answer carries. The API speaks JSON and PNG, so its Content-Security-Policy
+/// allows nothing at all; only Swagger UI, an HTML page with its own scripts, styles and inline
+/// SVG images, gets a policy that lets it run from this origin. HSTS is not here: it comes from
+/// <c>UseHsts</c>, outside Development and only on HTTPS requests.
+/// </summary>
+public static class SecurityHeaders
+{
+    public const string ApiPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+    // Swashbuckle's index.html loads its scripts and styles from /swagger and sets styles
+    // inline; its icons are data: URIs; "Try it out" calls this origin.
+    public const string SwaggerPolicy = "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        + "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
+    public const string ReferrerPolicy = "no-referrer";
+
+    public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use((context, next) =>
+    {
+        // Set before the handler runs, so error answers written by any later middleware carry them too.
+        var headers = context.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers["Referrer-Policy"] = ReferrerPolicy;
+        headers.ContentSecurityPolicy = context.Request.Path.StartsWithSegments("/swagger") ? SwaggerPolicy : ApiPolicy;
+        headers.XFrameOptions = "DENY";
+        return next(context);
+    });
+}
