@@ -98,38 +98,35 @@ public sealed class GenerationService
 
     /// <summary>
     /// Queued → canceled at once; running → its worker is asked to stop (it stops within one
-    /// step and marks the generation canceled); finished → unchanged.
+    /// step and marks the generation canceled); finished → unchanged. One statement decides
+    /// (<see cref="GenerationStateMachine.CancelAsync"/>), so a worker claiming the generation at
+    /// the same moment is ordered before or after it, never between two looks at the row.
     /// </summary>
     public async Task<CancelOutcome> CancelAsync(Guid id, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        var record = await _states.CancelAsync(id, cancellationToken);
+        if (record is null)
         {
-            if (await _states.CancelQueuedAsync(id, cancellationToken) is { } canceled)
-            {
-                // The row is already canceled (a job that still runs would find nothing to do);
-                // dropping the queued job just saves a worker the trip.
-                if (canceled.JobId is { } jobId)
-                {
-                    try
-                    {
-                        _queue.Delete(jobId);
-                    }
-                    catch (Exception ex)
-                    {
-                        _logger.LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message);
-                    }
-                }
-                return new CancelOutcome.Canceled(await _repository.GetDetailsAsync(id, cancellationToken)
-                    ?? await _repository.DescribeAsync(canceled, cancellationToken));
-            }
-
-            var requested = await _states.RequestCancelAsync(id, cancellationToken);
+            // Unknown, or finished before the cancel (finished states are final, so this stays true).
             var details = await _repository.GetDetailsAsync(id, cancellationToken);
-            if (details is null) return new CancelOutcome.NotFound();
-            if (requested) return new CancelOutcome.Requested(details);
-            // Neither queued nor running, yet not finished: it moved between the two statements
-            // (handed back to the queue by a stopping worker); look again.
-            if (details.Record.Status.IsFinished() || attempt == 3) return new CancelOutcome.AlreadyFinished(details);
+            return details is null ? new CancelOutcome.NotFound() : new CancelOutcome.AlreadyFinished(details);
         }
+        if (record.Status == GenerationStatus.Running)
+            return new CancelOutcome.Requested(await _repository.DescribeAsync(record, cancellationToken));
+
+        // Canceled while queued. The row is already final (a job that still runs finds nothing
+        // to do); dropping the queued job just saves a worker the trip.
+        if (record.JobId is { } jobId)
+        {
+            try
+            {
+                _queue.Delete(jobId);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message);
+            }
+        }
+        return new CancelOutcome.Canceled(await _repository.DescribeAsync(record, cancellationToken));
     }
 }

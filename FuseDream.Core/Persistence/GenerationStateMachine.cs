@@ -8,8 +8,10 @@ namespace FuseDream.Persistence;
 /// <summary>
 /// Every change of a generation's status goes through <see cref="TransitionAsync"/>: one
 /// guarded statement (<c>where status = any(expected)</c>) so that concurrent API calls and
-/// re-run jobs cannot move a generation backwards or finish it twice. The named transitions
-/// below say what entering each state writes besides the status.
+/// re-run jobs cannot move a generation backwards or finish it twice. The one exception is
+/// <see cref="CancelAsync"/>, the same kind of guarded statement with two branches (queued →
+/// canceled, running → flagged), because a cancel must not be split around a claim. The
+/// named transitions below say what entering each state writes besides the status.
 /// </summary>
 internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
 {
@@ -100,34 +102,40 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
         return true;
     }
 
-    /// <summary>Queued → canceled at once (the API's cancel); null when it was not queued.</summary>
-    public Task<GenerationRecord?> CancelQueuedAsync(Guid id, CancellationToken cancellationToken) =>
-        TransitionAsync(id, [GenerationStatus.Queued], GenerationStatus.Canceled,
-            new StateWrites("cancel_requested = true, finished_at = now(), phase = null"), cancellationToken);
-
     /// <summary>
-    /// Asks the worker of a running generation to stop: sets the flag it polls and notifies
-    /// <see cref="CancelChannel"/> in the same statement. Not a transition: the worker makes it
-    /// (<see cref="MarkCanceledAsync"/>) once it has stopped. False when it was not running.
+    /// The API's cancel, in one guarded statement so that it sees the row at one moment: a
+    /// queued generation → canceled at once; a running one keeps its status and gets the flag
+    /// its worker polls, and <see cref="CancelChannel"/> is notified in the same statement (the
+    /// worker makes the transition, <see cref="MarkCanceledAsync"/>, once it has stopped).
+    /// Returns the row as the cancel left it (status <see cref="GenerationStatus.Canceled"/> or
+    /// <see cref="GenerationStatus.Running"/>), or null, changing nothing, when it is unknown or
+    /// already finished. A claim racing it either runs first (the cancel then finds it running
+    /// and flags it) or finds it canceled; the row locks order the two, the statement has no
+    /// window between "was it queued?" and "was it running?".
     /// </summary>
-    public async Task<bool> RequestCancelAsync(Guid id, CancellationToken cancellationToken)
+    public async Task<GenerationRecord?> CancelAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
-            """
-            with running as (
-                update fusedream.generations set cancel_requested = true
-                where id = @id and status = @running
-                returning id),
+            $"""
+            with cancel as (
+                update fusedream.generations
+                set status = case when status = @queued then @canceled else status end,
+                    cancel_requested = true,
+                    finished_at = case when status = @queued then now() else finished_at end,
+                    phase = case when status = @queued then null else phase end
+                where id = @id and status = any(@expected)
+                returning {Columns}),
             notified as (
-                select pg_notify(@channel, id::text) from running)
-            select (select count(*) from running), (select count(*) from notified)
+                select pg_notify(@channel, id::text) from cancel where status = @running)
+            select {Columns}, (select count(*) from notified) from cancel
             """);
         command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
         command.Parameters.AddWithValue("running", GenerationStatus.Running.ToName());
+        command.Parameters.AddWithValue("canceled", GenerationStatus.Canceled.ToName());
+        command.Parameters.AddWithValue("expected", Names([GenerationStatus.Queued, GenerationStatus.Running]));
         command.Parameters.AddWithValue("channel", CancelChannel);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return reader.GetInt64(0) > 0;
+        return await ReadOneAsync(command, cancellationToken);
     }
 
     /// <summary>Running (or queued) → canceled; false when it had already finished.</summary>
