@@ -59,8 +59,11 @@ public sealed class GenerationService
                 // Durability boundary (replay): a queued row without a job, older than any
                 // request in flight, was committed by a process that stopped before enqueueing.
                 // The client's retry with the same key is what notices it: enqueue it now, once.
-                if (record.Status == GenerationStatus.Queued && record.JobId is null
-                    && await _submissions.TryAdoptUnqueuedAsync(record.Id, UnqueuedAfter, cancellationToken))
+                // The adoption marks the row with its time; a replay that dies before enqueueing
+                // leaves a marker that the next replay takes over once it is UnqueuedAfter old.
+                if (record.Status == GenerationStatus.Queued
+                    && (record.JobId is null || GenerationSubmissions.IsAdoptionMarker(record.JobId))
+                    && await _submissions.TryAdoptUnqueuedAsync(record.Id, UnqueuedAfter, cancellationToken) is { } marker)
                 {
                     try
                     {
@@ -70,7 +73,7 @@ public sealed class GenerationService
                     catch (Exception ex)
                     {
                         _logger.LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
-                        await _submissions.ReleaseAdoptionAsync(record.Id, CancellationToken.None);
+                        await _submissions.ReleaseAdoptionAsync(record.Id, marker, CancellationToken.None);
                         return new SubmitOutcome.QueueUnavailable(Replayed: true);
                     }
                 }
@@ -116,7 +119,7 @@ public sealed class GenerationService
 
         // Canceled while queued. The row is already final (a job that still runs finds nothing
         // to do); dropping the queued job just saves a worker the trip.
-        if (record.JobId is { } jobId)
+        if (record.JobId is { } jobId && !GenerationSubmissions.IsAdoptionMarker(jobId))
         {
             try
             {
