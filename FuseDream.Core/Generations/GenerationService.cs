@@ -67,8 +67,16 @@ public sealed class GenerationService
                 {
                     try
                     {
-                        await _submissions.SetJobIdAsync(record.Id, _queue.Enqueue(record.Id), CancellationToken.None);
-                        _logger.LogWarning("Generation {GenerationId} had no job (its request was interrupted); enqueued it on the replay", record.Id);
+                        var jobId = _queue.Enqueue(record.Id);
+                        // The first request may have died after enqueueing but before recording
+                        // its job, so this can be the generation's second job. That is harmless:
+                        // the row names one job (this one, or the other if it claimed the row
+                        // first and recorded itself), and a job the row does not name claims
+                        // nothing (GenerationStateMachine.ClaimAsync). Only one job ever runs it.
+                        if (await _submissions.SetJobIdAsync(record.Id, jobId, CancellationToken.None))
+                            _logger.LogWarning("Generation {GenerationId} had no job (its request was interrupted); enqueued it on the replay", record.Id);
+                        else
+                            DropSurplusJob(record.Id, jobId);
                     }
                     catch (Exception ex)
                     {
@@ -84,7 +92,10 @@ public sealed class GenerationService
         {
             // Durability boundary: the row is committed first, then the job is enqueued, so a
             // job never refers to a missing row. Dying between the two leaves a queued row with
-            // no job; a replay with the same idempotency key enqueues it (above).
+            // no job; a replay with the same idempotency key enqueues it (above). Dying after the
+            // enqueue but before recording the job id leaves a job the row does not name; the
+            // replay then enqueues a second one, and whichever the row ends up naming is the
+            // only one that runs (see the replay above).
             var jobId = _queue.Enqueue(record.Id);
             await _submissions.SetJobIdAsync(record.Id, jobId, CancellationToken.None);
         }
@@ -131,5 +142,19 @@ public sealed class GenerationService
             }
         }
         return new CancelOutcome.Canceled(await _repository.DescribeAsync(record, cancellationToken));
+    }
+
+    /// <summary>A job enqueued for a generation that another job of its own already claimed: it would find nothing to do; dropping it saves a worker the trip.</summary>
+    private void DropSurplusJob(Guid id, string jobId)
+    {
+        _logger.LogWarning("Generation {GenerationId} was already taken by another job of its own; dropping job {JobId}", id, jobId);
+        try
+        {
+            _queue.Delete(jobId);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("Could not drop surplus job {JobId} of generation {GenerationId}: {Reason}", jobId, id, ex.Message);
+        }
     }
 }

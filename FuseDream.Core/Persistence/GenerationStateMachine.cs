@@ -49,14 +49,28 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
     /// Takes the generation for this run: queued → running, or running → running again when a
     /// previous run of the same job died (the queue hands a job out again only once its
     /// invisibility timeout lapsed, so the earlier run is gone). Null when there is nothing to
-    /// do: unknown id, or already finished (a re-delivered job must not run twice).
+    /// do: unknown id, already finished (a re-delivered job must not run twice), or, with
+    /// <paramref name="jobId"/>, the row names another job.
+    /// <para>
+    /// A generation has one job; a second one exists only when a submit died after enqueueing
+    /// but before recording its job id, and the client's replay enqueued again. So the claim
+    /// records <paramref name="jobId"/> when the row names none (or only a replay's adoption
+    /// marker), and a job whose id differs from the one the row names claims nothing: of two
+    /// jobs for one generation only one ever runs it, and retries and re-deliveries of that job
+    /// keep its id. Without <paramref name="jobId"/> (a run outside the queue) the row's job is
+    /// not checked.
+    /// </para>
     /// </summary>
-    public Task<GenerationRecord?> ClaimAsync(Guid id, string worker, CancellationToken cancellationToken) =>
+    public Task<GenerationRecord?> ClaimAsync(Guid id, string worker, CancellationToken cancellationToken, string? jobId = null) =>
         TransitionAsync(id, [GenerationStatus.Queued, GenerationStatus.Running], GenerationStatus.Running,
             new StateWrites(
                 "started_at = coalesce(started_at, now()), attempts = attempts + 1, worker = @worker, " +
-                "phase = null, step = null, total = null, aug_clip = null, eta_seconds = null, progress_at = null")
-                .With("worker", worker),
+                "phase = null, step = null, total = null, aug_clip = null, eta_seconds = null, progress_at = null, " +
+                "job_id = case when job_id is null or starts_with(job_id, @adopting) then coalesce(@job, job_id) else job_id end",
+                Guard: "(@job::text is null or job_id is null or job_id = @job or starts_with(job_id, @adopting))")
+                .With("worker", worker)
+                .With("job", jobId)
+                .With("adopting", GenerationSubmissions.AdoptionMarkerPrefix),
             cancellationToken);
 
     /// <summary>

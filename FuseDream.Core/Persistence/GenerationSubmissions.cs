@@ -68,13 +68,24 @@ internal sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
         return (record.RequestHash == generation.RequestHash ? CreateOutcome.Existing : CreateOutcome.KeyConflict, record);
     }
 
-    /// <summary>Records the queue's job id (used to drop a canceled job from the queue).</summary>
-    public async Task SetJobIdAsync(Guid id, string jobId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records the queue's job id of the generation (used to drop a canceled job from the queue,
+    /// and by the worker to tell the generation's job from a surplus one). Returns false,
+    /// changing nothing, when the row already names another job: a job of the same generation
+    /// claimed it first (<see cref="GenerationStateMachine.ClaimAsync"/> records its own id), so
+    /// <paramref name="jobId"/> is surplus and will find nothing to do.
+    /// </summary>
+    public async Task<bool> SetJobIdAsync(Guid id, string jobId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("update fusedream.generations set job_id = @job where id = @id");
+        await using var command = dataSource.CreateCommand(
+            """
+            update fusedream.generations set job_id = @job
+            where id = @id and (job_id is null or job_id = @job or starts_with(job_id, @adopting))
+            """);
         command.Parameters.AddWithValue("id", id);
         command.Parameters.AddWithValue("job", jobId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.Parameters.AddWithValue("adopting", AdoptionMarkerPrefix);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     /// <summary>

@@ -55,6 +55,28 @@ public class SubmitCrashTests
         await rig.AssertRanOnceAsync(id, "adopter died");
     }
 
+    [Fact]
+    public async Task Replay_AfterTheSubmitDiedBetweenEnqueueAndRecordingTheJob_RunsOnce()
+    {
+        await using var rig = await Rig.StartAsync("_enqueued");
+        // A submit that committed and enqueued, then died before recording the job id.
+        var id = await rig.CommitAsync("k-enqueued", "enqueued twice");
+        var first = rig.Queue.Enqueue(id);
+        await rig.Probe.BackdateAsync(id, TimeSpan.FromMinutes(2));
+        Assert.Null(await rig.Probe.JobIdAsync(id));
+        Assert.Equal(1, await rig.Probe.JobsOfAsync(id));
+
+        // The client's replay cannot see the first job: it enqueues a second one for the same generation.
+        Assert.IsType<SubmitOutcome.Accepted>(await rig.Service.SubmitAsync(Rig.Submission("k-enqueued", "enqueued twice"), CancellationToken.None));
+        Assert.Equal(2, await rig.Probe.JobsOfAsync(id));
+        var second = (await rig.Probe.JobIdAsync(id))!;
+        Assert.NotEqual(first, second);
+
+        // Two worker threads take both jobs at once; one of them must not run the generation.
+        await rig.RunWorkerAsync(threads: 2, [first, second]);
+        await rig.AssertRanOnceAsync(id, "enqueued twice");
+    }
+
     /// <summary>A fresh database with the service's pieces, and a worker host on demand.</summary>
     private sealed class Rig : IAsyncDisposable
     {
