@@ -68,18 +68,29 @@ public sealed class GenerationService
                 // Durability boundary (replay): a queued row without a job, older than any
                 // request in flight, was committed by a process that stopped before enqueueing.
                 // The client's retry with the same key is what notices it: enqueue it now, once.
-                if (record.Status == GenerationStatus.Queued && record.JobId is null
-                    && await _submissions.TryAdoptUnqueuedAsync(record.Id, UnqueuedAfter, cancellationToken))
+                // The adoption marks the row with its time; a replay that dies before enqueueing
+                // leaves a marker that the next replay takes over once it is UnqueuedAfter old.
+                if (record.Status == GenerationStatus.Queued
+                    && (record.JobId is null || GenerationSubmissions.IsAdoptionMarker(record.JobId))
+                    && await _submissions.TryAdoptUnqueuedAsync(record.Id, UnqueuedAfter, cancellationToken) is { } marker)
                 {
                     try
                     {
-                        await _submissions.SetJobIdAsync(record.Id, _queue.Enqueue(record.Id, record.Model), CancellationToken.None);
-                        _logger.LogWarning("Generation {GenerationId} had no job (its request was interrupted); enqueued it on the replay", record.Id);
+                        var jobId = _queue.Enqueue(record.Id, record.Model);
+                        // The first request may have died after enqueueing but before recording
+                        // its job, so this can be the generation's second job. That is harmless:
+                        // the row names one job (this one, or the other if it claimed the row
+                        // first and recorded itself), and a job the row does not name claims
+                        // nothing (GenerationStateMachine.ClaimAsync). Only one job ever runs it.
+                        if (await _submissions.SetJobIdAsync(record.Id, jobId, CancellationToken.None))
+                            _logger.LogWarning("Generation {GenerationId} had no job (its request was interrupted); enqueued it on the replay", record.Id);
+                        else
+                            DropSurplusJob(record.Id, jobId);
                     }
                     catch (Exception ex)
                     {
                         _logger.LogError(ex, "Could not enqueue generation {GenerationId}", record.Id);
-                        await _submissions.ReleaseAdoptionAsync(record.Id, CancellationToken.None);
+                        await _submissions.ReleaseAdoptionAsync(record.Id, marker, CancellationToken.None);
                         return new SubmitOutcome.QueueUnavailable(Replayed: true);
                     }
                 }
@@ -90,7 +101,10 @@ public sealed class GenerationService
         {
             // Durability boundary: the row is committed first, then the job is enqueued, so a
             // job never refers to a missing row. Dying between the two leaves a queued row with
-            // no job; a replay with the same idempotency key enqueues it (above).
+            // no job; a replay with the same idempotency key enqueues it (above). Dying after the
+            // enqueue but before recording the job id leaves a job the row does not name; the
+            // replay then enqueues a second one, and whichever the row ends up naming is the
+            // only one that runs (see the replay above).
             var jobId = _queue.Enqueue(record.Id, record.Model);
             await _submissions.SetJobIdAsync(record.Id, jobId, CancellationToken.None);
         }
@@ -107,38 +121,49 @@ public sealed class GenerationService
 
     /// <summary>
     /// Queued → canceled at once; running → its worker is asked to stop (it stops within one
-    /// step and marks the generation canceled); finished → unchanged.
+    /// step and marks the generation canceled); finished → unchanged. One statement decides
+    /// (<see cref="GenerationStateMachine.CancelAsync"/>), so a worker claiming the generation at
+    /// the same moment is ordered before or after it, never between two looks at the row.
     /// </summary>
     public async Task<CancelOutcome> CancelAsync(Guid id, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        var record = await _states.CancelAsync(id, cancellationToken);
+        if (record is null)
         {
-            if (await _states.CancelQueuedAsync(id, cancellationToken) is { } canceled)
-            {
-                // The row is already canceled (a job that still runs would find nothing to do);
-                // dropping the queued job just saves a worker the trip.
-                if (canceled.JobId is { } jobId)
-                {
-                    try
-                    {
-                        _queue.Delete(jobId);
-                    }
-                    catch (Exception ex)
-                    {
-                        _logger.LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message);
-                    }
-                }
-                return new CancelOutcome.Canceled(await _repository.GetDetailsAsync(id, cancellationToken)
-                    ?? await _repository.DescribeAsync(canceled, cancellationToken));
-            }
-
-            var requested = await _states.RequestCancelAsync(id, cancellationToken);
+            // Unknown, or finished before the cancel (finished states are final, so this stays true).
             var details = await _repository.GetDetailsAsync(id, cancellationToken);
-            if (details is null) return new CancelOutcome.NotFound();
-            if (requested) return new CancelOutcome.Requested(details);
-            // Neither queued nor running, yet not finished: it moved between the two statements
-            // (handed back to the queue by a stopping worker); look again.
-            if (details.Record.Status.IsFinished() || attempt == 3) return new CancelOutcome.AlreadyFinished(details);
+            return details is null ? new CancelOutcome.NotFound() : new CancelOutcome.AlreadyFinished(details);
+        }
+        if (record.Status == GenerationStatus.Running)
+            return new CancelOutcome.Requested(await _repository.DescribeAsync(record, cancellationToken));
+
+        // Canceled while queued. The row is already final (a job that still runs finds nothing
+        // to do); dropping the queued job just saves a worker the trip.
+        if (record.JobId is { } jobId && !GenerationSubmissions.IsAdoptionMarker(jobId))
+        {
+            try
+            {
+                _queue.Delete(jobId);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning("Could not drop job {JobId} of canceled generation {GenerationId}: {Reason}", jobId, id, ex.Message);
+            }
+        }
+        return new CancelOutcome.Canceled(await _repository.DescribeAsync(record, cancellationToken));
+    }
+
+    /// <summary>A job enqueued for a generation that another job of its own already claimed: it would find nothing to do; dropping it saves a worker the trip.</summary>
+    private void DropSurplusJob(Guid id, string jobId)
+    {
+        _logger.LogWarning("Generation {GenerationId} was already taken by another job of its own; dropping job {JobId}", id, jobId);
+        try
+        {
+            _queue.Delete(jobId);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning("Could not drop surplus job {JobId} of generation {GenerationId}: {Reason}", jobId, id, ex.Message);
         }
     }
 }

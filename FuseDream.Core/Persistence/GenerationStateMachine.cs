@@ -8,8 +8,10 @@ namespace FuseDream.Persistence;
 /// <summary>
 /// Every change of a generation's status goes through <see cref="TransitionAsync"/>: one
 /// guarded statement (<c>where status = any(expected)</c>) so that concurrent API calls and
-/// re-run jobs cannot move a generation backwards or finish it twice. The named transitions
-/// below say what entering each state writes besides the status.
+/// re-run jobs cannot move a generation backwards or finish it twice. The one exception is
+/// <see cref="CancelAsync"/>, the same kind of guarded statement with two branches (queued →
+/// canceled, running → flagged), because a cancel must not be split around a claim. The
+/// named transitions below say what entering each state writes besides the status.
 /// </summary>
 internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
 {
@@ -47,14 +49,28 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
     /// Takes the generation for this run: queued → running, or running → running again when a
     /// previous run of the same job died (the queue hands a job out again only once its
     /// invisibility timeout lapsed, so the earlier run is gone). Null when there is nothing to
-    /// do: unknown id, or already finished (a re-delivered job must not run twice).
+    /// do: unknown id, already finished (a re-delivered job must not run twice), or, with
+    /// <paramref name="jobId"/>, the row names another job.
+    /// <para>
+    /// A generation has one job; a second one exists only when a submit died after enqueueing
+    /// but before recording its job id, and the client's replay enqueued again. So the claim
+    /// records <paramref name="jobId"/> when the row names none (or only a replay's adoption
+    /// marker), and a job whose id differs from the one the row names claims nothing: of two
+    /// jobs for one generation only one ever runs it, and retries and re-deliveries of that job
+    /// keep its id. Without <paramref name="jobId"/> (a run outside the queue) the row's job is
+    /// not checked.
+    /// </para>
     /// </summary>
-    public Task<GenerationRecord?> ClaimAsync(Guid id, string worker, CancellationToken cancellationToken) =>
+    public Task<GenerationRecord?> ClaimAsync(Guid id, string worker, CancellationToken cancellationToken, string? jobId = null) =>
         TransitionAsync(id, [GenerationStatus.Queued, GenerationStatus.Running], GenerationStatus.Running,
             new StateWrites(
                 "started_at = coalesce(started_at, now()), attempts = attempts + 1, worker = @worker, " +
-                "phase = null, step = null, total = null, aug_clip = null, eta_seconds = null, progress_at = null")
-                .With("worker", worker),
+                "phase = null, step = null, total = null, aug_clip = null, eta_seconds = null, progress_at = null, " +
+                "job_id = case when job_id is null or starts_with(job_id, @adopting) then coalesce(@job, job_id) else job_id end",
+                Guard: "(@job::text is null or job_id is null or job_id = @job or starts_with(job_id, @adopting))")
+                .With("worker", worker)
+                .With("job", jobId)
+                .With("adopting", GenerationSubmissions.AdoptionMarkerPrefix),
             cancellationToken);
 
     /// <summary>
@@ -100,34 +116,40 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
         return true;
     }
 
-    /// <summary>Queued → canceled at once (the API's cancel); null when it was not queued.</summary>
-    public Task<GenerationRecord?> CancelQueuedAsync(Guid id, CancellationToken cancellationToken) =>
-        TransitionAsync(id, [GenerationStatus.Queued], GenerationStatus.Canceled,
-            new StateWrites("cancel_requested = true, finished_at = now(), phase = null"), cancellationToken);
-
     /// <summary>
-    /// Asks the worker of a running generation to stop: sets the flag it polls and notifies
-    /// <see cref="CancelChannel"/> in the same statement. Not a transition: the worker makes it
-    /// (<see cref="MarkCanceledAsync"/>) once it has stopped. False when it was not running.
+    /// The API's cancel, in one guarded statement so that it sees the row at one moment: a
+    /// queued generation → canceled at once; a running one keeps its status and gets the flag
+    /// its worker polls, and <see cref="CancelChannel"/> is notified in the same statement (the
+    /// worker makes the transition, <see cref="MarkCanceledAsync"/>, once it has stopped).
+    /// Returns the row as the cancel left it (status <see cref="GenerationStatus.Canceled"/> or
+    /// <see cref="GenerationStatus.Running"/>), or null, changing nothing, when it is unknown or
+    /// already finished. A claim racing it either runs first (the cancel then finds it running
+    /// and flags it) or finds it canceled; the row locks order the two, the statement has no
+    /// window between "was it queued?" and "was it running?".
     /// </summary>
-    public async Task<bool> RequestCancelAsync(Guid id, CancellationToken cancellationToken)
+    public async Task<GenerationRecord?> CancelAsync(Guid id, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
-            """
-            with running as (
-                update fusedream.generations set cancel_requested = true
-                where id = @id and status = @running
-                returning id),
+            $"""
+            with cancel as (
+                update fusedream.generations
+                set status = case when status = @queued then @canceled else status end,
+                    cancel_requested = true,
+                    finished_at = case when status = @queued then now() else finished_at end,
+                    phase = case when status = @queued then null else phase end
+                where id = @id and status = any(@expected)
+                returning {Columns}),
             notified as (
-                select pg_notify(@channel, id::text) from running)
-            select (select count(*) from running), (select count(*) from notified)
+                select pg_notify(@channel, id::text) from cancel where status = @running)
+            select {Columns}, (select count(*) from notified) from cancel
             """);
         command.Parameters.AddWithValue("id", id);
+        command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
         command.Parameters.AddWithValue("running", GenerationStatus.Running.ToName());
+        command.Parameters.AddWithValue("canceled", GenerationStatus.Canceled.ToName());
+        command.Parameters.AddWithValue("expected", Names([GenerationStatus.Queued, GenerationStatus.Running]));
         command.Parameters.AddWithValue("channel", CancelChannel);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return reader.GetInt64(0) > 0;
+        return await ReadOneAsync(command, cancellationToken);
     }
 
     /// <summary>Running (or queued) → canceled; false when it had already finished.</summary>

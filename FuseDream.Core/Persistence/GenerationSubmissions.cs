@@ -18,13 +18,21 @@ internal enum CreateOutcome
 
 /// <summary>
 /// The rows of the submit protocol: the idempotent insert, the job id that links a row to its
-/// queued job, the adoption of a row whose request stopped before enqueueing, and the removal
-/// of a row that never reached the queue.
+/// queued job, the adoption of a row whose request stopped before enqueueing (re-takeable once
+/// stale), and the removal of a row that never reached the queue.
 /// </summary>
 internal sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
 {
-    /// <summary>The job id of a generation whose job is being enqueued by <see cref="TryAdoptUnqueuedAsync"/>'s winner.</summary>
-    private const string AdoptingMarker = "(enqueueing)";
+    /// <summary>
+    /// The start of the job id a row carries while a replay enqueues its job
+    /// (<see cref="TryAdoptUnqueuedAsync"/>): <c>(enqueueing since 2026-01-31T12:00:00.000000Z)</c>,
+    /// the database's clock at the adoption. The time lets a later replay take over an adoption
+    /// whose process died before enqueueing.
+    /// </summary>
+    internal const string AdoptionMarkerPrefix = "(enqueueing since ";
+
+    /// <summary>Whether <paramref name="jobId"/> is an adoption's marker rather than a queue's job id.</summary>
+    internal static bool IsAdoptionMarker(string jobId) => jobId.StartsWith(AdoptionMarkerPrefix, StringComparison.Ordinal);
 
     /// <summary>
     /// Inserts a queued generation. With an idempotency key, a second insert with the same key
@@ -60,41 +68,62 @@ internal sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
         return (record.RequestHash == generation.RequestHash ? CreateOutcome.Existing : CreateOutcome.KeyConflict, record);
     }
 
-    /// <summary>Records the queue's job id (used to drop a canceled job from the queue).</summary>
-    public async Task SetJobIdAsync(Guid id, string jobId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records the queue's job id of the generation (used to drop a canceled job from the queue,
+    /// and by the worker to tell the generation's job from a surplus one). Returns false,
+    /// changing nothing, when the row already names another job: a job of the same generation
+    /// claimed it first (<see cref="GenerationStateMachine.ClaimAsync"/> records its own id), so
+    /// <paramref name="jobId"/> is surplus and will find nothing to do.
+    /// </summary>
+    public async Task<bool> SetJobIdAsync(Guid id, string jobId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("update fusedream.generations set job_id = @job where id = @id");
+        await using var command = dataSource.CreateCommand(
+            """
+            update fusedream.generations set job_id = @job
+            where id = @id and (job_id is null or job_id = @job or starts_with(job_id, @adopting))
+            """);
         command.Parameters.AddWithValue("id", id);
         command.Parameters.AddWithValue("job", jobId);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.Parameters.AddWithValue("adopting", AdoptionMarkerPrefix);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     /// <summary>
     /// Takes over the enqueueing of a queued generation that has no job although it was created
     /// more than <paramref name="olderThan"/> ago: the process that created it stopped between
     /// committing the row and enqueueing its job. The row is marked in the same statement, so
-    /// of several concurrent callers exactly one gets true and enqueues.
+    /// of several concurrent callers exactly one gets the marker (the others null) and enqueues.
+    /// An adoption is itself taken over once it is older than <paramref name="olderThan"/>: the
+    /// replay that made it stopped before enqueueing (a live one records its job within
+    /// milliseconds), and its marker would otherwise keep the generation out of the queue
+    /// forever. Returns the marker, for <see cref="ReleaseAdoptionAsync"/>.
     /// </summary>
-    public async Task<bool> TryAdoptUnqueuedAsync(Guid id, TimeSpan olderThan, CancellationToken cancellationToken)
+    public async Task<string?> TryAdoptUnqueuedAsync(Guid id, TimeSpan olderThan, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             """
-            update fusedream.generations set job_id = @marker
-            where id = @id and status = @queued and job_id is null and created_at < now() - @age
+            update fusedream.generations
+            set job_id = @adopting || to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ')'
+            where id = @id and status = @queued and created_at < now() - @age
+              and case when job_id is null then true
+                       when starts_with(job_id, @adopting)
+                           then rtrim(substr(job_id, length(@adopting) + 1), ')')::timestamptz < now() - @age
+                       else false end
+            returning job_id
             """);
         command.Parameters.AddWithValue("id", id);
-        command.Parameters.AddWithValue("marker", AdoptingMarker);
+        command.Parameters.AddWithValue("adopting", AdoptionMarkerPrefix);
         command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
         command.Parameters.AddWithValue("age", olderThan);
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
     /// <summary>Undoes <see cref="TryAdoptUnqueuedAsync"/> when the enqueue failed, so a later replay may try again.</summary>
-    public async Task ReleaseAdoptionAsync(Guid id, CancellationToken cancellationToken)
+    public async Task ReleaseAdoptionAsync(Guid id, string marker, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("update fusedream.generations set job_id = null where id = @id and job_id = @marker");
         command.Parameters.AddWithValue("id", id);
-        command.Parameters.AddWithValue("marker", AdoptingMarker);
+        command.Parameters.AddWithValue("marker", marker);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

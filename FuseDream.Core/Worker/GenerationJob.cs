@@ -37,10 +37,15 @@ internal sealed class GenerationJob(
 
         // Durability boundary: the claim. Nothing finished is claimed again, so a job
         // re-delivered after success (or after cancel/failure) ends here without running.
-        var record = await states.ClaimAsync(generationId, worker.EffectiveName, cancellationToken);
+        // The claim also records this job's id on the row, and a job the row does not name
+        // claims nothing: a submit that died between enqueueing and recording its job id,
+        // replayed by its client, leaves two jobs for one generation, and only one may run it.
+        // (Retries and re-deliveries of one job keep its id.)
+        var jobId = context?.BackgroundJob?.Id;
+        var record = await states.ClaimAsync(generationId, worker.EffectiveName, cancellationToken, jobId);
         if (record is null)
         {
-            logger.LogInformation("Generation {GenerationId} is finished or unknown; nothing to do", generationId);
+            logger.LogInformation("Generation {GenerationId} is finished, unknown, or belongs to another job than {JobId}; nothing to do", generationId, jobId);
             return;
         }
         if (record.CancelRequested)

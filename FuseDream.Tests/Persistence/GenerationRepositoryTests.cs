@@ -26,7 +26,7 @@ public class GenerationRepositoryTests
             ids.Add(record.Id);
         }
         // The two oldest leave the queue (0 canceled, 1 running with previews); the rest wait.
-        Assert.NotNull(await states.CancelQueuedAsync(ids[0], CancellationToken.None));
+        Assert.Equal(GenerationStatus.Canceled, (await states.CancelAsync(ids[0], CancellationToken.None))?.Status);
         Assert.NotNull(await states.ClaimAsync(ids[1], "w", CancellationToken.None));
         await progress.SavePreviewAsync(ids[1], 20, "blob-20", CancellationToken.None);
         await progress.SavePreviewAsync(ids[1], 10, "blob-10", CancellationToken.None);

@@ -185,6 +185,19 @@ public sealed class GenerationProbe
     public Task BackdateAsync(Guid id, TimeSpan age) =>
         ExecuteAsync("update fusedream.generations set created_at = now() - @age where id = @id", id, ("age", age));
 
+    /// <summary>
+    /// Fault injection: makes the adoption of generation <paramref name="id"/> by a replay (its
+    /// <c>job_id</c> marker <c>(enqueueing since …)</c>) look <paramref name="age"/> old, as if
+    /// the replaying process had died that long ago.
+    /// </summary>
+    public Task AgeAdoptionAsync(Guid id, TimeSpan age) =>
+        ExecuteAsync(
+            """
+            update fusedream.generations
+            set job_id = '(enqueueing since ' || to_char((now() - @age) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ')'
+            where id = @id and job_id like '(enqueueing%'
+            """, id, ("age", age));
+
     /// <summary>Fault injection: what a submit interrupted between its commit and its enqueue leaves: the row without a job id, and no job.</summary>
     public async Task ForgetJobAsync(Guid id)
     {
