@@ -71,7 +71,17 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     async Task IAsyncLifetime.DisposeAsync()
     {
-        await base.DisposeAsync();
+        try
+        {
+            await base.DisposeAsync();
+        }
+        catch (ObjectDisposedException ex)
+        {
+            // Teardown only, after every assertion of the class has run: stopping Kestrel and the
+            // in-process worker together once threw this (one run in many, not reproduced alone).
+            // It is reported with its stack, not allowed to fail a class whose tests passed.
+            Console.Error.WriteLine($"[{TestClassName}] host teardown: {ex}");
+        }
         NpgsqlConnection.ClearAllPools();
         try { Directory.Delete(BlobDirectory, recursive: true); } catch (DirectoryNotFoundException) { }
     }
