@@ -104,7 +104,7 @@ public static class GenerationsApi
         return outcome switch
         {
             SubmitOutcome.Accepted accepted =>
-                TypedResults.Accepted(SelfUrl(accepted.Generation.Record.Id), ToResponse(accepted.Generation)),
+                TypedResults.Accepted(GenerationResponses.SelfUrl(accepted.Generation.Record.Id), GenerationResponses.ToResponse(accepted.Generation)),
             SubmitOutcome.KeyConflict conflict =>
                 TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]>
                 {
@@ -142,7 +142,7 @@ public static class GenerationsApi
         long? before = null;
         if (cursor is not null)
         {
-            if (TryDecodeCursor(cursor, out var sequence)) before = sequence;
+            if (GenerationResponses.TryDecodeCursor(cursor, out var sequence)) before = sequence;
             else errors["cursor"] = ["is not a cursor this API returned: pass nextCursor from the previous page unchanged"];
         }
         var pageSize = limit ?? 20;
@@ -151,22 +151,22 @@ public static class GenerationsApi
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
 
         var (items, next) = await services.Repository.ListAsync(filter, before, pageSize, cancellationToken);
-        return TypedResults.Ok(new GenerationPage([.. items.Select(ToResponse)], next is { } n ? EncodeCursor(n) : null));
+        return TypedResults.Ok(new GenerationPage([.. items.Select(GenerationResponses.ToResponse)], next is { } n ? GenerationResponses.EncodeCursor(n) : null));
     }
 
     public static async Task<Results<Ok<GenerationResponse>, ProblemHttpResult>> GetAsync(
         Guid id, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken)
     {
         var details = await services.Repository.GetDetailsAsync(id, cancellationToken);
-        return details is null ? NotFound(id) : TypedResults.Ok(ToResponse(details));
+        return details is null ? NotFound(id) : TypedResults.Ok(GenerationResponses.ToResponse(details));
     }
 
     public static async Task<Results<Ok<GenerationResponse>, Accepted<GenerationResponse>, ProblemHttpResult>> CancelAsync(
         Guid id, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken) =>
         await services.Generations.CancelAsync(id, cancellationToken) switch
         {
-            CancelOutcome.Canceled canceled => TypedResults.Ok(ToResponse(canceled.Generation)),
-            CancelOutcome.Requested requested => TypedResults.Accepted(SelfUrl(id), ToResponse(requested.Generation)),
+            CancelOutcome.Canceled canceled => TypedResults.Ok(GenerationResponses.ToResponse(canceled.Generation)),
+            CancelOutcome.Requested requested => TypedResults.Accepted(GenerationResponses.SelfUrl(id), GenerationResponses.ToResponse(requested.Generation)),
             CancelOutcome.AlreadyFinished finished => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,
                 title: "The generation has already finished.",
                 detail: $"Generation {id} is {finished.Generation.Record.Status.ToName()}; only queued or running generations can be canceled."),
@@ -194,7 +194,7 @@ public static class GenerationsApi
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such preview.",
                 detail: record.Options.PreviewEvery == 0
                     ? $"Generation {id} has no previews (previewEvery was {record.Options.PreviewEvery})."
-                    : $"Generation {id} has no preview at step {step}; its previews are listed at {SelfUrl(id)}/previews.");
+                    : $"Generation {id} has no preview at step {step}; its previews are listed at {GenerationResponses.SelfUrl(id)}/previews.");
         return await BlobAsync(services.Blobs, preview.BlobKey, response, cancellationToken) is { } png ? png : MissingBlob(id);
     }
 
@@ -220,7 +220,7 @@ public static class GenerationsApi
         var details = await services.Repository.GetDetailsAsync(id, cancellationToken);
         if (details is null) return NotFound(id);
         var (items, next) = await services.Repository.ListPreviewsAsync(id, after, pageSize, cancellationToken);
-        var self = SelfUrl(id);
+        var self = GenerationResponses.SelfUrl(id);
         return TypedResults.Ok(new PreviewPage(id, details.PreviewCount,
             [.. items.Select(p => new PreviewLink(p.Step, $"{self}/previews/{p.Step}"))],
             next?.ToString(System.Globalization.CultureInfo.InvariantCulture)));
@@ -280,61 +280,4 @@ public static class GenerationsApi
     private static ProblemHttpResult MissingBlob(Guid id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "Stored image missing.",
             detail: $"The blob of generation {id} is not in the blob store: check that the API and the workers share Blobs:Directory.");
-
-    private static string SelfUrl(Guid id) => $"/v1/generations/{id}";
-
-    public static string EncodeCursor(long sequence) =>
-        Convert.ToBase64String(Encoding.ASCII.GetBytes("s:" + sequence.ToString(CultureInfo.InvariantCulture))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    public static bool TryDecodeCursor(string cursor, out long sequence)
-    {
-        sequence = 0;
-        try
-        {
-            var base64 = cursor.Replace('-', '+').Replace('_', '/');
-            base64 += new string('=', (4 - base64.Length % 4) % 4);
-            var text = Encoding.ASCII.GetString(Convert.FromBase64String(base64));
-            return text.StartsWith("s:", StringComparison.Ordinal)
-                && long.TryParse(text.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out sequence);
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-    }
-
-    internal static GenerationResponse ToResponse(GenerationDetails details)
-    {
-        var record = details.Record;
-        var self = SelfUrl(record.Id);
-        var succeeded = record.Status == GenerationStatus.Succeeded;
-        return new GenerationResponse
-        {
-            Id = record.Id,
-            Status = record.Status.ToName(),
-            Prompt = record.Prompt,
-            Model = record.Model,
-            Seed = record.Seed,
-            Preset = record.Preset,
-            Options = record.Options,
-            CreatedAt = record.CreatedAt,
-            StartedAt = record.StartedAt,
-            FinishedAt = record.FinishedAt,
-            QueuePosition = details.QueuePosition,
-            Progress = record.Status == GenerationStatus.Running && record.Progress is { } p
-                ? new ProgressResponse(
-                    JsonNamingPolicyName(p.Phase), p.Step, p.Total,
-                    p.Total > 0 ? Math.Round(100.0 * p.Step / p.Total, 1) : 0,
-                    p.AugClip, p.Eta?.TotalSeconds, p.UpdatedAt)
-                : null,
-            CancelRequested = record.CancelRequested,
-            Result = succeeded ? new ResultResponse(record.Score ?? 0, record.Seed, $"{self}/image", $"{self}/trace") : null,
-            Previews = [.. details.Previews.Select(pr => new PreviewLink(pr.Step, $"{self}/previews/{pr.Step}"))],
-            PreviewCount = details.PreviewCount,
-            Error = record.Error,
-            Links = new GenerationLinks(self, $"{self}/cancel", succeeded ? $"{self}/image" : null, succeeded ? $"{self}/trace" : null, $"{self}/previews"),
-        };
-    }
-
-    private static string JsonNamingPolicyName(GenerationPhase phase) => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(phase.ToString());
 }
