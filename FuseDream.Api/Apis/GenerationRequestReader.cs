@@ -68,28 +68,16 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         if (body.Seed is < 0)
             Add("seed", $"must be between 0 and {long.MaxValue} (got {body.Seed})");
 
-        var presetName = body.Preset ?? DefaultPreset;
-        if (!GenerationPresets.All.TryGetValue(presetName, out var preset))
-        {
-            Add("preset", $"unknown preset '{body.Preset}'; known presets: {string.Join(", ", GenerationPresets.All.Keys)}");
-            preset = GenerationPresets.Paper;
-        }
-
-        var options = preset.With(body.Options) with
+        var requested = RequestedOptions.Resolve(body.Preset ?? DefaultPreset, preset => preset.With(body.Options) with
         {
             Model = body.Model ?? "",
             PreviewEvery = body.PreviewEvery ?? 0,
-        };
-        var optionErrors = options.Validate();
-        foreach (var error in optionErrors)
+        }, limits.Value);
+        foreach (var (field, reason) in requested.Problems)
         {
-            if (error.Field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
-            Add(FieldOf(error.Field), error.Reason);
+            if (field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
+            Add(field switch { RequestedOptions.PresetField => "preset", RequestedOptions.CostField => "options", _ => FieldOf(field) }, reason);
         }
-        // The whole run's cost, once each option is in its range: many options near their
-        // maxima together would occupy a GPU for days.
-        if (optionErrors.Count == 0 && GenerationCost.Problem(options, limits.Value) is { } costProblem)
-            Add("options", costProblem);
 
         // Tokenizing is the one costly check: only a request that is otherwise valid pays for it.
         if (errors.Count == 0 && tokenCounter.TokenProblem(body.Prompt!) is { } tokenProblem)
@@ -98,7 +86,7 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         if (errors.Count > 0)
             return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
         var hash = GenerationSubmission.HashOf(body, Json);
-        return (new ValidatedGeneration(body.Prompt!, body.Seed, GenerationPresets.All.Keys.First(k => string.Equals(k, presetName, StringComparison.OrdinalIgnoreCase)), options, hash), null);
+        return (new ValidatedGeneration(body.Prompt!, body.Seed, requested.Preset!, requested.Options, hash), null);
     }
 
     /// <summary>The JSON field of a <see cref="GenerationOptions"/> property.</summary>

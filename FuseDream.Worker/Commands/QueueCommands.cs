@@ -48,29 +48,27 @@ public static class QueueCommands
             if (new ClipPromptTokenCounter().Problem(text) is { } promptProblem) problems.Add($"prompt {promptProblem}");
             if (parse.GetValue(seed) is < 0) problems.Add($"--seed must be at least 0 (got {parse.GetValue(seed)})");
             if (parse.GetValue(key) is { } k && (k.Trim().Length is 0 or > 200)) problems.Add("--idempotency-key must be non-empty and at most 200 characters");
-            GenerationOptions? options = null;
-            if (!GenerationPresets.All.TryGetValue(presetName, out var start))
-                problems.Add($"unknown preset '{presetName}'; known presets: {string.Join(", ", GenerationPresets.All.Keys)}");
-            else
+            // The API's cost limit, from the same configuration (appsettings, environment, --Generation:MaxClipEvaluations=…).
+            var builder = CreateBuilder(parse);
+            var limits = builder.Configuration.GetSection(GenerationLimits.Section).Get<GenerationLimits>() ?? new GenerationLimits();
+            var requested = RequestedOptions.Resolve(presetName,
+                preset => overrides.Apply(preset with { Model = GenerationOptions.Models.BigGan256 }, parse), limits);
+            problems.AddRange(requested.Problems.Select(p => p.Field switch
             {
-                options = overrides.Apply(start with { Model = GenerationOptions.Models.BigGan256 }, parse);
-                var optionErrors = options.Validate();
-                problems.AddRange(optionErrors.Select(e => $"{e.Field}: {e.Reason}"));
-                // The API's limit, from the same configuration (appsettings, environment, --Generation:MaxClipEvaluations=…).
-                if (optionErrors.Count == 0 && GenerationCost.Problem(options, LimitsOf(parse)) is { } costProblem)
-                    problems.Add($"the run {costProblem}");
-            }
+                RequestedOptions.PresetField => p.Reason,
+                RequestedOptions.CostField => $"the run {p.Reason}",
+                _ => $"{p.Field}: {p.Reason}",
+            }));
             if (problems.Count > 0)
             {
                 foreach (var problem in problems) error.WriteLine($"error: {problem}");
                 return BadInput;
             }
 
-            var canonicalPreset = GenerationPresets.All.Keys.First(n => string.Equals(n, presetName, StringComparison.OrdinalIgnoreCase));
-            var request = new { prompt = text!, seed = parse.GetValue(seed), preset = canonicalPreset, options };
-            var submission = new GenerationSubmission(text!, parse.GetValue(seed), canonicalPreset, options!,
+            var request = new { prompt = text!, seed = parse.GetValue(seed), preset = requested.Preset!, options = requested.Options };
+            var submission = new GenerationSubmission(text!, parse.GetValue(seed), requested.Preset!, requested.Options,
                 GenerationSubmission.HashOf(request, Json), parse.GetValue(key)?.Trim());
-            return await WithServiceAsync(parse, async (service, output) =>
+            return await WithServiceAsync(builder, parse, async (service, output) =>
             {
                 switch (await service.SubmitAsync(submission, ct))
                 {
@@ -97,7 +95,7 @@ public static class QueueCommands
         var id = new Argument<Guid>("id") { Description = "The generation's id (as submit or the API printed it)." };
         var command = new Command("cancel", "Cancel a generation, as POST /v1/generations/{id}/cancel does: a queued one at once, a running one within one step.") { id };
         command.TreatUnmatchedTokensAsErrors = false;
-        command.SetAction(async (parse, ct) => await WithServiceAsync(parse, async (service, output) =>
+        command.SetAction(async (parse, ct) => await WithServiceAsync(CreateBuilder(parse), parse, async (service, output) =>
         {
             var error = parse.InvocationConfiguration.Error;
             switch (await service.CancelAsync(parse.GetValue(id), ct))
@@ -119,17 +117,12 @@ public static class QueueCommands
         return command;
     }
 
-    private static GenerationLimits LimitsOf(ParseResult parse)
-    {
-        var limits = new GenerationLimits();
-        Host.CreateApplicationBuilder([.. parse.UnmatchedTokens]).Configuration.GetSection(GenerationLimits.Section).Bind(limits);
-        return limits;
-    }
+    /// <summary>The host of one command: configuration from appsettings, the environment and the unmatched <c>--Section:Key=value</c> tokens.</summary>
+    private static HostApplicationBuilder CreateBuilder(ParseResult parse) => Host.CreateApplicationBuilder([.. parse.UnmatchedTokens]);
 
     /// <summary>Runs <paramref name="use"/> against the service's database (migrated first, as the API and the workers do).</summary>
-    private static async Task<int> WithServiceAsync(ParseResult parse, Func<GenerationService, TextWriter, Task<int>> use, CancellationToken ct)
+    private static async Task<int> WithServiceAsync(HostApplicationBuilder builder, ParseResult parse, Func<GenerationService, TextWriter, Task<int>> use, CancellationToken ct)
     {
-        var builder = Host.CreateApplicationBuilder([.. parse.UnmatchedTokens]);
         builder.Logging.ClearProviders();
         builder.Services.AddGenerationStorage();
         try
