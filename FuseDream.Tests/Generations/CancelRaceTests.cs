@@ -7,6 +7,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
+using FuseDream.Tests.Support;
+
 namespace FuseDream.Tests.Generations;
 
 /// <summary>
@@ -36,10 +38,7 @@ public class CancelRaceTests : IAsyncLifetime
         _submissions = new GenerationSubmissions(_dataSource);
         _states = new GenerationStateMachine(_dataSource);
         _repository = new GenerationRepository(_dataSource);
-        _service = new GenerationService(_submissions, _states, _repository, queue,
-            // No worker here: submits are queued for a worker yet to start.
-            new ServingWorkers(new WorkerRegistry(_dataSource), Options.Create(new FuseDream.Worker.WorkerOptions()), Options.Create(new FuseDream.Hosting.HealthOptions { RequireWorker = false })),
-            NullLogger<GenerationService>.Instance);
+        _service = OneMachineGenerationService.Create(_dataSource, queue, _submissions, _states, _repository);
     }
 
     public async Task DisposeAsync() => await _dataSource.DisposeAsync();

@@ -7,6 +7,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
+using FuseDream.Tests.Support;
+
 namespace FuseDream.Tests.Generations;
 
 /// <summary>
@@ -70,11 +72,7 @@ public class GenerationServiceTests
         await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(CancellationToken.None);
         var queue = new GenerationQueue(Options.Create(new DatabaseOptions { ConnectionString = connectionString }), Options.Create(new QueueOptions()));
         _ = queue.Storage; // installs Hangfire's schema
-        var service = new GenerationService(new GenerationSubmissions(dataSource), new GenerationStateMachine(dataSource),
-            new GenerationRepository(dataSource), queue,
-            // No worker here: one-machine mode, submits are queued for a worker yet to start.
-            new ServingWorkers(new WorkerRegistry(dataSource), Options.Create(new FuseDream.Worker.WorkerOptions()), Options.Create(new FuseDream.Hosting.HealthOptions { RequireWorker = false })),
-            NullLogger<GenerationService>.Instance);
+        var service = OneMachineGenerationService.Create(dataSource, queue);
         return (dataSource, service);
     }
 

@@ -93,10 +93,8 @@ public class SubmitCrashTests
             Probe = new GenerationProbe(connectionString, _blobs);
             Queue = new GenerationQueue(Options.Create(new DatabaseOptions { ConnectionString = connectionString }), Options.Create(new QueueOptions()));
             Submissions = new GenerationSubmissions(_dataSource);
-            Service = new GenerationService(Submissions, new GenerationStateMachine(_dataSource), new GenerationRepository(_dataSource), Queue,
-                // The rig starts its worker after the submits: they are queued for it.
-                new ServingWorkers(new WorkerRegistry(_dataSource), Options.Create(new FuseDream.Worker.WorkerOptions()), Options.Create(new FuseDream.Hosting.HealthOptions { RequireWorker = false })),
-                NullLogger<GenerationService>.Instance);
+            // The rig starts its worker after the submits: they are queued for it.
+            Service = OneMachineGenerationService.Create(_dataSource, Queue, Submissions);
         }
 
         public GenerationProbe Probe { get; }
