@@ -7,12 +7,15 @@ try
     var builder = WebApplication.CreateBuilder(args);
     builder.AddServiceDefaults();
     builder.AddGenerationServices();
+    builder.AddApiAccess();
 
     var app = builder.Build();
     app.UseServiceDefaults();
+    app.UseApiAccess();
     app.MapHealthApi();
     app.MapGenerationsApi();
     app.MapModelsApi();
+    app.MapKeysApi();
     app.Run();
     return 0;
 }

@@ -30,7 +30,9 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    public async Task<(ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>Reads and validates the body; <paramref name="unlimitedCost"/> (an admin key) lifts <see cref="GenerationLimits.MaxClipEvaluations"/>.</summary>
+    public async Task<(ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors)> ReadAsync(
+        HttpRequest request, CancellationToken cancellationToken, bool unlimitedCost = false)
     {
         if (!request.HasJsonContentType())
             return (null, Error("body", "must be JSON: send Content-Type: application/json"));
@@ -45,10 +47,10 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         }
         if (body is null)
             return (null, Error("body", "is required: a JSON object with at least 'prompt' and 'model'"));
-        return Validate(body);
+        return Validate(body, unlimitedCost);
     }
 
-    public (ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors) Validate(CreateGenerationRequest body)
+    public (ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors) Validate(CreateGenerationRequest body, bool unlimitedCost = false)
     {
         var errors = new Dictionary<string, List<string>>();
         void Add(string field, string reason)
@@ -72,7 +74,7 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         {
             Model = body.Model ?? "",
             PreviewEvery = body.PreviewEvery ?? 0,
-        }, limits.Value);
+        }, unlimitedCost ? new GenerationLimits { MaxClipEvaluations = long.MaxValue } : limits.Value);
         foreach (var (field, reason) in requested.Problems)
         {
             if (field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
