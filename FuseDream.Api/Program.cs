@@ -8,9 +8,11 @@ try
     builder.AddServiceDefaults();
     builder.AddGenerationServices();
     builder.AddApiAccess();
+    builder.AddJobDashboard();
 
     var app = builder.Build();
     app.UseServiceDefaults();
+    app.UseJobDashboard(); // its own branch, before the API's key policies
     app.UseApiAccess();
     app.MapHealthApi();
     app.MapGenerationsApi();

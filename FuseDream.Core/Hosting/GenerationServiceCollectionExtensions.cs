@@ -59,6 +59,10 @@ public static class GenerationServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>The Hangfire storage of the generation jobs (for the API's job dashboard).</summary>
+    public static Hangfire.JobStorage GenerationJobStorage(this IServiceProvider services) =>
+        services.GetRequiredService<GenerationQueue>().Storage;
+
     /// <summary>
     /// The worker: pipelines built once at start, a Hangfire server on its models' queues, the
     /// cancellation listener and the heartbeat. The pipeline factory defaults to
