@@ -9,7 +9,13 @@ using Microsoft.Extensions.Options;
 namespace FuseDream.Api.Apis;
 
 /// <summary>A request that passed validation, with its effective options.</summary>
-public sealed record ValidatedGeneration(string Prompt, long? Seed, string Preset, GenerationOptions Options, string RequestHash);
+public sealed record ValidatedGeneration(string Prompt, long? Seed, string Preset, GenerationOptions Options, string RequestHash)
+{
+    /// <summary>The webhook URL as sent (its host is checked by the caller, which resolves it), or null.</summary>
+    public string? Webhook { get; init; }
+
+    public IReadOnlyList<string> WebhookEvents { get; init; } = [];
+}
 
 /// <summary>
 /// Reads and validates <c>POST /v1/generations</c> bodies. The body is parsed here rather
@@ -81,6 +87,14 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
             Add(field switch { RequestedOptions.PresetField => "preset", RequestedOptions.CostField => "options", _ => FieldOf(field) }, reason);
         }
 
+        if (body.WebhookEvents is { } events)
+        {
+            if (body.Webhook is null)
+                Add("webhookEvents", "needs 'webhook': the URL to send the events to");
+            else if (events.Count == 0 || events.Any(e => !FuseDream.Webhooks.WebhookEvents.All.Contains(e)))
+                Add("webhookEvents", $"must list one or more of {string.Join(", ", FuseDream.Webhooks.WebhookEvents.All)}");
+        }
+
         // Tokenizing is the one costly check: only a request that is otherwise valid pays for it.
         if (errors.Count == 0 && tokenCounter.TokenProblem(body.Prompt!) is { } tokenProblem)
             Add("prompt", tokenProblem);
@@ -88,7 +102,11 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         if (errors.Count > 0)
             return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
         var hash = GenerationSubmission.HashOf(body, Json);
-        return (new ValidatedGeneration(body.Prompt!, body.Seed, requested.Preset!, requested.Options, hash), null);
+        return (new ValidatedGeneration(body.Prompt!, body.Seed, requested.Preset!, requested.Options, hash)
+        {
+            Webhook = body.Webhook,
+            WebhookEvents = body.Webhook is null ? [] : [.. (body.WebhookEvents ?? FuseDream.Webhooks.WebhookEvents.Default).Distinct()],
+        }, null);
     }
 
     /// <summary>The JSON field of a <see cref="GenerationOptions"/> property.</summary>

@@ -65,6 +65,9 @@ public static class GenerationsApi
             .WithName("GetGenerationTrace")
             .WithSummary("The score trace: JSON, or CSV with Accept: text/csv")
             .Produces<TraceResponse>(StatusCodes.Status200OK, "application/json", "text/csv");
+        api.MapGet("/{id:guid}/webhooks", ListWebhookDeliveriesAsync)
+            .WithName("ListGenerationWebhookDeliveries")
+            .WithSummary("The delivery log of the generation's webhook: each event's attempts and the receiver's last answer");
         api.MapGet("/{id:guid}/previews", ListPreviewsAsync)
             .WithName("ListGenerationPreviews")
             .WithSummary("All of a generation's previews by step, with cursor paging");
@@ -105,11 +108,16 @@ public static class GenerationsApi
         }
         if (errors is not null)
             return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
+        // Resolved now, before anything is stored: a webhook must not point inside the network.
+        if (generation!.Webhook is { } webhook && await services.WebhookGuard.ProblemAsync(webhook, cancellationToken) is { } webhookProblem)
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["webhook"] = [webhookProblem] }, title: "The request is invalid.");
 
         var outcome = await services.Generations.SubmitAsync(
             new GenerationSubmission(generation!.Prompt, generation.Seed, generation.Preset, generation.Options, generation.RequestHash, key)
             {
                 OwnerKeyId = user.KeyId(),
+                WebhookUrl = generation.Webhook,
+                WebhookEvents = generation.WebhookEvents,
             },
             cancellationToken);
         if (outcome is SubmitOutcome.Accepted { Replayed: true } or SubmitOutcome.QueueUnavailable { Replayed: true })
@@ -257,6 +265,15 @@ public static class GenerationsApi
                .Append(point.Loss.ToString("R", CultureInfo.InvariantCulture)).Append(',')
                .Append(point.AugClip?.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
         return TypedResults.Text(csv.ToString(), "text/csv; charset=utf-8");
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryResponse>>, ProblemHttpResult>> ListWebhookDeliveriesAsync(
+        Guid id, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken)
+    {
+        if (await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken) is null) return NotFound(id);
+        var deliveries = await services.WebhookDeliveries.ListAsync(id, cancellationToken);
+        return TypedResults.Ok<IReadOnlyList<WebhookDeliveryResponse>>([.. deliveries.Select(d =>
+            new WebhookDeliveryResponse(d.Id, d.Event, d.Status, d.Attempts, d.LastStatusCode, d.LastError, d.CreatedAt, d.UpdatedAt))]);
     }
 
     // ---- helpers -------------------------------------------------------------------------
