@@ -203,6 +203,18 @@ public class AccessTests(AccessTests.Factory factory) : IClassFixture<AccessTest
         await AccessProblems.ReadAsync(missing, HttpStatusCode.NotFound);
     }
 
+    [Fact]
+    public async Task TheOpenApiDocument_DeclaresTheBearerScheme_ForSwaggerUisAuthorizeButton()
+    {
+        using var client = factory.CreateAnonymousClient(); // the document itself is public where Swagger is on
+        var document = await client.GetJsonAsync("/swagger/v1/swagger.json");
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer");
+        Assert.Equal("http", scheme.GetProperty("type").GetString());
+        Assert.Equal("bearer", scheme.GetProperty("scheme").GetString());
+        Assert.Contains(document.GetProperty("security").EnumerateArray(), r => r.TryGetProperty("Bearer", out _));
+        Assert.Contains("Authorize", document.GetProperty("info").GetProperty("description").GetString(), StringComparison.Ordinal);
+    }
+
     private async Task<bool> CancelRequestedAsync(Guid id)
     {
         await using var connection = new NpgsqlConnection(factory.ConnectionString);

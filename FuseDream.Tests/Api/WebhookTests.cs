@@ -71,6 +71,34 @@ public class WebhookTests(WebhookTests.Factory factory) : IClassFixture<WebhookT
     }
 
     [Fact]
+    public async Task ProgressEvents_AreThrottled_ToOnePerIntervalPerGeneration()
+    {
+        await using var receiver = await Receiver.StartAsync(_ => 204);
+        var key = await factory.CreateKeyAsync([ApiKeyScopes.Generate, ApiKeyScopes.Read], "progress watcher");
+        using var client = factory.CreateClientWithKey(key.Token);
+        var body = new Dictionary<string, object>
+        {
+            ["prompt"] = "a chatty fox", ["model"] = "biggan-256", ["preset"] = "fast",
+            // About 60 progress writes (every 50 ms in these tests) within one 5 s progress interval.
+            ["options"] = new { steps = 120, augmentations = 2, basisIterations = 2, scoreEvery = 2 },
+            ["webhook"] = receiver.Url("/progress"), ["webhookEvents"] = new[] { "progress", "completed" },
+        };
+        var id = (await client.PostAsync(body)).Id();
+        Assert.Equal("succeeded", (await client.WaitAsync(id)).Status());
+        var log = await DeliveriesAsync(client, id, d => d.Any(e => e.GetProperty("event").GetString() == "completed"
+            && e.GetProperty("status").GetString() == "delivered"));
+        // The first progress write is sent; the later ones within the interval fold into one
+        // pending event (its payload the latest progress), sent once the interval has passed.
+        var progress = log.Where(e => e.GetProperty("event").GetString() == "progress").ToList();
+        Assert.InRange(progress.Count, 1, 2);
+        var sent = receiver.Requests.Where(r => r.Json.GetProperty("type").GetString() == "generation.progress").ToList();
+        Assert.NotEmpty(sent);
+        Assert.True(sent[0].Json.GetProperty("data").TryGetProperty("progress", out var first), sent[0].Body);
+        Assert.Equal("running", sent[0].Json.GetProperty("data").GetProperty("status").GetString());
+        Assert.True(first.GetProperty("total").GetInt32() > 0);
+    }
+
+    [Fact]
     public async Task AFailingReceiver_IsRetriedWithGrowingWaits_ThenRecordedAsFailed()
     {
         await using var receiver = await Receiver.StartAsync(_ => 503);
