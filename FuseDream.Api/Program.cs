@@ -7,12 +7,17 @@ try
     var builder = WebApplication.CreateBuilder(args);
     builder.AddServiceDefaults();
     builder.AddGenerationServices();
+    builder.AddApiAccess();
+    builder.AddJobDashboard();
 
     var app = builder.Build();
     app.UseServiceDefaults();
+    app.UseJobDashboard(); // its own branch, before the API's key policies
+    app.UseApiAccess();
     app.MapHealthApi();
     app.MapGenerationsApi();
     app.MapModelsApi();
+    app.MapKeysApi();
     app.Run();
     return 0;
 }

@@ -3,7 +3,7 @@ using FuseDream.Worker.Commands;
 
 namespace FuseDream.Worker;
 
-/// <summary>The GPU process: <c>serve</c> runs the Hangfire server; other verbs are tools.</summary>
+/// <summary>The GPU process: <c>serve</c> runs the Hangfire server; other verbs are tools (<c>keys</c> manages the API keys).</summary>
 public static class Program
 {
     public static Task<int> Main(string[] args)
@@ -16,6 +16,7 @@ public static class Program
             GenerateCommand.Create(),
             QueueCommands.CreateSubmit(),
             QueueCommands.CreateCancel(),
+            KeysCommand.Create(),
         };
         return root.Parse(args).InvokeAsync();
     }

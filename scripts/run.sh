@@ -8,6 +8,10 @@
 # random-weight test models instead, so the service runs end to end on any machine (their
 # images are noise). Models__Clip / Models__BigGan256 / Models__BigGan512 name files explicitly.
 #
+# API key: every endpoint but /health needs one. The first run creates a development admin key
+# (kept in ~/.local/state/fusedream/dev-admin-key, or FUSEDREAM_DEV_KEY_FILE) and every run
+# prints it with a ready curl line.
+#
 # Environment (optional): FUSEDREAM_URL (default http://localhost:5080), and any setting
 # from the README's configuration table (e.g. ConnectionStrings__FuseDream).
 set -euo pipefail
@@ -46,6 +50,34 @@ if [ -z "${Models__Clip:-}${Models__BigGan256:-}${Models__BigGan512:-}" ]; then
     echo "[run]         test models (images will be noise). For real images, once online:"
     echo "[run]         dotnet run --project FuseDream.Worker -- models pull clip-vit-b-32 biggan-256"
   fi
+fi
+
+# A development admin key, created once and kept (mode 600) outside the repository; made again
+# when the database no longer knows it (e.g. after the database was reset).
+key_file="${FUSEDREAM_DEV_KEY_FILE:-${XDG_STATE_HOME:-$HOME/.local/state}/fusedream/dev-admin-key}"
+keys() { DOTNET_ENVIRONMENT="$ASPNETCORE_ENVIRONMENT" "${worker[@]}" keys "$@"; }
+key=""
+if [ -s "$key_file" ]; then
+  key="$(cat "$key_file")"
+  key_id="${key#fd_}"; key_id="${key_id%%_*}"
+  keys list 2>/dev/null | grep -q "\"id\":\"$key_id\".*\"revokedAt\":null" || key=""
+fi
+if [ -z "$key" ]; then
+  created="$(keys create --name "development admin ($(whoami)@$(hostname))" --scope admin 2>/dev/null)" \
+    && key="$(printf '%s' "$created" | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')"
+  if [ -n "$key" ]; then
+    mkdir -p "$(dirname "$key_file")"
+    (umask 077; printf '%s\n' "$key" > "$key_file")
+  else
+    echo "[run] could not create a development API key (is PostgreSQL running?); create one with:"
+    echo "[run]   dotnet ${worker[*]:1} keys create --name me --scope admin"
+  fi
+fi
+if [ -n "$key" ]; then
+  echo "[run] development admin API key (kept in $key_file):"
+  echo "[run]   $key"
+  echo "[run] try:  curl -H 'Authorization: Bearer $key' $url/v1/generations"
+  echo "[run] Swagger UI: press Authorize and paste the key."
 fi
 
 echo "[run] FuseDream API on $url — Swagger UI: $url/swagger  (Ctrl+C stops it)"

@@ -1,6 +1,7 @@
 using FuseDream.Generations;
 using FuseDream.Persistence;
 using FuseDream.Storage;
+using FuseDream.Webhooks;
 
 namespace FuseDream.Api.Apis;
 
@@ -9,4 +10,6 @@ public sealed record GenerationApiServices(
     GenerationService Generations,
     GenerationRepository Repository,
     IBlobStore Blobs,
-    GenerationRequestReader Reader);
+    GenerationRequestReader Reader,
+    WebhookUrlGuard WebhookGuard,
+    WebhookDeliveries WebhookDeliveries);

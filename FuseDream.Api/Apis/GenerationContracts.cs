@@ -22,7 +22,20 @@ public sealed record CreateGenerationRequest
 
     /// <summary>Store a preview image every this many optimisation steps (0 or omitted: none).</summary>
     public int? PreviewEvery { get; init; }
+
+    /// <summary>
+    /// An https URL to POST this generation's events to, signed with the key's webhook secret
+    /// (Standard Webhooks). Its host must resolve to public addresses.
+    /// </summary>
+    public string? Webhook { get; init; }
+
+    /// <summary>Which events go to <c>webhook</c>: <c>start</c>, <c>progress</c> (throttled), <c>completed</c> (omitted: completed only).</summary>
+    public IReadOnlyList<string>? WebhookEvents { get; init; }
 }
+
+/// <summary>One webhook event's delivery: its attempts and the receiver's last answer.</summary>
+public sealed record WebhookDeliveryResponse(
+    Guid Id, string Event, string Status, int Attempts, int? LastStatusCode, string? LastError, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 /// <summary>A generation: its request, where it stands and, once done, its result.</summary>
 public sealed record GenerationResponse

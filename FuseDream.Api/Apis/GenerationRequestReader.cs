@@ -9,7 +9,13 @@ using Microsoft.Extensions.Options;
 namespace FuseDream.Api.Apis;
 
 /// <summary>A request that passed validation, with its effective options.</summary>
-public sealed record ValidatedGeneration(string Prompt, long? Seed, string Preset, GenerationOptions Options, string RequestHash);
+public sealed record ValidatedGeneration(string Prompt, long? Seed, string Preset, GenerationOptions Options, string RequestHash)
+{
+    /// <summary>The webhook URL as sent (its host is checked by the caller, which resolves it), or null.</summary>
+    public string? Webhook { get; init; }
+
+    public IReadOnlyList<string> WebhookEvents { get; init; } = [];
+}
 
 /// <summary>
 /// Reads and validates <c>POST /v1/generations</c> bodies. The body is parsed here rather
@@ -30,7 +36,9 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    public async Task<(ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>Reads and validates the body; <paramref name="unlimitedCost"/> (an admin key) lifts <see cref="GenerationLimits.MaxClipEvaluations"/>.</summary>
+    public async Task<(ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors)> ReadAsync(
+        HttpRequest request, CancellationToken cancellationToken, bool unlimitedCost = false)
     {
         if (!request.HasJsonContentType())
             return (null, Error("body", "must be JSON: send Content-Type: application/json"));
@@ -45,10 +53,10 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         }
         if (body is null)
             return (null, Error("body", "is required: a JSON object with at least 'prompt' and 'model'"));
-        return Validate(body);
+        return Validate(body, unlimitedCost);
     }
 
-    public (ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors) Validate(CreateGenerationRequest body)
+    public (ValidatedGeneration? Generation, Dictionary<string, string[]>? Errors) Validate(CreateGenerationRequest body, bool unlimitedCost = false)
     {
         var errors = new Dictionary<string, List<string>>();
         void Add(string field, string reason)
@@ -72,11 +80,19 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         {
             Model = body.Model ?? "",
             PreviewEvery = body.PreviewEvery ?? 0,
-        }, limits.Value);
+        }, unlimitedCost ? new GenerationLimits { MaxClipEvaluations = long.MaxValue } : limits.Value);
         foreach (var (field, reason) in requested.Problems)
         {
             if (field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
             Add(field switch { RequestedOptions.PresetField => "preset", RequestedOptions.CostField => "options", _ => FieldOf(field) }, reason);
+        }
+
+        if (body.WebhookEvents is { } events)
+        {
+            if (body.Webhook is null)
+                Add("webhookEvents", "needs 'webhook': the URL to send the events to");
+            else if (events.Count == 0 || events.Any(e => !FuseDream.Webhooks.WebhookEvents.All.Contains(e)))
+                Add("webhookEvents", $"must list one or more of {string.Join(", ", FuseDream.Webhooks.WebhookEvents.All)}");
         }
 
         // Tokenizing is the one costly check: only a request that is otherwise valid pays for it.
@@ -86,7 +102,11 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         if (errors.Count > 0)
             return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
         var hash = GenerationSubmission.HashOf(body, Json);
-        return (new ValidatedGeneration(body.Prompt!, body.Seed, requested.Preset!, requested.Options, hash), null);
+        return (new ValidatedGeneration(body.Prompt!, body.Seed, requested.Preset!, requested.Options, hash)
+        {
+            Webhook = body.Webhook,
+            WebhookEvents = body.Webhook is null ? [] : [.. (body.WebhookEvents ?? FuseDream.Webhooks.WebhookEvents.Default).Distinct()],
+        }, null);
     }
 
     /// <summary>The JSON field of a <see cref="GenerationOptions"/> property.</summary>

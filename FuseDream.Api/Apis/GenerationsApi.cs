@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Security.Claims;
+using FuseDream.Access;
+using FuseDream.Api.Hosting;
 using FuseDream.Generation;
 using FuseDream.Generations;
 using FuseDream.Storage;
@@ -30,7 +33,9 @@ public static class GenerationsApi
 
     public static IEndpointRouteBuilder MapGenerationsApi(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/v1/generations").WithTags("Generations");
+        // Reads need `read`; submitting and canceling need `generate`. A key sees only the
+        // generations it created (admin: all): another key's id answers 404, as a missing one.
+        var api = app.MapGroup("/v1/generations").WithTags("Generations").RequireAuthorization(ApiKeyScopes.Read);
 
         api.MapPost("/", CreateAsync)
             .WithName("CreateGeneration")
@@ -39,7 +44,9 @@ public static class GenerationsApi
                              "then queues the generation. With an Idempotency-Key header, repeating the same request returns the same generation; " +
                              "reusing the key with a different request is refused with 422.")
             .Accepts<CreateGenerationRequest>("application/json")
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .RequireAuthorization(ApiKeyScopes.Generate)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
         api.MapGet("/", ListAsync)
             .WithName("ListGenerations")
             .WithSummary("List generations, newest first, with cursor paging and an optional status filter");
@@ -48,7 +55,8 @@ public static class GenerationsApi
             .WithSummary("Status, queue position, progress and, once done, the result of a generation");
         api.MapPost("/{id:guid}/cancel", CancelAsync)
             .WithName("CancelGeneration")
-            .WithSummary("Cancel: a queued generation at once, a running one within one optimisation step; 409 once finished");
+            .WithSummary("Cancel: a queued generation at once, a running one within one optimisation step; 409 once finished")
+            .RequireAuthorization(ApiKeyScopes.Generate);
         api.MapGet("/{id:guid}/image", GetImageAsync)
             .WithName("GetGenerationImage")
             .WithSummary("The final PNG (with an ETag; immutable)")
@@ -57,6 +65,9 @@ public static class GenerationsApi
             .WithName("GetGenerationTrace")
             .WithSummary("The score trace: JSON, or CSV with Accept: text/csv")
             .Produces<TraceResponse>(StatusCodes.Status200OK, "application/json", "text/csv");
+        api.MapGet("/{id:guid}/webhooks", ListWebhookDeliveriesAsync)
+            .WithName("ListGenerationWebhookDeliveries")
+            .WithSummary("The delivery log of the generation's webhook: each event's attempts and the receiver's last answer");
         api.MapGet("/{id:guid}/previews", ListPreviewsAsync)
             .WithName("ListGenerationPreviews")
             .WithSummary("All of a generation's previews by step, with cursor paging");
@@ -69,6 +80,7 @@ public static class GenerationsApi
 
     public static async Task<Results<Accepted<GenerationResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
         HttpRequest request,
+        ClaimsPrincipal user,
         [FromHeader(Name = IdempotencyHeader)] string? idempotencyKey,
         [AsParameters] GenerationApiServices services,
         CancellationToken cancellationToken)
@@ -87,7 +99,8 @@ public static class GenerationsApi
         Dictionary<string, string[]>? errors;
         try
         {
-            (generation, errors) = await services.Reader.ReadAsync(request, cancellationToken);
+            // An admin key may ask for runs over the per-request cost limit.
+            (generation, errors) = await services.Reader.ReadAsync(request, cancellationToken, unlimitedCost: user.IsAdmin());
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -95,9 +108,17 @@ public static class GenerationsApi
         }
         if (errors is not null)
             return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
+        // Resolved now, before anything is stored: a webhook must not point inside the network.
+        if (generation!.Webhook is { } webhook && await services.WebhookGuard.ProblemAsync(webhook, cancellationToken) is { } webhookProblem)
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["webhook"] = [webhookProblem] }, title: "The request is invalid.");
 
         var outcome = await services.Generations.SubmitAsync(
-            new GenerationSubmission(generation!.Prompt, generation.Seed, generation.Preset, generation.Options, generation.RequestHash, key),
+            new GenerationSubmission(generation!.Prompt, generation.Seed, generation.Preset, generation.Options, generation.RequestHash, key)
+            {
+                OwnerKeyId = user.KeyId(),
+                WebhookUrl = generation.Webhook,
+                WebhookEvents = generation.WebhookEvents,
+            },
             cancellationToken);
         if (outcome is SubmitOutcome.Accepted { Replayed: true } or SubmitOutcome.QueueUnavailable { Replayed: true })
             request.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
@@ -118,6 +139,7 @@ public static class GenerationsApi
                 QueueUnavailable("The generation is stored; repeat the request with the same Idempotency-Key."),
             SubmitOutcome.QueueUnavailable =>
                 QueueUnavailable("Nothing was stored; try again."),
+            SubmitOutcome.TooManyActive tooMany => TooManyActive(request.HttpContext.Response, tooMany),
             SubmitOutcome.NoWorker noWorker =>
                 TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
                     title: $"No worker serves {noWorker.Model}.", detail: $"Nothing was stored: {noWorker.Reason}"),
@@ -126,6 +148,7 @@ public static class GenerationsApi
     }
 
     public static async Task<Results<Ok<GenerationPage>, ValidationProblem>> ListAsync(
+        ClaimsPrincipal user,
         [AsParameters] GenerationApiServices services,
         [FromQuery] string? status,
         [FromQuery] string? cursor,
@@ -150,20 +173,20 @@ public static class GenerationsApi
             errors["limit"] = [$"must be between 1 and 100 (got {pageSize})"];
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
 
-        var (items, next) = await services.Repository.ListAsync(filter, before, pageSize, cancellationToken);
+        var (items, next) = await services.Repository.ListAsync(filter, before, pageSize, user.OwnerFilter(), cancellationToken);
         return TypedResults.Ok(new GenerationPage([.. items.Select(GenerationResponses.ToResponse)], next is { } n ? GenerationResponses.EncodeCursor(n) : null));
     }
 
     public static async Task<Results<Ok<GenerationResponse>, ProblemHttpResult>> GetAsync(
-        Guid id, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken)
+        Guid id, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken)
     {
-        var details = await services.Repository.GetDetailsAsync(id, cancellationToken);
+        var details = await services.Repository.GetDetailsAsync(id, user.OwnerFilter(), cancellationToken);
         return details is null ? NotFound(id) : TypedResults.Ok(GenerationResponses.ToResponse(details));
     }
 
     public static async Task<Results<Ok<GenerationResponse>, Accepted<GenerationResponse>, ProblemHttpResult>> CancelAsync(
-        Guid id, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken) =>
-        await services.Generations.CancelAsync(id, cancellationToken) switch
+        Guid id, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken) =>
+        await services.Generations.CancelAsync(id, user.OwnerFilter(), cancellationToken) switch
         {
             CancelOutcome.Canceled canceled => TypedResults.Ok(GenerationResponses.ToResponse(canceled.Generation)),
             CancelOutcome.Requested requested => TypedResults.Accepted(GenerationResponses.SelfUrl(id), GenerationResponses.ToResponse(requested.Generation)),
@@ -175,9 +198,9 @@ public static class GenerationsApi
         };
 
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetImageAsync(
-        Guid id, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
+        Guid id, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
     {
-        var record = await services.Repository.GetAsync(id, cancellationToken);
+        var record = await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken);
         if (record is null) return NotFound(id);
         if (record.Status != GenerationStatus.Succeeded || record.ImageKey is null)
             return NotYet(id, record, "image");
@@ -185,9 +208,9 @@ public static class GenerationsApi
     }
 
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetPreviewAsync(
-        Guid id, int step, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
+        Guid id, int step, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
     {
-        var record = await services.Repository.GetAsync(id, cancellationToken);
+        var record = await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken);
         if (record is null) return NotFound(id);
         var preview = await services.Repository.GetPreviewAsync(id, step, cancellationToken);
         if (preview is null)
@@ -200,6 +223,7 @@ public static class GenerationsApi
 
     public static async Task<Results<Ok<PreviewPage>, ValidationProblem, ProblemHttpResult>> ListPreviewsAsync(
         Guid id,
+        ClaimsPrincipal user,
         [AsParameters] GenerationApiServices services,
         [FromQuery] string? cursor,
         [FromQuery, System.ComponentModel.DataAnnotations.Range(1, 100)] int? limit,
@@ -217,7 +241,7 @@ public static class GenerationsApi
             errors["limit"] = [$"must be between 1 and 100 (got {pageSize})"];
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors, title: "The request is invalid.");
 
-        var details = await services.Repository.GetDetailsAsync(id, cancellationToken);
+        var details = await services.Repository.GetDetailsAsync(id, user.OwnerFilter(), cancellationToken);
         if (details is null) return NotFound(id);
         var (items, next) = await services.Repository.ListPreviewsAsync(id, after, pageSize, cancellationToken);
         var self = GenerationResponses.SelfUrl(id);
@@ -227,9 +251,9 @@ public static class GenerationsApi
     }
 
     public static async Task<Results<Ok<TraceResponse>, ContentHttpResult, ProblemHttpResult>> GetTraceAsync(
-        Guid id, HttpRequest request, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken)
+        Guid id, HttpRequest request, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken)
     {
-        var record = await services.Repository.GetAsync(id, cancellationToken);
+        var record = await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken);
         if (record is null) return NotFound(id);
         if (record.Status != GenerationStatus.Succeeded) return NotYet(id, record, "trace");
         var points = await services.Repository.GetTraceAsync(id, cancellationToken);
@@ -241,6 +265,15 @@ public static class GenerationsApi
                .Append(point.Loss.ToString("R", CultureInfo.InvariantCulture)).Append(',')
                .Append(point.AugClip?.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
         return TypedResults.Text(csv.ToString(), "text/csv; charset=utf-8");
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryResponse>>, ProblemHttpResult>> ListWebhookDeliveriesAsync(
+        Guid id, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, CancellationToken cancellationToken)
+    {
+        if (await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken) is null) return NotFound(id);
+        var deliveries = await services.WebhookDeliveries.ListAsync(id, cancellationToken);
+        return TypedResults.Ok<IReadOnlyList<WebhookDeliveryResponse>>([.. deliveries.Select(d =>
+            new WebhookDeliveryResponse(d.Id, d.Event, d.Status, d.Attempts, d.LastStatusCode, d.LastError, d.CreatedAt, d.UpdatedAt))]);
     }
 
     // ---- helpers -------------------------------------------------------------------------
@@ -266,6 +299,22 @@ public static class GenerationsApi
     internal static ProblemHttpResult BodyTooLarge() =>
         TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "The request body is too large.",
             detail: $"A generation request is at most {MaxRequestBodyBytes} bytes (64 KiB) of JSON; a prompt is at most {FuseDream.Text.PromptRules.MaxCharacters} characters.");
+
+    private static ProblemHttpResult TooManyActive(HttpResponse response, SubmitOutcome.TooManyActive outcome)
+    {
+        // Nothing says when a place frees up; a poll interval is an honest hint.
+        response.Headers.RetryAfter = "5";
+        return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests,
+            title: "Too many generations in flight for this API key.",
+            detail: $"This key has {outcome.Active} generations queued or running; a key may have at most {outcome.Limit} at once " +
+                    $"({AccessOptions.Section}:{nameof(AccessOptions.MaxActiveGenerations)}). Nothing was stored: wait for one to finish, or cancel one.",
+            extensions: new Dictionary<string, object?>
+            {
+                ["limit"] = $"{AccessOptions.Section}:{nameof(AccessOptions.MaxActiveGenerations)}",
+                ["maxActiveGenerations"] = outcome.Limit,
+                ["activeGenerations"] = outcome.Active,
+            });
+    }
 
     private static ProblemHttpResult QueueUnavailable(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The job queue is not available.", detail: detail);

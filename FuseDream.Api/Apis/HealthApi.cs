@@ -14,12 +14,12 @@ public static class HealthApi
         {
             Predicate = _ => false,
             ResponseWriter = WriteJson,
-        }).WithTags("Health");
+        }).WithTags("Health").AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = WriteJson,
-        }).WithTags("Health");
+        }).WithTags("Health").AllowAnonymous();
         return app;
     }
 

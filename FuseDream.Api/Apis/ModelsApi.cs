@@ -10,7 +10,7 @@ public static class ModelsApi
 {
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGroup("/v1/models").WithTags("Models")
+        app.MapGroup("/v1/models").WithTags("Models").RequireAuthorization(FuseDream.Access.ApiKeyScopes.Read)
             .MapGet("/", GetAsync)
             .WithName("GetModels")
             .WithSummary("Models the connected workers can run, and the workers themselves");

@@ -9,8 +9,9 @@ public sealed class DatabaseUnavailableHandler(IProblemDetailsService problems, 
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        // A bad request body (too large, cut short) is an IOException too, but the client's: not a 503.
-        if (exception is BadHttpRequestException || !TransientErrors.IsTransient(exception)) return false;
+        // Only the database and the blob store earn a 503. A bad request body (too large, cut
+        // short) and a client that went away are IOExceptions too, but the client's.
+        if (!IsServerSide(httpContext, exception)) return false;
         logger.LogWarning("Request {Path} failed on a transient error: {Reason}", httpContext.Request.Path, exception.Message);
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.Headers.RetryAfter = "1";
@@ -26,4 +27,10 @@ public sealed class DatabaseUnavailableHandler(IProblemDetailsService problems, 
             },
         });
     }
+
+    /// <summary>A transient failure of the database or the blob store, not of this request's own connection.</summary>
+    public static bool IsServerSide(HttpContext httpContext, Exception exception) =>
+        exception is not (BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException or OperationCanceledException)
+        && !httpContext.RequestAborted.IsCancellationRequested
+        && TransientErrors.IsTransient(exception);
 }

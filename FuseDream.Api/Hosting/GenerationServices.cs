@@ -2,6 +2,7 @@ using FuseDream.Hosting;
 using System.Text.Json.Serialization;
 using FuseDream.Api.Apis;
 using FuseDream.Generation;
+using FuseDream.Webhooks;
 using FuseDream.Worker;
 
 namespace FuseDream.Api.Hosting;
@@ -14,6 +15,8 @@ public static class GenerationServices
         builder.Services.AddGenerationStorage();
         builder.Services.AddOptions<GenerationLimits>().BindConfiguration(GenerationLimits.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<GenerationRequestReader>();
+        // The API checks webhooks at submit and, unless Webhooks:Deliver is false, delivers them.
+        builder.Services.AddWebhooks(builder.Configuration.GetValue($"{WebhookOptions.Section}:{nameof(WebhookOptions.Deliver)}", true));
         builder.Services.AddExceptionHandler<BadRequestBodyHandler>();
         builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));

@@ -23,7 +23,9 @@ public static class SecurityHeaders
         var headers = context.Response.Headers;
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = ReferrerPolicy;
-        headers.ContentSecurityPolicy = context.Request.Path.StartsWithSegments("/swagger") ? SwaggerPolicy : ApiPolicy;
+        // The job dashboard is an HTML page of the same kind (its own scripts and styles from this origin).
+        headers.ContentSecurityPolicy = context.Request.Path.StartsWithSegments("/swagger") || context.Request.Path.StartsWithSegments("/hangfire")
+            ? SwaggerPolicy : ApiPolicy;
         headers.XFrameOptions = "DENY";
         return next(context);
     });

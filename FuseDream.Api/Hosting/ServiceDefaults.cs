@@ -12,6 +12,18 @@ namespace FuseDream.Api.Hosting;
 /// </summary>
 public static class ServiceDefaults
 {
+    /// <summary>The OpenAPI security scheme of API keys.</summary>
+    public const string BearerScheme = "Bearer";
+
+    /// <summary>Swagger UI's introduction, with how to authorise.</summary>
+    public const string SwaggerDescription =
+        "Text-to-image with CLIP-guided BigGAN latent optimisation (arXiv 2112.01573).\n\n" +
+        "**Authorise first**: every endpoint except /health needs an API key. Press *Authorize* and paste the key " +
+        "(`fd_<id>_<secret>`, sent as `Authorization: Bearer <key>`). `scripts/run.sh` prints a development admin key; " +
+        "otherwise an administrator creates one with `FuseDream.Worker keys create --name <who> --scope generate --scope read` " +
+        "or `POST /v1/keys`. Each key sees only its own generations, and is limited in requests per minute and generations in flight " +
+        "(see docs/security.md).";
+
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
     {
         var json = LoggingSetup.UseJson();
@@ -24,7 +36,19 @@ public static class ServiceDefaults
         builder.Services.AddEndpointsApiExplorer();
         builder.Services.AddSwaggerGen(o =>
         {
-            o.SwaggerDoc("v1", new() { Title = "FuseDream", Version = "v1", Description = "Text-to-image with CLIP-guided BigGAN latent optimisation (arXiv 2112.01573)." });
+            o.SwaggerDoc("v1", new() { Title = "FuseDream", Version = "v1", Description = SwaggerDescription });
+            // Swagger UI's Authorize button: paste the key (fd_…); it is sent as a Bearer token.
+            o.AddSecurityDefinition(BearerScheme, new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "fd_<id>_<secret>",
+                Description = "An API key of this service. Scopes: generate (submit, cancel), read (read generations and models), admin (keys, everything).",
+            });
+            o.AddSecurityRequirement(document => new Microsoft.OpenApi.OpenApiSecurityRequirement
+            {
+                [new Microsoft.OpenApi.OpenApiSecuritySchemeReference(BearerScheme, document)] = [],
+            });
             o.SchemaFilter<SwaggerSchemaRanges>();
             var schemaId = o.SchemaGeneratorOptions.SchemaIdSelector;
             o.CustomSchemaIds(t => t == typeof(GenerationOverrides) ? SwaggerSchemaRanges.OverridesSchemaId : schemaId(t));
@@ -59,7 +83,7 @@ public static class ServiceDefaults
                 o.SwaggerEndpoint("/swagger/v1/swagger.json", "FuseDream v1");
                 o.DocumentTitle = "FuseDream API";
             });
-            app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
+            app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription().AllowAnonymous();
         }
         return app;
     }

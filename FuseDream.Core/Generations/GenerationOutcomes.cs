@@ -13,6 +13,19 @@ namespace FuseDream.Generations;
 public sealed record GenerationSubmission(
     string Prompt, long? Seed, string? Preset, GenerationOptions Options, string RequestHash, string? IdempotencyKey)
 {
+    /// <summary>
+    /// The API key submitting it (null: a front end without keys, e.g. the command line). It
+    /// owns the generation, scopes the idempotency key, and is held to
+    /// <see cref="Access.AccessOptions.MaxActiveGenerations"/>.
+    /// </summary>
+    public string? OwnerKeyId { get; init; }
+
+    /// <summary>Where to deliver the generation's webhook events (an https URL already checked by the caller), or null.</summary>
+    public string? WebhookUrl { get; init; }
+
+    /// <summary>Which events go to <see cref="WebhookUrl"/>.</summary>
+    public IReadOnlyList<string> WebhookEvents { get; init; } = [];
+
     /// <summary>The request hash of a request as its front end received it: SHA-256 (hex) of its JSON.</summary>
     public static string HashOf<T>(T request, JsonSerializerOptions json) =>
         Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(request, json)));
@@ -36,11 +49,17 @@ public abstract record SubmitOutcome
     /// </summary>
     public sealed record QueueUnavailable(bool Replayed) : SubmitOutcome;
 
+    /// <summary>
+    /// The submitting key already has <paramref name="Limit"/> generations queued or running
+    /// (<see cref="Access.AccessOptions.MaxActiveGenerations"/>); nothing was stored.
+    /// </summary>
+    public sealed record TooManyActive(int Limit, long Active) : SubmitOutcome;
+
     /// <summary>No live worker serves <paramref name="Model"/>; nothing was stored. <paramref name="Reason"/> says how to start one.</summary>
     public sealed record NoWorker(string Model, string Reason) : SubmitOutcome;
 }
 
-/// <summary>What <see cref="GenerationService.CancelAsync"/> did.</summary>
+/// <summary>What <see cref="GenerationService.CancelAsync(Guid, string?, CancellationToken)"/> did.</summary>
 public abstract record CancelOutcome
 {
     private CancelOutcome() { }

@@ -1,7 +1,9 @@
+using FuseDream.Access;
 using FuseDream.Hosting;
 using FuseDream.Persistence;
 using FuseDream.Queue;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace FuseDream.Generations;
 
@@ -26,6 +28,7 @@ public sealed class GenerationService
     private readonly GenerationQueue _queue;
     private readonly ServingWorkers _servingWorkers;
     private readonly ILogger<GenerationService> _logger;
+    private readonly AccessOptions _access;
 
     internal GenerationService(
         GenerationSubmissions submissions,
@@ -33,8 +36,10 @@ public sealed class GenerationService
         GenerationRepository repository,
         GenerationQueue queue,
         ServingWorkers servingWorkers,
-        ILogger<GenerationService> logger)
+        ILogger<GenerationService> logger,
+        IOptions<AccessOptions>? access = null)
     {
+        _access = access?.Value ?? new AccessOptions();
         _submissions = submissions;
         _states = states;
         _repository = repository;
@@ -57,9 +62,26 @@ public sealed class GenerationService
         if (await _servingWorkers.RefusalAsync(submission.Options.Model, cancellationToken) is { } reason)
             return new SubmitOutcome.NoWorker(submission.Options.Model, reason);
         var seed = submission.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
-        var (outcome, record) = await _submissions.CreateAsync(
-            new NewGeneration(Guid.CreateVersion7(), submission.IdempotencyKey, submission.RequestHash, submission.Prompt, seed, submission.Preset, submission.Options),
-            cancellationToken);
+        var row = new NewGeneration(Guid.CreateVersion7(), submission.IdempotencyKey, submission.RequestHash, submission.Prompt, seed, submission.Preset, submission.Options)
+        {
+            OwnerKeyId = submission.OwnerKeyId,
+            WebhookUrl = submission.WebhookUrl,
+            WebhookEvents = submission.WebhookEvents,
+        };
+        GenerationRecord record;
+        CreateOutcome outcome;
+        if (submission.OwnerKeyId is null)
+        {
+            (outcome, record) = await _submissions.CreateAsync(row, cancellationToken);
+        }
+        else
+        {
+            // A key's generations in flight are bounded: each one holds a place in a GPU queue.
+            var (quotaOutcome, created, active) = await _submissions.CreateWithinQuotaAsync(row, _access.MaxActiveGenerations, cancellationToken);
+            if (quotaOutcome == CreateOutcome.TooManyActive)
+                return new SubmitOutcome.TooManyActive(_access.MaxActiveGenerations, active);
+            (outcome, record) = (quotaOutcome, created!);
+        }
         switch (outcome)
         {
             case CreateOutcome.KeyConflict:
@@ -125,8 +147,17 @@ public sealed class GenerationService
     /// (<see cref="GenerationStateMachine.CancelAsync"/>), so a worker claiming the generation at
     /// the same moment is ordered before or after it, never between two looks at the row.
     /// </summary>
-    public async Task<CancelOutcome> CancelAsync(Guid id, CancellationToken cancellationToken)
+    public Task<CancelOutcome> CancelAsync(Guid id, CancellationToken cancellationToken) => CancelAsync(id, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CancelAsync(Guid, CancellationToken)"/>, for a generation <paramref name="ownerKeyId"/>
+    /// owns (null: any); another owner's generation is <see cref="CancelOutcome.NotFound"/> and is not touched.
+    /// </summary>
+    public async Task<CancelOutcome> CancelAsync(Guid id, string? ownerKeyId, CancellationToken cancellationToken)
     {
+        // The owner of a row never changes, so looking first cannot race with the cancel below.
+        if (ownerKeyId is not null && await _repository.GetAsync(id, ownerKeyId, cancellationToken) is null)
+            return new CancelOutcome.NotFound();
         var record = await _states.CancelAsync(id, cancellationToken);
         if (record is null)
         {

@@ -1,3 +1,4 @@
+using FuseDream.Access;
 using FuseDream.Generations;
 using FuseDream.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,6 +32,8 @@ public static class GenerationServiceCollectionExtensions
         services.AddSingleton<GenerationStateMachine>();
         services.AddSingleton<ProgressStore>();
         services.AddSingleton<WorkerRegistry>();
+        services.AddSingleton<ApiKeyStore>(sp => new ApiKeyStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
+        services.AddOptions<AccessOptions>().BindConfiguration(AccessOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         services.AddOptions<BlobStoreOptions>().BindConfiguration(BlobStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IBlobStore, FileSystemBlobStore>();
@@ -49,11 +52,16 @@ public static class GenerationServiceCollectionExtensions
             sp.GetRequiredService<GenerationRepository>(),
             sp.GetRequiredService<GenerationQueue>(),
             sp.GetRequiredService<ServingWorkers>(),
-            sp.GetRequiredService<ILogger<GenerationService>>()));
+            sp.GetRequiredService<ILogger<GenerationService>>(),
+            sp.GetRequiredService<IOptions<AccessOptions>>()));
 
         services.TryAddSingleton<IPromptTokenCounter, ClipPromptTokenCounter>();
         return services;
     }
+
+    /// <summary>The Hangfire storage of the generation jobs (for the API's job dashboard).</summary>
+    public static Hangfire.JobStorage GenerationJobStorage(this IServiceProvider services) =>
+        services.GetRequiredService<GenerationQueue>().Storage;
 
     /// <summary>
     /// The worker: pipelines built once at start, a Hangfire server on its models' queues, the

@@ -26,6 +26,15 @@ public sealed record GenerationRecord
     public double? Score { get; init; }
     public string? ImageKey { get; init; }
     public string? Error { get; init; }
+
+    /// <summary>The id of the API key that submitted it (null: submitted without one, e.g. by the command line).</summary>
+    public string? OwnerKeyId { get; init; }
+
+    /// <summary>Where its webhook events go (null: none).</summary>
+    public string? WebhookUrl { get; init; }
+
+    /// <summary>Which events are delivered to <see cref="WebhookUrl"/>.</summary>
+    public IReadOnlyList<string> WebhookEvents { get; init; } = [];
 }
 
 /// <summary>The latest progress a worker wrote.</summary>
@@ -37,7 +46,18 @@ public sealed record PreviewRecord(int Step, string BlobKey);
 
 /// <summary>A generation to insert.</summary>
 internal sealed record NewGeneration(
-    Guid Id, string? IdempotencyKey, string RequestHash, string Prompt, long Seed, string? Preset, GenerationOptions Options);
+    Guid Id, string? IdempotencyKey, string RequestHash, string Prompt, long Seed, string? Preset, GenerationOptions Options)
+{
+    /// <summary>The submitting API key (null: none).</summary>
+    public string? OwnerKeyId { get; init; }
+
+    /// <summary>With an owner: refuse the insert when the owner already has this many generations queued or running.</summary>
+    public int? MaxActive { get; init; }
+
+    public string? WebhookUrl { get; init; }
+
+    public IReadOnlyList<string> WebhookEvents { get; init; } = [];
+}
 
 /// <summary>A worker process as its latest heartbeat describes it.</summary>
 public sealed record WorkerRecord(string Name, IReadOnlyList<string> Models, int WorkerCount, DateTimeOffset StartedAt, DateTimeOffset LastSeen);

@@ -16,18 +16,29 @@ public sealed class GenerationRepository(NpgsqlDataSource dataSource)
     public const int PreviewLinks = 10;
 
     /// <summary>The row alone, as the worker and the image and trace endpoints need it.</summary>
-    public Task<GenerationRecord?> GetAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
+    public Task<GenerationRecord?> GetAsync(Guid id, CancellationToken cancellationToken) => GetAsync(id, null, cancellationToken);
+
+    /// <summary>
+    /// The row, if <paramref name="ownerKeyId"/> owns it (null: whoever owns it). Another
+    /// owner's generation reads as missing, so its existence is not revealed.
+    /// </summary>
+    public Task<GenerationRecord?> GetAsync(Guid id, string? ownerKeyId, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
     {
-        await using var command = dataSource.CreateCommand($"select {Columns} from fusedream.generations where id = @id");
+        await using var command = dataSource.CreateCommand($"select {Columns} from fusedream.generations where id = @id and {OwnedBy}");
         command.Parameters.AddWithValue("id", id);
+        AddOwner(command, ownerKeyId);
         return await ReadOneAsync(command, cancellationToken);
     });
 
     /// <summary>The row with its queue position and previews, in one statement.</summary>
-    public Task<GenerationDetails?> GetDetailsAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
+    public Task<GenerationDetails?> GetDetailsAsync(Guid id, CancellationToken cancellationToken) => GetDetailsAsync(id, null, cancellationToken);
+
+    /// <summary>As <see cref="GetDetailsAsync(Guid, CancellationToken)"/>, for the generations <paramref name="ownerKeyId"/> owns (null: all).</summary>
+    public Task<GenerationDetails?> GetDetailsAsync(Guid id, string? ownerKeyId, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
     {
-        await using var command = dataSource.CreateCommand(DetailsSql("id = @id"));
+        await using var command = dataSource.CreateCommand(DetailsSql($"id = @id and {OwnedBy}"));
         command.Parameters.AddWithValue("id", id);
+        AddOwner(command, ownerKeyId);
         command.Parameters.AddWithValue("limit", 1);
         var rows = await ReadDetailsAsync(command, cancellationToken);
         return rows.Count == 0 ? null : rows[0];
@@ -39,11 +50,17 @@ public sealed class GenerationRepository(NpgsqlDataSource dataSource)
     /// </summary>
     public Task<(IReadOnlyList<GenerationDetails> Items, long? Next)> ListAsync(
         GenerationStatus? status, long? before, int limit, CancellationToken cancellationToken) =>
+        ListAsync(status, before, limit, null, cancellationToken);
+
+    /// <summary>As <see cref="ListAsync(GenerationStatus?, long?, int, CancellationToken)"/>, of the generations <paramref name="ownerKeyId"/> owns (null: all).</summary>
+    public Task<(IReadOnlyList<GenerationDetails> Items, long? Next)> ListAsync(
+        GenerationStatus? status, long? before, int limit, string? ownerKeyId, CancellationToken cancellationToken) =>
         ReadRetryingAsync<(IReadOnlyList<GenerationDetails>, long?)>(dataSource, async () =>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         await using var command = dataSource.CreateCommand(
-            DetailsSql("(@status::text is null or status = @status) and (@before::bigint is null or seq < @before)"));
+            DetailsSql($"(@status::text is null or status = @status) and (@before::bigint is null or seq < @before) and {OwnedBy}"));
+        AddOwner(command, ownerKeyId);
         command.Parameters.Add(new NpgsqlParameter("status", NpgsqlDbType.Text) { Value = (object?)status?.ToName() ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("before", NpgsqlDbType.Bigint) { Value = (object?)before ?? DBNull.Value });
         command.Parameters.AddWithValue("limit", limit + 1);
@@ -119,6 +136,12 @@ public sealed class GenerationRepository(NpgsqlDataSource dataSource)
             list.Add(new(reader.GetInt32(0), reader.GetDouble(1), reader.IsDBNull(2) ? null : reader.GetDouble(2)));
         return list;
     });
+
+    /// <summary>The owner filter: <c>@owner</c> null matches every row.</summary>
+    private const string OwnedBy = "(@owner::text is null or owner_key_id = @owner)";
+
+    private static void AddOwner(NpgsqlCommand command, string? ownerKeyId) =>
+        command.Parameters.Add(new NpgsqlParameter("owner", NpgsqlDbType.Text) { Value = (object?)ownerKeyId ?? DBNull.Value });
 
     /// <summary>
     /// Rows matching <paramref name="where"/>, newest first, up to <c>@limit</c>; after the row's

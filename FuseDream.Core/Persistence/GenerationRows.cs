@@ -15,10 +15,11 @@ internal static class GenerationRows
     /// <summary>The columns <see cref="Read"/> expects, in its order.</summary>
     internal const string Columns =
         "id, seq, idempotency_key, request_hash, prompt, model, seed, preset, options, status, cancel_requested, attempts, " +
-        "worker, job_id, created_at, started_at, finished_at, phase, step, total, aug_clip, eta_seconds, progress_at, score, image_key, error";
+        "worker, job_id, created_at, started_at, finished_at, phase, step, total, aug_clip, eta_seconds, progress_at, score, image_key, error, " +
+        "owner_key_id, webhook_url, webhook_events";
 
     /// <summary>How many columns <see cref="Columns"/> names: further columns of a query follow them.</summary>
-    internal const int ColumnCount = 26;
+    internal const int ColumnCount = 29;
 
     /// <summary>The database names of <paramref name="statuses"/>, for a <c>status = any(@param)</c> guard.</summary>
     internal static string[] Names(IEnumerable<GenerationStatus> statuses) => [.. statuses.Select(s => s.ToName())];
@@ -82,6 +83,9 @@ internal static class GenerationRows
             Score = D(23),
             ImageKey = S(24),
             Error = S(25),
+            OwnerKeyId = S(26),
+            WebhookUrl = S(27),
+            WebhookEvents = r.IsDBNull(28) ? [] : r.GetFieldValue<string[]>(28),
         };
     }
 }

@@ -14,6 +14,8 @@ internal enum CreateOutcome
     Existing,
     /// <summary>The idempotency key was seen before with a different request.</summary>
     KeyConflict,
+    /// <summary>The owner already has as many generations queued or running as allowed; nothing was stored.</summary>
+    TooManyActive,
 }
 
 /// <summary>
@@ -36,19 +38,70 @@ internal sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Inserts a queued generation. With an idempotency key, a second insert with the same key
-    /// returns the first row (<see cref="CreateOutcome.Existing"/> when the request hash matches,
-    /// <see cref="CreateOutcome.KeyConflict"/> when it does not); the unique index makes this
-    /// safe under concurrent requests.
+    /// by the same owner returns the first row (<see cref="CreateOutcome.Existing"/> when the
+    /// request hash matches, <see cref="CreateOutcome.KeyConflict"/> when it does not); the unique
+    /// index on (owner, key) makes this safe under concurrent requests, and keeps two owners'
+    /// keys apart.
     /// </summary>
     public async Task<(CreateOutcome Outcome, GenerationRecord Record)> CreateAsync(NewGeneration generation, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var (outcome, record) = await InsertOrFindAsync(connection, null, generation, cancellationToken);
+        return (outcome, record);
+    }
+
+    /// <summary>
+    /// As <see cref="CreateAsync"/>, but refuses (<see cref="CreateOutcome.TooManyActive"/>, no
+    /// record, storing nothing) when the generation's owner already has <paramref name="maxActive"/>
+    /// generations queued or running. A replay of an earlier submit is answered as usual even
+    /// then. The count and the insert run under a per-owner transaction lock, so concurrent
+    /// submits of one owner cannot pass the limit together.
+    /// </summary>
+    public async Task<(CreateOutcome Outcome, GenerationRecord? Record, long Active)> CreateWithinQuotaAsync(
+        NewGeneration generation, int maxActive, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(generation);
+        ArgumentNullException.ThrowIfNull(generation.OwnerKeyId);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var lockCommand = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended('fusedream.active:' || @owner, 0))", connection, transaction))
+        {
+            lockCommand.Parameters.AddWithValue("owner", generation.OwnerKeyId);
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        }
+        if (generation.IdempotencyKey is not null && await FindByKeyAsync(connection, transaction, generation, cancellationToken) is { } earlier)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return (earlier.RequestHash == generation.RequestHash ? CreateOutcome.Existing : CreateOutcome.KeyConflict, earlier, 0);
+        }
+        long active;
+        await using (var count = new NpgsqlCommand(
+            "select count(*) from fusedream.generations where owner_key_id = @owner and status = any(@active)", connection, transaction))
+        {
+            count.Parameters.AddWithValue("owner", generation.OwnerKeyId);
+            count.Parameters.AddWithValue("active", Names([GenerationStatus.Queued, GenerationStatus.Running]));
+            active = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+        }
+        if (active >= maxActive)
+        {
+            await transaction.CommitAsync(cancellationToken);
+            return (CreateOutcome.TooManyActive, null, active);
+        }
+        var (outcome, record) = await InsertOrFindAsync(connection, transaction, generation, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return (outcome, record, active);
+    }
+
+    private static async Task<(CreateOutcome, GenerationRecord)> InsertOrFindAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, NewGeneration generation, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
             $"""
-            insert into fusedream.generations (id, idempotency_key, request_hash, prompt, model, seed, preset, options, status)
-            values (@id, @key, @hash, @prompt, @model, @seed, @preset, @options, @queued)
-            on conflict (idempotency_key) do nothing
+            insert into fusedream.generations (id, idempotency_key, request_hash, prompt, model, seed, preset, options, status, owner_key_id, webhook_url, webhook_events)
+            values (@id, @key, @hash, @prompt, @model, @seed, @preset, @options, @queued, @owner, @webhook, @events)
+            on conflict (coalesce(owner_key_id, ''), idempotency_key) where idempotency_key is not null do nothing
             returning {Columns}
-            """);
+            """, connection, transaction);
         command.Parameters.AddWithValue("id", generation.Id);
         command.Parameters.AddWithValue("key", (object?)generation.IdempotencyKey ?? DBNull.Value);
         command.Parameters.AddWithValue("hash", generation.RequestHash);
@@ -58,14 +111,29 @@ internal sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("preset", (object?)generation.Preset ?? DBNull.Value);
         command.Parameters.Add(new NpgsqlParameter("options", NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(generation.Options, Json) });
         command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
+        command.Parameters.Add(new NpgsqlParameter("owner", NpgsqlDbType.Text) { Value = (object?)generation.OwnerKeyId ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("webhook", NpgsqlDbType.Text) { Value = (object?)generation.WebhookUrl ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("events", NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            Value = generation.WebhookUrl is null ? DBNull.Value : generation.WebhookEvents.ToArray(),
+        });
         var inserted = await ReadOneAsync(command, cancellationToken);
         if (inserted is not null) return (CreateOutcome.Created, inserted);
 
-        await using var existing = dataSource.CreateCommand($"select {Columns} from fusedream.generations where idempotency_key = @key");
-        existing.Parameters.AddWithValue("key", generation.IdempotencyKey!);
-        var record = await ReadOneAsync(existing, cancellationToken)
+        var record = await FindByKeyAsync(connection, transaction, generation, cancellationToken)
             ?? throw new InvalidOperationException($"Idempotency key '{generation.IdempotencyKey}' conflicted but its generation is gone.");
         return (record.RequestHash == generation.RequestHash ? CreateOutcome.Existing : CreateOutcome.KeyConflict, record);
+    }
+
+    private static async Task<GenerationRecord?> FindByKeyAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, NewGeneration generation, CancellationToken cancellationToken)
+    {
+        await using var existing = new NpgsqlCommand(
+            $"select {Columns} from fusedream.generations where coalesce(owner_key_id, '') = coalesce(@owner, '') and idempotency_key = @key",
+            connection, transaction);
+        existing.Parameters.AddWithValue("key", generation.IdempotencyKey!);
+        existing.Parameters.Add(new NpgsqlParameter("owner", NpgsqlDbType.Text) { Value = (object?)generation.OwnerKeyId ?? DBNull.Value });
+        return await ReadOneAsync(existing, cancellationToken);
     }
 
     /// <summary>

@@ -40,6 +40,7 @@ public class KestrelSocketTests(KestrelSocketTests.Factory factory) : IClassFixt
 
         // A client that knows nothing of the factory, on the same address, sees the same service.
         using var plain = new HttpClient { BaseAddress = factory.Address };
+        plain.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", factory.AdminKey);
         using var viaFactory = await client.GetAsync("/v1/models");
         using var viaPlain = await plain.GetAsync("/v1/models");
         Assert.Equal(HttpStatusCode.OK, viaFactory.StatusCode);

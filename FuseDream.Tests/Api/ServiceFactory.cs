@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using FuseDream.Access;
 using FuseDream.Queue;
 using FuseDream.Tests.Foundation;
 using FuseDream.Tests.Support;
@@ -20,7 +21,11 @@ namespace FuseDream.Tests.Api;
 /// 127.0.0.1 with an ephemeral port (not the in-memory TestServer), with an in-process worker
 /// (a real Hangfire server) running <see cref="TestPipeline"/>; short polling intervals keep
 /// the tests quick. <see cref="WebApplicationFactory{TEntryPoint}.CreateClient()"/> returns a
-/// plain <see cref="HttpClient"/> whose base address is that socket.
+/// plain <see cref="HttpClient"/> whose base address is that socket, carrying
+/// <see cref="AdminKey"/> (an API key with every scope, created at start); <see cref="CreateKeyAsync"/>
+/// and <see cref="CreateClientWithKey"/> give a test keys of its own, and
+/// <see cref="CreateAnonymousClient"/> a client without one. The per-key request rate and
+/// generations in flight are unlimited here unless a fixture sets <c>Access:*</c>.
 /// </summary>
 public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
@@ -40,6 +45,12 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public string BlobDirectory { get; } = Path.Combine(Path.GetTempPath(), "fusedream-tests", Guid.NewGuid().ToString("N"));
 
     public TestPipelineFactory Pipelines { get; } = new();
+
+    /// <summary>An API key with every scope, created at start; the factory's clients send it.</summary>
+    public string AdminKey { get; private set; } = null!;
+
+    /// <summary>The service's keys, to create, revoke and look at them behind the API.</summary>
+    public ApiKeyStore Keys => Services.GetRequiredService<ApiKeyStore>();
 
     /// <summary>The test class this fixture serves (fixtures are nested classes): names its database and worker.</summary>
     public string TestClassName => GetType().DeclaringType?.Name ?? GetType().Name;
@@ -67,6 +78,34 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         StartServer(); // start the host (migrations, worker, the socket) now, not in the first test
         var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         Address = new Uri(Assert.Single(addresses));
+        AdminKey = (await CreateKeyAsync([ApiKeyScopes.Generate, ApiKeyScopes.Read, ApiKeyScopes.Admin], "test admin")).Token;
+    }
+
+    /// <summary>A new API key with <paramref name="scopes"/> (its token and webhook secret in the answer).</summary>
+    public Task<CreatedApiKey> CreateKeyAsync(IReadOnlyCollection<string> scopes, string name = "test", DateTimeOffset? expiresAt = null) =>
+        Keys.CreateAsync(name, scopes, expiresAt, CancellationToken.None);
+
+    /// <summary>A client of the service that sends <paramref name="key"/> instead of <see cref="AdminKey"/>.</summary>
+    public HttpClient CreateClientWithKey(string key)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    /// <summary>A client of the service that sends no API key.</summary>
+    public HttpClient CreateAnonymousClient()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = null;
+        return client;
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        if (AdminKey is not null)
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminKey);
     }
 
     async Task IAsyncLifetime.DisposeAsync()
@@ -96,6 +135,9 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("Worker:InProcess", InProcessWorker ? "true" : "false");
         builder.UseSetting("Health:RequireWorker", RequireWorker ? "true" : "false");
         builder.UseSetting("Worker:Name", $"test-{TestClassName}");
+        // The tests poll quickly and queue many generations; the fixtures of the limits' own tests set these lower.
+        builder.UseSetting("Access:RequestsPerMinute", "1000000");
+        builder.UseSetting("Access:MaxActiveGenerations", "100000");
         if (UseTestPipeline)
             builder.ConfigureTestServices(services => services.AddSingleton<IGenerationPipelineFactory>(Pipelines));
     }

@@ -59,4 +59,20 @@ public static class WorkerProcess
         }
         return (process.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>
+    /// An API key for a service on <paramref name="connectionString"/>, made as an operator makes
+    /// one (<c>keys create</c>): the way for a test that starts the API as its own process to call it.
+    /// </summary>
+    public static async Task<string> CreateApiKeyAsync(string connectionString, params string[] scopes)
+    {
+        string[] args = ["keys", "create", "--name", "test process", .. scopes.SelectMany(s => new[] { "--scope", s })];
+        var (exitCode, stdout, stderr) = await RunAsync(args, TimeSpan.FromMinutes(2), start =>
+        {
+            start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+            start.Environment["ConnectionStrings__FuseDream"] = connectionString;
+        });
+        Assert.True(exitCode == 0, $"keys create exited {exitCode}: {stderr}");
+        return System.Text.Json.JsonDocument.Parse(stdout).RootElement.GetProperty("key").GetString()!;
+    }
 }
