@@ -33,7 +33,14 @@ public static class GenerationServiceCollectionExtensions
         services.AddSingleton<WorkerRegistry>();
 
         services.AddOptions<BlobStoreOptions>().BindConfiguration(BlobStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        // Blobs:Provider picks the store: a shared directory, or an S3-compatible bucket that
+        // workers on other machines reach too. An S3 bucket is checked at start.
+        services.AddSingleton<IBlobStore>(sp =>
+        {
+            var blobs = sp.GetRequiredService<IOptions<BlobStoreOptions>>();
+            return blobs.Value.IsS3 ? new S3BlobStore(blobs) : new FileSystemBlobStore(blobs);
+        });
+        services.AddHostedService<BlobStoreStartupCheck>();
 
         services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
