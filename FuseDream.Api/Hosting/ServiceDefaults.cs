@@ -61,6 +61,7 @@ public static class ServiceDefaults
             });
             app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
         }
+        app.MapMetricsEndpoint();
         return app;
     }
 }

@@ -27,14 +27,18 @@ public sealed class GenerationService
     private readonly ServingWorkers _servingWorkers;
     private readonly ILogger<GenerationService> _logger;
 
+    private readonly Telemetry.FuseDreamMetrics? _metrics;
+
     internal GenerationService(
         GenerationSubmissions submissions,
         GenerationStateMachine states,
         GenerationRepository repository,
         GenerationQueue queue,
         ServingWorkers servingWorkers,
-        ILogger<GenerationService> logger)
+        ILogger<GenerationService> logger,
+        Telemetry.FuseDreamMetrics? metrics = null)
     {
+        _metrics = metrics;
         _submissions = submissions;
         _states = states;
         _repository = repository;
@@ -115,6 +119,7 @@ public sealed class GenerationService
             await _submissions.DeleteQueuedAsync(record.Id, CancellationToken.None);
             return new SubmitOutcome.QueueUnavailable(Replayed: false);
         }
+        _metrics?.Submitted.WithLabels(record.Model).Inc();
         // The row as inserted: a worker may claim it at once, but this answer says it was queued.
         return new SubmitOutcome.Accepted(await _repository.DescribeAsync(record, cancellationToken), Replayed: false);
     }
@@ -137,6 +142,7 @@ public sealed class GenerationService
         if (record.Status == GenerationStatus.Running)
             return new CancelOutcome.Requested(await _repository.DescribeAsync(record, cancellationToken));
 
+        _metrics?.Finish(record, GenerationStatus.Canceled);
         // Canceled while queued. The row is already final (a job that still runs finds nothing
         // to do); dropping the queued job just saves a worker the trip.
         if (record.JobId is { } jobId && !GenerationSubmissions.IsAdoptionMarker(jobId))

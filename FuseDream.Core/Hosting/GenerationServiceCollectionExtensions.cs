@@ -9,6 +9,7 @@ using FuseDream.Models;
 using FuseDream.Persistence;
 using FuseDream.Queue;
 using FuseDream.Text;
+using FuseDream.Telemetry;
 using FuseDream.Worker;
 
 namespace FuseDream.Hosting;
@@ -31,6 +32,8 @@ public static class GenerationServiceCollectionExtensions
         services.AddSingleton<GenerationStateMachine>();
         services.AddSingleton<ProgressStore>();
         services.AddSingleton<WorkerRegistry>();
+        services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<FuseDreamMetrics>();
 
         services.AddOptions<BlobStoreOptions>().BindConfiguration(BlobStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         // Blobs:Provider picks the store: a shared directory, or an S3-compatible bucket that
@@ -56,9 +59,22 @@ public static class GenerationServiceCollectionExtensions
             sp.GetRequiredService<GenerationRepository>(),
             sp.GetRequiredService<GenerationQueue>(),
             sp.GetRequiredService<ServingWorkers>(),
-            sp.GetRequiredService<ILogger<GenerationService>>()));
+            sp.GetRequiredService<ILogger<GenerationService>>(),
+            sp.GetRequiredService<FuseDreamMetrics>()));
 
         services.TryAddSingleton<IPromptTokenCounter, ClipPromptTokenCounter>();
+        return services;
+    }
+
+    /// <summary>
+    /// The worker process's own <c>/metrics</c> listener on <c>Metrics:Port</c> (the API serves
+    /// its metrics, the in-process worker's included, on its own port).
+    /// </summary>
+    public static IServiceCollection AddWorkerMetricsEndpoint(this IServiceCollection services)
+    {
+        services.AddGenerationStorage();
+        services.AddSingleton<WorkerMetricsServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<WorkerMetricsServer>());
         return services;
     }
 

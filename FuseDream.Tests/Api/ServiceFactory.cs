@@ -125,6 +125,8 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ("Worker:HeartbeatTimeout", "00:00:10"),
         ("Worker:ShutdownTimeout", "00:00:05"),
         ("Health:RequireWorker", "true"),
+        // A worker process's /metrics on a free port: tests run many workers on one machine.
+        ("Metrics:Port", "0"),
     ];
 }
 
