@@ -12,6 +12,7 @@ public static class GenerationServices
     public static WebApplicationBuilder AddGenerationServices(this WebApplicationBuilder builder)
     {
         builder.Services.AddGenerationStorage();
+        builder.Services.AddCrashRecovery();
         builder.Services.AddOptions<GenerationLimits>().BindConfiguration(GenerationLimits.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<GenerationRequestReader>();
         builder.Services.AddExceptionHandler<BadRequestBodyHandler>();

@@ -67,6 +67,19 @@ public static class GenerationServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Crash recovery (<see cref="CrashRecovery"/>): hands the generations of a worker that
+    /// stopped heartbeating to the next free worker, ahead of younger jobs. Every worker and the
+    /// API run it (the API always runs, so a lost generation is noticed even while every worker
+    /// is busy); one pass's transitions are guarded, so running it in many processes is safe.
+    /// </summary>
+    public static IServiceCollection AddCrashRecovery(this IServiceCollection services)
+    {
+        services.AddGenerationStorage();
+        services.AddHostedService<CrashRecovery>();
+        return services;
+    }
+
+    /// <summary>
     /// The worker process's own <c>/metrics</c> listener on <c>Metrics:Port</c> (the API serves
     /// its metrics, the in-process worker's included, on its own port).
     /// </summary>
@@ -98,6 +111,7 @@ public static class GenerationServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<CancellationSignals>());
         services.AddSingleton<GenerationServer>();
         services.AddHostedService(sp => sp.GetRequiredService<GenerationServer>());
+        services.AddCrashRecovery();
         // Last: announce the worker only once its models are loaded and the server runs.
         services.AddHostedService<WorkerHeartbeat>();
         // Timeouts nest: the host waits longer than the Hangfire server waits for its jobs.

@@ -50,6 +50,17 @@ internal sealed class GenerationJob(
             logger.LogInformation("Generation {GenerationId} is finished, unknown, or belongs to another job than {JobId}; nothing to do", generationId, jobId);
             return;
         }
+        // A generation whose runs keep killing their workers (out of memory) ends here, failed,
+        // instead of taking worker after worker down with it.
+        var maxLosses = queueOptions.Value.MaxRetries;
+        if (await states.FailLostTooOftenAsync(generationId, maxLosses,
+                FailureReasons.For(string.Format(System.Globalization.CultureInfo.InvariantCulture, FailureReasons.WorkerLost, maxLosses + 1), generationId),
+                CancellationToken.None) is { } lostTooOften)
+        {
+            metrics.Finish(lostTooOften, GenerationStatus.Failed);
+            logger.LogError("Generation {GenerationId} failed: more than {Max} workers died running it", generationId, maxLosses);
+            return;
+        }
         if (record.Attempts > 1) metrics.Retries.WithLabels("rerun").Inc();
         else if (record.StartedAt is { } started) metrics.Phase.WithLabels("queued").Observe(Math.Max(0, (started - record.CreatedAt).TotalSeconds));
         if (record.CancelRequested)

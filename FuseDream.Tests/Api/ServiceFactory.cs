@@ -60,6 +60,9 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Whether the worker runs <see cref="TestPipeline"/> (otherwise the real pipeline from <c>Models:*</c>).</summary>
     protected virtual bool UseTestPipeline => true;
 
+    /// <summary>The class's fresh database on the shared PostgreSQL; a subclass may create it elsewhere (a server of its own).</summary>
+    protected virtual Task<string> CreateDatabaseAsync() => TestDatabase.CreateFreshAsync(TestClassName);
+
     /// <summary>Runs before the host starts: a subclass starts what the host needs (an S3 server).</summary>
     protected virtual Task BeforeStartAsync() => Task.CompletedTask;
 
@@ -69,7 +72,7 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public async Task InitializeAsync()
     {
         await BeforeStartAsync();
-        ConnectionString = await TestDatabase.CreateFreshAsync(TestClassName);
+        ConnectionString = await CreateDatabaseAsync();
         Probe = new GenerationProbe(ConnectionString, BlobDirectory);
         StartServer(); // start the host (migrations, worker, the socket) now, not in the first test
         var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
