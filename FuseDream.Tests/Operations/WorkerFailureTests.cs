@@ -30,6 +30,15 @@ public class WorkerFailureTests(WorkerFailureTests.Factory factory) : IClassFixt
 
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);
 
+    private static int FreePort()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
     /// <summary>A real generation on the fixture models: a tiny basis search, then <paramref name="steps"/> optimisation steps.</summary>
     internal static object Tiny(string prompt, int steps) => new
     {
@@ -124,11 +133,25 @@ public class WorkerFailureTests(WorkerFailureTests.Factory factory) : IClassFixt
         Assert.Null(await factory.Probe.WorkerAsync(id));
         Assert.DoesNotContain("stopping", await factory.Probe.WorkerNamesAsync());
 
-        using var next = ServeProcess.Start("next", factory.WorkerSettings);
+        var metricsPort = FreePort();
+        using var next = ServeProcess.Start("next", factory.WorkerSettings, $"--Metrics:Port={metricsPort}");
         var done = await client.WaitAsync(id, timeout: Patience);
         Assert.True(done.Status() == "succeeded", $"{done}\n{next.Output}");
         Assert.Equal("next", await factory.Probe.WorkerAsync(id));
         Assert.Equal(2, await factory.Probe.AttemptsAsync(id));
         Assert.Equal([1, 2, 3], await factory.Probe.TraceStepsAsync(id));
+
+        // The worker's own /metrics, over HTTP on its port: this process ran exactly this one generation.
+        using var scraper = ServiceHttp.Client(new Uri($"http://127.0.0.1:{metricsPort}"));
+        var metrics = await MetricsTests.ScrapeAsync(scraper);
+        Assert.Equal(1, metrics.Value("fusedream_generations_finished_total", ("model", "biggan-256"), ("outcome", "succeeded")));
+        Assert.Equal(1, metrics.Value("fusedream_generation_retries_total", ("reason", "rerun")));
+        Assert.Equal(1, metrics.Value("fusedream_generation_phase_seconds_count", ("phase", "optimizing")));
+        Assert.Equal(1, metrics.Value("fusedream_optimization_step_seconds_count"));
+        Assert.Equal(1, metrics.Value("fusedream_generation_augclip_score_count"));
+        Assert.True(metrics.Value("fusedream_worker_heartbeats_total", ("worker", "next")) >= 1);
+        Assert.True(metrics.Value("process_working_set_bytes") > 0);
+        using var elsewhere = await scraper.GetAsync("/other");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, elsewhere.StatusCode);
     }
 }
