@@ -181,6 +181,10 @@ public sealed class GenerationProbe
         return live;
     }
 
+    /// <summary>Fault injection: records that <paramref name="losses"/> workers died running generation <paramref name="id"/>.</summary>
+    public Task SetWorkerLossesAsync(Guid id, int losses) =>
+        ExecuteAsync("update fusedream.generations set worker_losses = @losses where id = @id", id, ("losses", losses));
+
     /// <summary>Fault injection: makes worker <paramref name="worker"/>'s last heartbeat <paramref name="age"/> old, as if it had died then.</summary>
     public Task AgeHeartbeatAsync(string worker, TimeSpan age) =>
         ExecuteAsync("update fusedream.workers set last_seen = now() - @age where name = @name", null, ("age", age), ("name", worker));
