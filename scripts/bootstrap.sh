@@ -2,12 +2,18 @@
 # Prepares this machine to build, run and test FuseDream. Idempotent and non-interactive:
 # a second run changes nothing and says that everything is in place.
 #
-#   scripts/bootstrap.sh            # libstdc++ for TorchSharp + local PostgreSQL
+#   scripts/bootstrap.sh            # libstdc++ for TorchSharp + local PostgreSQL + s3rver for the tests
+#
+# On Debian 12 this takes libstdc++6 from Debian 13 (trixie), and with it Debian 13's libc6,
+# dpkg and base-files (and GCC 14's runtime libraries, zstd, locales): the machine then
+# reports itself as Debian 13 (/etc/os-release). To avoid that, use Debian 13 or Ubuntu 24.04
+# (whose libstdc++ is new enough), or the containers (Dockerfile.api, Dockerfile.gpu).
 #
 # Environment (all optional):
 #   FUSEDREAM_PG_USER      role to create            (default fusedream)
 #   FUSEDREAM_PG_PASSWORD  its password              (default fusedream)
 #   FUSEDREAM_PG_PORT      port of the local cluster (default 5432)
+#   FUSEDREAM_TOOLS        prefix of the test tools (default /opt/fusedream): s3rver under s3rver/
 set -euo pipefail
 # ldconfig, runuser and pg_* helpers live in sbin, which a normal user's PATH on Debian lacks
 # (sudo only adds it for the command it runs).
@@ -16,6 +22,8 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 PG_USER="${FUSEDREAM_PG_USER:-fusedream}"
 PG_PASSWORD="${FUSEDREAM_PG_PASSWORD:-fusedream}"
 PG_PORT="${FUSEDREAM_PG_PORT:-5432}"
+TOOLS="${FUSEDREAM_TOOLS:-/opt/fusedream}"
+S3RVER_VERSION=3.7.1
 DEV_DB=fusedream
 TEST_DB=fusedream_test
 export DEBIAN_FRONTEND=noninteractive
@@ -58,6 +66,10 @@ else
   . /etc/os-release
   if [ "${ID:-}" = debian ] && [ "${VERSION_ID:-}" = 12 ]; then
     say "Debian 12's libstdc++ lacks GLIBCXX_3.4.32 (TorchSharp needs GCC 13+): installing Debian 13's libstdc++6"
+    say "NOTE: this also upgrades libc6, dpkg and base-files (and GCC 14's runtime libraries, zstd, locales) to Debian 13's;"
+    say "      afterwards this machine reports itself as Debian 13 (/etc/os-release)."
+    say "      To keep Debian 12 untouched, stop now (Ctrl-C, 10 s) and use Debian 13 / Ubuntu 24.04 or the containers (Dockerfile.api, Dockerfile.gpu)."
+    if [ -t 0 ]; then sleep 10; fi
     # The trixie source is pinned to priority 1, so it is used only when asked for by name.
     $SUDO tee /etc/apt/sources.list.d/fusedream-trixie.sources >/dev/null <<'SRC'
 Types: deb
@@ -125,6 +137,25 @@ for db in "$DEV_DB" "$TEST_DB"; do
     changed=1
   fi
 done
+
+# --- s3rver: the S3-protocol server the blob-store tests start ------------------------------
+if ! command -v npm >/dev/null; then
+  say "installing Node.js and npm (Debian packages) for s3rver"
+  apt_install nodejs npm
+fi
+s3rver_installed() {
+  [ -x "$TOOLS/s3rver/node_modules/.bin/s3rver" ] &&
+    grep -q "\"version\": \"$S3RVER_VERSION\"" "$TOOLS/s3rver/node_modules/s3rver/package.json" 2>/dev/null
+}
+if s3rver_installed; then
+  say "s3rver $S3RVER_VERSION is installed in $TOOLS/s3rver: ok"
+else
+  say "installing s3rver $S3RVER_VERSION into $TOOLS/s3rver"
+  $SUDO mkdir -p "$TOOLS/s3rver"
+  (cd "$TOOLS/s3rver" && $SUDO npm install --prefix "$TOOLS/s3rver" --no-audit --no-fund --loglevel=error "s3rver@$S3RVER_VERSION" >/dev/null)
+  s3rver_installed || die "s3rver $S3RVER_VERSION did not install into $TOOLS/s3rver"
+  changed=1
+fi
 
 say "development: Host=localhost;Port=$PG_PORT;Database=$DEV_DB;Username=$PG_USER;Password=$PG_PASSWORD"
 say "tests:       Host=localhost;Port=$PG_PORT;Database=$TEST_DB;Username=$PG_USER;Password=$PG_PASSWORD"

@@ -13,6 +13,7 @@ public static class GenerationServices
     public static WebApplicationBuilder AddGenerationServices(this WebApplicationBuilder builder)
     {
         builder.Services.AddGenerationStorage();
+        builder.Services.AddCrashRecovery();
         builder.Services.AddOptions<GenerationLimits>().BindConfiguration(GenerationLimits.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<GenerationRequestReader>();
         // The API checks webhooks at submit and, unless Webhooks:Deliver is false, delivers them.

@@ -85,6 +85,7 @@ public static class ServiceDefaults
             });
             app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription().AllowAnonymous();
         }
+        app.MapMetricsEndpoint();
         return app;
     }
 }

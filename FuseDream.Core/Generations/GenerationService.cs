@@ -30,6 +30,8 @@ public sealed class GenerationService
     private readonly ILogger<GenerationService> _logger;
     private readonly AccessOptions _access;
 
+    private readonly Telemetry.FuseDreamMetrics? _metrics;
+
     internal GenerationService(
         GenerationSubmissions submissions,
         GenerationStateMachine states,
@@ -37,9 +39,11 @@ public sealed class GenerationService
         GenerationQueue queue,
         ServingWorkers servingWorkers,
         ILogger<GenerationService> logger,
-        IOptions<AccessOptions>? access = null)
+        IOptions<AccessOptions>? access = null,
+        Telemetry.FuseDreamMetrics? metrics = null)
     {
         _access = access?.Value ?? new AccessOptions();
+        _metrics = metrics;
         _submissions = submissions;
         _states = states;
         _repository = repository;
@@ -137,6 +141,7 @@ public sealed class GenerationService
             await _submissions.DeleteQueuedAsync(record.Id, CancellationToken.None);
             return new SubmitOutcome.QueueUnavailable(Replayed: false);
         }
+        _metrics?.Submitted.WithLabels(record.Model).Inc();
         // The row as inserted: a worker may claim it at once, but this answer says it was queued.
         return new SubmitOutcome.Accepted(await _repository.DescribeAsync(record, cancellationToken), Replayed: false);
     }
@@ -168,6 +173,7 @@ public sealed class GenerationService
         if (record.Status == GenerationStatus.Running)
             return new CancelOutcome.Requested(await _repository.DescribeAsync(record, cancellationToken));
 
+        _metrics?.Finish(record, GenerationStatus.Canceled);
         // Canceled while queued. The row is already final (a job that still runs finds nothing
         // to do); dropping the queued job just saves a worker the trip.
         if (record.JobId is { } jobId && !GenerationSubmissions.IsAdoptionMarker(jobId))

@@ -10,6 +10,7 @@ using FuseDream.Models;
 using FuseDream.Persistence;
 using FuseDream.Queue;
 using FuseDream.Text;
+using FuseDream.Telemetry;
 using FuseDream.Worker;
 
 namespace FuseDream.Hosting;
@@ -34,9 +35,18 @@ public static class GenerationServiceCollectionExtensions
         services.AddSingleton<WorkerRegistry>();
         services.AddSingleton<ApiKeyStore>(sp => new ApiKeyStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
         services.AddOptions<AccessOptions>().BindConfiguration(AccessOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<FuseDreamMetrics>();
 
         services.AddOptions<BlobStoreOptions>().BindConfiguration(BlobStoreOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IBlobStore, FileSystemBlobStore>();
+        // Blobs:Provider picks the store: a shared directory, or an S3-compatible bucket that
+        // workers on other machines reach too. An S3 bucket is checked at start.
+        services.AddSingleton<IBlobStore>(sp =>
+        {
+            var blobs = sp.GetRequiredService<IOptions<BlobStoreOptions>>();
+            return blobs.Value.IsS3 ? new S3BlobStore(blobs) : new FileSystemBlobStore(blobs);
+        });
+        services.AddHostedService<BlobStoreStartupCheck>();
 
         services.AddOptions<QueueOptions>().BindConfiguration(QueueOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -53,7 +63,8 @@ public static class GenerationServiceCollectionExtensions
             sp.GetRequiredService<GenerationQueue>(),
             sp.GetRequiredService<ServingWorkers>(),
             sp.GetRequiredService<ILogger<GenerationService>>(),
-            sp.GetRequiredService<IOptions<AccessOptions>>()));
+            sp.GetRequiredService<IOptions<AccessOptions>>(),
+            sp.GetRequiredService<FuseDreamMetrics>()));
 
         services.TryAddSingleton<IPromptTokenCounter, ClipPromptTokenCounter>();
         return services;
@@ -62,6 +73,31 @@ public static class GenerationServiceCollectionExtensions
     /// <summary>The Hangfire storage of the generation jobs (for the API's job dashboard).</summary>
     public static Hangfire.JobStorage GenerationJobStorage(this IServiceProvider services) =>
         services.GetRequiredService<GenerationQueue>().Storage;
+
+    /// <summary>
+    /// Crash recovery (<see cref="CrashRecovery"/>): hands the generations of a worker that
+    /// stopped heartbeating to the next free worker, ahead of younger jobs. Every worker and the
+    /// API run it (the API always runs, so a lost generation is noticed even while every worker
+    /// is busy); one pass's transitions are guarded, so running it in many processes is safe.
+    /// </summary>
+    public static IServiceCollection AddCrashRecovery(this IServiceCollection services)
+    {
+        services.AddGenerationStorage();
+        services.AddHostedService<CrashRecovery>();
+        return services;
+    }
+
+    /// <summary>
+    /// The worker process's own <c>/metrics</c> listener on <c>Metrics:Port</c> (the API serves
+    /// its metrics, the in-process worker's included, on its own port).
+    /// </summary>
+    public static IServiceCollection AddWorkerMetricsEndpoint(this IServiceCollection services)
+    {
+        services.AddGenerationStorage();
+        services.AddSingleton<WorkerMetricsServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<WorkerMetricsServer>());
+        return services;
+    }
 
     /// <summary>
     /// The worker: pipelines built once at start, a Hangfire server on its models' queues, the
@@ -83,6 +119,7 @@ public static class GenerationServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<CancellationSignals>());
         services.AddSingleton<GenerationServer>();
         services.AddHostedService(sp => sp.GetRequiredService<GenerationServer>());
+        services.AddCrashRecovery();
         // Last: announce the worker only once its models are loaded and the server runs.
         services.AddHostedService<WorkerHeartbeat>();
         // Timeouts nest: the host waits longer than the Hangfire server waits for its jobs.

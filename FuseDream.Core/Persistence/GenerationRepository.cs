@@ -15,6 +15,17 @@ public sealed class GenerationRepository(NpgsqlDataSource dataSource)
     /// <summary>How many of a generation's previews (the latest) come with its details; the rest are paged by <see cref="ListPreviewsAsync"/>.</summary>
     public const int PreviewLinks = 10;
 
+    /// <summary>How many generations are in each status (the metrics' gauges); one statement, not retried (a scrape can wait for the next one).</summary>
+    public async Task<IReadOnlyDictionary<string, long>> CountByStatusAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("select status, count(*) from fusedream.generations group by status");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var counts = new Dictionary<string, long>();
+        while (await reader.ReadAsync(cancellationToken))
+            counts[reader.GetString(0)] = reader.GetInt64(1);
+        return counts;
+    }
+
     /// <summary>The row alone, as the worker and the image and trace endpoints need it.</summary>
     public Task<GenerationRecord?> GetAsync(Guid id, CancellationToken cancellationToken) => GetAsync(id, null, cancellationToken);
 

@@ -64,7 +64,9 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
     public Task<GenerationRecord?> ClaimAsync(Guid id, string worker, CancellationToken cancellationToken, string? jobId = null) =>
         TransitionAsync(id, [GenerationStatus.Queued, GenerationStatus.Running], GenerationStatus.Running,
             new StateWrites(
+                // A claim of a running row is a re-delivery: the run before it died with its worker.
                 "started_at = coalesce(started_at, now()), attempts = attempts + 1, worker = @worker, " +
+                "worker_losses = worker_losses + case when status = 'running' then 1 else 0 end, " +
                 "phase = null, step = null, total = null, aug_clip = null, eta_seconds = null, progress_at = null, " +
                 "job_id = case when job_id is null or starts_with(job_id, @adopting) then coalesce(@job, job_id) else job_id end",
                 Guard: "(@job::text is null or job_id is null or job_id = @job or starts_with(job_id, @adopting))")
@@ -161,6 +163,30 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
     public async Task<bool> MarkFailedAsync(Guid id, string error, CancellationToken cancellationToken) =>
         await TransitionAsync(id, [GenerationStatus.Queued, GenerationStatus.Running], GenerationStatus.Failed,
             new StateWrites("finished_at = now(), error = @error, eta_seconds = null").With("error", error), cancellationToken) is not null;
+
+    /// <summary>
+    /// Running → queued for a generation whose worker <paramref name="deadWorker"/> stopped
+    /// heartbeating (crash recovery), counting the loss. Guarded by the worker's name: a
+    /// generation another worker has claimed since is left alone. Null when nothing changed.
+    /// </summary>
+    public Task<GenerationRecord?> RequeueLostAsync(Guid id, string deadWorker, string reason, CancellationToken cancellationToken) =>
+        TransitionAsync(id, [GenerationStatus.Running], GenerationStatus.Queued,
+            new StateWrites("worker = null, phase = null, step = null, total = null, eta_seconds = null, progress_at = null, " +
+                            "error = @reason, worker_losses = worker_losses + 1", Guard: "worker = @dead")
+                .With("reason", reason)
+                .With("dead", deadWorker),
+            cancellationToken);
+
+    /// <summary>
+    /// Running → failed when more than <paramref name="maxLosses"/> workers died running this
+    /// generation (it likely kills them: out of memory); a row under the limit is unchanged (null).
+    /// </summary>
+    public Task<GenerationRecord?> FailLostTooOftenAsync(Guid id, int maxLosses, string error, CancellationToken cancellationToken) =>
+        TransitionAsync(id, [GenerationStatus.Running], GenerationStatus.Failed,
+            new StateWrites("finished_at = now(), error = @error, eta_seconds = null", Guard: "worker_losses > @max")
+                .With("error", error)
+                .With("max", maxLosses),
+            cancellationToken);
 
     /// <summary>Running → queued, for a job handed back to the queue (worker shutdown, transient failure to be retried).</summary>
     public Task RequeueAsync(Guid id, string? reason, CancellationToken cancellationToken) =>

@@ -31,6 +31,27 @@ public sealed class WorkerRegistry(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Running generations whose worker has no heartbeat younger than <paramref name="maxAge"/>
+    /// (it died, or was stopped without handing them back), oldest first.
+    /// </summary>
+    public async Task<IReadOnlyList<LostGeneration>> GetLostGenerationsAsync(TimeSpan maxAge, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            select g.id, g.worker, g.job_id, g.model from fusedream.generations g
+            where g.status = 'running' and g.worker is not null
+              and not exists (select 1 from fusedream.workers w where w.name = g.worker and w.last_seen > now() - @age)
+            order by g.seq
+            """);
+        command.Parameters.AddWithValue("age", maxAge);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<LostGeneration>();
+        while (await reader.ReadAsync(cancellationToken))
+            list.Add(new(reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3)));
+        return list;
+    }
+
     /// <summary>Workers whose last heartbeat is younger than <paramref name="maxAge"/>.</summary>
     public Task<IReadOnlyList<WorkerRecord>> GetLiveWorkersAsync(TimeSpan maxAge, CancellationToken cancellationToken) =>
         GenerationRows.ReadRetryingAsync<IReadOnlyList<WorkerRecord>>(dataSource, async () =>
@@ -46,3 +67,6 @@ public sealed class WorkerRegistry(NpgsqlDataSource dataSource)
         return list;
     });
 }
+
+/// <summary>A running generation whose worker is gone: its id, that worker, its Hangfire job and model.</summary>
+public sealed record LostGeneration(Guid Id, string Worker, string? JobId, string Model);

@@ -18,6 +18,8 @@ internal sealed class GenerationQueue
 {
     private readonly Lazy<PostgreSqlStorage> _storage;
     private readonly Lazy<BackgroundJobClient> _client;
+    private readonly string _connectionString;
+    private readonly string _schema;
 
     public GenerationQueue(IOptions<DatabaseOptions> database, IOptions<QueueOptions> queue)
     {
@@ -34,6 +36,8 @@ internal sealed class GenerationQueue
             EnableLongPolling = true,
         };
         var connectionString = database.Value.ConnectionString;
+        _connectionString = connectionString;
+        _schema = options.Schema;
         // PublicationOnly: a failure (database down at that moment) is not cached; the next use tries again.
         _storage = new(() => new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, storageOptions), storageOptions),
             LazyThreadSafetyMode.PublicationOnly);
@@ -72,6 +76,31 @@ internal sealed class GenerationQueue
         _client.Value.Create(
             Job.FromExpression<GenerationJob>(job => job.RunAsync(generationId, null, CancellationToken.None)),
             new EnqueuedState(QueueOptions.QueueOf(model)));
+
+    /// <summary>
+    /// Makes a job whose worker died fetchable again at once, ahead of younger jobs: its queue
+    /// entry (still marked fetched by the dead worker, so invisible until the invisibility
+    /// timeout) is marked never-fetched. Hangfire.PostgreSql hands out never-fetched entries
+    /// first, in job-id order, so this older job goes before every job submitted after it; the
+    /// entry is the same one, so the job is never queued twice. Returns whether an entry changed.
+    /// </summary>
+    public async Task<bool> ReleaseFetchedAsync(string jobId, CancellationToken cancellationToken)
+    {
+        if (!long.TryParse(jobId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var id)) return false;
+        await using var connection = new Npgsql.NpgsqlConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new Npgsql.NpgsqlCommand(
+            $"update \"{_schema}\".jobqueue set fetchedat = null where jobid = @job and fetchedat is not null", connection);
+        command.Parameters.AddWithValue("job", id);
+        var changed = await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+        if (changed)
+        {
+            // Wakes the servers that long-poll (Hangfire.PostgreSql's channel for new jobs).
+            await using var notify = new Npgsql.NpgsqlCommand("notify new_job", connection);
+            await notify.ExecuteNonQueryAsync(cancellationToken);
+        }
+        return changed;
+    }
 
     /// <summary>Drops a job that should no longer run (its generation was canceled while queued).</summary>
     public bool Delete(string jobId) => _client.Value.Delete(jobId);

@@ -68,7 +68,7 @@ internal sealed partial class FileSystemBlobStore : IBlobStore
 
     private string PathOf(string key) => Path.Combine(_root, key[..2], key);
 
-    private static bool IsKey(string key) => KeyPattern().IsMatch(key);
+    internal static bool IsKey(string key) => KeyPattern().IsMatch(key);
 
     [GeneratedRegex("^[0-9a-f]{64}$")]
     private static partial Regex KeyPattern();

@@ -11,6 +11,7 @@ internal static class FailureReasons
     public const string DiskFull = "The worker's disk is full";
     public const string ModelsFailed = "The worker could not run the models";
     public const string StorageKeptFailing = "the worker's database or disk kept failing";
+    public const string WorkerLost = "The workers running this generation died {0} times (out of memory, killed, or the machine lost); it is not run again";
     public const string Retrying = "Retrying after a transient failure of the worker's database or disk";
 
     /// <summary>The client's text: the category, then where an operator finds the details.</summary>

@@ -9,6 +9,7 @@ using Npgsql;
 using Serilog.Context;
 using FuseDream.Persistence;
 using FuseDream.Queue;
+using FuseDream.Telemetry;
 
 namespace FuseDream.Worker;
 
@@ -26,6 +27,7 @@ internal sealed class GenerationJob(
     CancellationSignals signals,
     IOptions<WorkerOptions> workerOptions,
     IOptions<QueueOptions> queueOptions,
+    FuseDreamMetrics metrics,
     ILogger<GenerationJob> logger)
 {
     /// <summary>Runs the generation <paramref name="generationId"/>. Hangfire supplies <paramref name="context"/> and <paramref name="cancellationToken"/> (cancelled when the worker shuts down).</summary>
@@ -48,9 +50,22 @@ internal sealed class GenerationJob(
             logger.LogInformation("Generation {GenerationId} is finished, unknown, or belongs to another job than {JobId}; nothing to do", generationId, jobId);
             return;
         }
+        // A generation whose runs keep killing their workers (out of memory) ends here, failed,
+        // instead of taking worker after worker down with it.
+        var maxLosses = queueOptions.Value.MaxRetries;
+        if (await states.FailLostTooOftenAsync(generationId, maxLosses,
+                FailureReasons.For(string.Format(System.Globalization.CultureInfo.InvariantCulture, FailureReasons.WorkerLost, maxLosses + 1), generationId),
+                CancellationToken.None) is { } lostTooOften)
+        {
+            metrics.Finish(lostTooOften, GenerationStatus.Failed);
+            logger.LogError("Generation {GenerationId} failed: more than {Max} workers died running it", generationId, maxLosses);
+            return;
+        }
+        if (record.Attempts > 1) metrics.Retries.WithLabels("rerun").Inc();
+        else if (record.StartedAt is { } started) metrics.Phase.WithLabels("queued").Observe(Math.Max(0, (started - record.CreatedAt).TotalSeconds));
         if (record.CancelRequested)
         {
-            await states.MarkCanceledAsync(generationId, CancellationToken.None);
+            if (await states.MarkCanceledAsync(generationId, CancellationToken.None)) metrics.Finish(record, GenerationStatus.Canceled);
             logger.LogInformation("Generation {GenerationId} was canceled before it started", generationId);
             return;
         }
@@ -66,7 +81,9 @@ internal sealed class GenerationJob(
             await using (var progress = new ThrottledProgressWriter(progressStore, generationId, worker.ProgressInterval, stop, logger))
             {
                 var request = new GenerationRequest(record.Prompt, record.Seed, record.Options);
-                result = await lease.Pipeline.RunAsync(request, progress, (preview, ct) => SavePreviewAsync(generationId, preview, ct), stop.Token);
+                var clock = new RunClock(progress);
+                result = await lease.Pipeline.RunAsync(request, clock, (preview, ct) => SavePreviewAsync(generationId, preview, ct), stop.Token);
+                clock.Record(metrics);
             }
 
             // Durability boundary: the image blob. It is flushed to disk before the row that
@@ -76,14 +93,17 @@ internal sealed class GenerationJob(
             // Only the write is retried, a few times within this run: a store that keeps
             // refusing fails the generation rather than sending the whole GPU run round again.
             string imageKey;
+            var storing = System.Diagnostics.Stopwatch.StartNew();
             try
             {
                 imageKey = await PutWithRetryAsync(generationId, result.Png);
+                metrics.Phase.WithLabels("storing").Observe(storing.Elapsed.TotalSeconds);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 var reason = TransientErrors.IsDiskFull(ex) ? FailureReasons.DiskFull : FailureReasons.NotStored;
-                await states.MarkFailedAsync(generationId, FailureReasons.For(reason, generationId), CancellationToken.None);
+                if (await states.MarkFailedAsync(generationId, FailureReasons.For(reason, generationId), CancellationToken.None))
+                    metrics.Finish(record, GenerationStatus.Failed);
                 logger.LogError(ex, "Generation {GenerationId} failed: its image could not be stored", generationId);
                 return;
             }
@@ -92,13 +112,18 @@ internal sealed class GenerationJob(
             // the expected state running: exactly one run can commit; every later one finds it finished.
             if (await CommitWithRetryAsync(generationId, result, imageKey))
             {
+                metrics.Finish(record, GenerationStatus.Succeeded);
+                metrics.AugClip.Observe(result.AugClipScore);
                 logger.LogInformation("Generation {GenerationId} succeeded: AugCLIP {Score:F4}, image {ImageKey}",
                     generationId, result.AugClipScore, imageKey);
                 return;
             }
             if (await progressStore.IsCancelRequestedAsync(generationId, CancellationToken.None)
                 && await states.MarkCanceledAsync(generationId, CancellationToken.None))
+            {
+                metrics.Finish(record, GenerationStatus.Canceled);
                 logger.LogInformation("Generation {GenerationId} was canceled as it finished; result discarded", generationId);
+            }
             else
                 logger.LogInformation("Generation {GenerationId} was already finished; this run's result is discarded", generationId);
         }
@@ -109,10 +134,11 @@ internal sealed class GenerationJob(
                 // Worker shutdown: hand the generation back. Rethrowing makes Hangfire return
                 // the fetched job to the queue; the next worker claims it again from 'queued'.
                 await states.RequeueAsync(generationId, null, CancellationToken.None);
+                metrics.Retries.WithLabels("shutdown").Inc();
                 logger.LogWarning("Worker stopping: generation {GenerationId} goes back to the queue", generationId);
                 throw;
             }
-            await states.MarkCanceledAsync(generationId, CancellationToken.None);
+            if (await states.MarkCanceledAsync(generationId, CancellationToken.None)) metrics.Finish(record, GenerationStatus.Canceled);
             logger.LogInformation("Generation {GenerationId} canceled", generationId);
         }
         catch (Exception ex) when (TransientErrors.IsTransient(ex))
@@ -120,13 +146,15 @@ internal sealed class GenerationJob(
             var retries = context?.GetJobParameter<int>("RetryCount", allowStale: true) ?? 0;
             if (retries >= queueOptions.Value.MaxRetries)
             {
-                await states.MarkFailedAsync(generationId,
-                    FailureReasons.For($"Gave up after {retries + 1} attempts: {FailureReasons.StorageKeptFailing}", generationId), CancellationToken.None);
+                if (await states.MarkFailedAsync(generationId,
+                    FailureReasons.For($"Gave up after {retries + 1} attempts: {FailureReasons.StorageKeptFailing}", generationId), CancellationToken.None))
+                    metrics.Finish(record, GenerationStatus.Failed);
                 logger.LogError(ex, "Generation {GenerationId} failed after {Attempts} attempts", generationId, retries + 1);
                 return;
             }
             // Transient: put the row back to queued and let Hangfire retry after a delay.
             await states.RequeueAsync(generationId, FailureReasons.For(FailureReasons.Retrying, generationId), CancellationToken.None);
+            metrics.Retries.WithLabels("transient").Inc();
             logger.LogWarning(ex, "Generation {GenerationId} hit a transient failure; Hangfire will retry", generationId);
             throw;
         }
@@ -135,7 +163,8 @@ internal sealed class GenerationJob(
             // Permanent: the same input would fail the same way, so record it and do not retry
             // (returning normally tells Hangfire the job is done). The client reads a category;
             // the exception (paths, driver and database messages) is in the log line below.
-            await states.MarkFailedAsync(generationId, FailureReasons.For(FailureReasons.ModelsFailed, generationId), CancellationToken.None);
+            if (await states.MarkFailedAsync(generationId, FailureReasons.For(FailureReasons.ModelsFailed, generationId), CancellationToken.None))
+                metrics.Finish(record, GenerationStatus.Failed);
             logger.LogError(ex, "Generation {GenerationId} failed", generationId);
         }
     }

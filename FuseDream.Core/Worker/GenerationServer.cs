@@ -95,6 +95,7 @@ internal sealed class WorkerHeartbeat(
     WorkerRegistry registry,
     PipelinePool pipelines,
     IOptions<WorkerOptions> options,
+    Telemetry.FuseDreamMetrics metrics,
     ILogger<WorkerHeartbeat> logger) : BackgroundService
 {
     private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
@@ -104,6 +105,7 @@ internal sealed class WorkerHeartbeat(
     {
         var worker = options.Value;
         await registry.HeartbeatAsync(worker.EffectiveName, pipelines.Models, worker.Count, _startedAt, cancellationToken);
+        metrics.Heartbeats.WithLabels(worker.EffectiveName).Inc();
         await base.StartAsync(cancellationToken);
     }
 
@@ -116,6 +118,7 @@ internal sealed class WorkerHeartbeat(
             try
             {
                 await registry.HeartbeatAsync(worker.EffectiveName, pipelines.Models, worker.Count, _startedAt, stoppingToken);
+                metrics.Heartbeats.WithLabels(worker.EffectiveName).Inc();
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -71,9 +71,19 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Whether the worker runs <see cref="TestPipeline"/> (otherwise the real pipeline from <c>Models:*</c>).</summary>
     protected virtual bool UseTestPipeline => true;
 
+    /// <summary>The class's fresh database on the shared PostgreSQL; a subclass may create it elsewhere (a server of its own).</summary>
+    protected virtual Task<string> CreateDatabaseAsync() => TestDatabase.CreateFreshAsync(TestClassName);
+
+    /// <summary>Runs before the host starts: a subclass starts what the host needs (an S3 server).</summary>
+    protected virtual Task BeforeStartAsync() => Task.CompletedTask;
+
+    /// <summary>Settings a subclass adds over the shared ones (e.g. another blob store).</summary>
+    protected virtual IEnumerable<(string Key, string Value)> ExtraSettings => [];
+
     public async Task InitializeAsync()
     {
-        ConnectionString = await TestDatabase.CreateFreshAsync(TestClassName);
+        await BeforeStartAsync();
+        ConnectionString = await CreateDatabaseAsync();
         Probe = new GenerationProbe(ConnectionString, BlobDirectory);
         StartServer(); // start the host (migrations, worker, the socket) now, not in the first test
         var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
@@ -123,12 +133,16 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         }
         NpgsqlConnection.ClearAllPools();
         try { Directory.Delete(BlobDirectory, recursive: true); } catch (DirectoryNotFoundException) { }
+        await AfterStopAsync();
     }
+
+    /// <summary>Runs after the host stopped: a subclass stops what <see cref="BeforeStartAsync"/> started.</summary>
+    protected virtual Task AfterStopAsync() => Task.CompletedTask;
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
-        foreach (var (key, value) in Settings(ConnectionString, BlobDirectory))
+        foreach (var (key, value) in Settings(ConnectionString, BlobDirectory).Concat(ExtraSettings))
             builder.UseSetting(key, value);
         if (SwaggerSetting is not null)
             builder.UseSetting("Api:Swagger", SwaggerSetting);
@@ -156,6 +170,8 @@ public class ServiceFactory : WebApplicationFactory<Program>, IAsyncLifetime
         ("Worker:HeartbeatTimeout", "00:00:10"),
         ("Worker:ShutdownTimeout", "00:00:05"),
         ("Health:RequireWorker", "true"),
+        // A worker process's /metrics on a free port: tests run many workers on one machine.
+        ("Metrics:Port", "0"),
     ];
 }
 

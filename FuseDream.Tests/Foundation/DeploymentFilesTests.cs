@@ -63,11 +63,21 @@ public partial class DeploymentFilesTests
         var section = CodeAssemblies.SelectMany(a => a.GetTypes())
             .FirstOrDefault(t => t.GetField("Section", BindingFlags.Public | BindingFlags.Static) is { IsLiteral: true } f && (string)f.GetRawConstantValue()! == parts[0]);
         Assert.True(section is not null, $"{where}: {key}: no options class binds the section '{parts[0]}'");
-        var property = section.GetProperty(parts[1], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-        Assert.True(property is { CanWrite: true }, $"{where}: {key}: {section.Name} has no settable property '{parts[1]}'");
+        // Nested sections (Blobs__S3__Bucket) walk the options' object properties.
+        var owner = section;
+        var index = 1;
+        PropertyInfo? property;
+        while (true)
+        {
+            property = owner.GetProperty(parts[index], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            Assert.True(property is { CanWrite: true }, $"{where}: {key}: {owner.Name} has no settable property '{parts[index]}'");
+            var nested = property.PropertyType;
+            if (index + 1 < parts.Length && nested.IsClass && nested != typeof(string) && !nested.IsArray) { owner = nested; index++; continue; }
+            break;
+        }
         var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
         if (type == typeof(string)) return;
-        Assert.True(parts.Length == 2, $"{where}: {key}: {section.Name}.{property.Name} is not a collection");
+        Assert.True(index == parts.Length - 1, $"{where}: {key}: {owner.Name}.{property.Name} is not a collection");
         var converted = TypeDescriptor.GetConverter(type).ConvertFromInvariantString(value);
         Assert.IsType(type, converted);
     }
@@ -92,20 +102,30 @@ public partial class DeploymentFilesTests
     }
 
     [Fact]
-    public void ApiAndWorker_ShareOneWritableBlobVolume_AtTheBlobDirectory()
+    public void ApiAndWorker_ShareOneS3Bucket_ThatTheComposeFileCreates_OnAVolume()
     {
-        var mounts = new List<string>();
-        foreach (var (service, dockerfile) in new[] { ("api", "Dockerfile.api"), ("worker", "Dockerfile.gpu") })
+        var stores = new List<(string Url, string Bucket)>();
+        foreach (var service in new[] { "api", "worker" })
         {
-            var directory = Compose.Environment(service).GetValueOrDefault("Blobs__Directory") ?? Dockerfile(dockerfile).Env.GetValueOrDefault("Blobs__Directory");
-            Assert.False(string.IsNullOrEmpty(directory), $"{service}: Blobs__Directory is not set, so blobs would stay inside the container");
-            var volume = Compose.Volumes(service).SingleOrDefault(v => v.Target == directory);
-            Assert.True(volume is not null, $"{service}: nothing is mounted at Blobs__Directory {directory}");
-            Assert.False(volume.ReadOnly, $"{service}: the blob volume is read-only");
-            Assert.Contains(volume.Source, Compose.NamedVolumes);
-            mounts.Add(volume.Source);
+            var environment = Compose.Environment(service);
+            Assert.Equal("s3", environment.GetValueOrDefault("Blobs__Provider"));
+            var url = new Uri(environment["Blobs__S3__ServiceUrl"]);
+            var bucket = environment["Blobs__S3__Bucket"];
+            stores.Add((url.ToString(), bucket));
+            // The S3 server is a service of this file, its data on a named volume.
+            Assert.Contains(Compose.Volumes(url.Host), v => Compose.NamedVolumes.Contains(v.Source));
+            Assert.StartsWith("[\"server\"", Compose.Scalar(url.Host, "command"));
+            // The bucket exists before the service starts (a missing bucket stops it at start).
+            var dependencies = Compose.Block(service, "depends_on");
+            Assert.Contains("minio-init:", dependencies);
+            Assert.Contains("service_completed_successfully", dependencies);
+            Assert.Contains($"mb --ignore-existing local/{bucket}", Compose.Block("minio-init", "entrypoint"));
+            Assert.Contains($"http://{url.Host}:{url.Port}", Compose.Block("minio-init", "entrypoint"));
+            // Its credentials are the server's root user unless configured otherwise.
+            Assert.Equal(Compose.Environment(url.Host)["MINIO_ROOT_USER"], environment["Blobs__S3__AccessKeyId"]);
+            Assert.Equal(Compose.Environment(url.Host)["MINIO_ROOT_PASSWORD"], environment["Blobs__S3__SecretAccessKey"]);
         }
-        Assert.Single(mounts.Distinct());
+        Assert.Single(stores.Distinct());
     }
 
     [Fact]

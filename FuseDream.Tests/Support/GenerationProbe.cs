@@ -181,7 +181,16 @@ public sealed class GenerationProbe
         return live;
     }
 
+    /// <summary>Fault injection: records that <paramref name="losses"/> workers died running generation <paramref name="id"/>.</summary>
+    public Task SetWorkerLossesAsync(Guid id, int losses) =>
+        ExecuteAsync("update fusedream.generations set worker_losses = @losses where id = @id", id, ("losses", losses));
+
+    /// <summary>Fault injection: makes worker <paramref name="worker"/>'s last heartbeat <paramref name="age"/> old, as if it had died then.</summary>
+    public Task AgeHeartbeatAsync(string worker, TimeSpan age) =>
+        ExecuteAsync("update fusedream.workers set last_seen = now() - @age where name = @name", null, ("age", age), ("name", worker));
+
     /// <summary>Fault injection: makes generation <paramref name="id"/> look created <paramref name="age"/> ago.</summary>
+
     public Task BackdateAsync(Guid id, TimeSpan age) =>
         ExecuteAsync("update fusedream.generations set created_at = now() - @age where id = @id", id, ("age", age));
 
@@ -212,6 +221,20 @@ public sealed class GenerationProbe
     /// <summary>Fault injection: sets the row's cancel flag as a cancel does, but without the notification the API sends, so only a poll of the flag can see it.</summary>
     public Task FlagCancelAsync(Guid id) =>
         ExecuteAsync("update fusedream.generations set cancel_requested = true where id = @id", id);
+
+    /// <summary>When Hangfire's queue entry of job <paramref name="jobId"/> was fetched (null: never, or released); throws when it has no entry.</summary>
+    public async Task<DateTime?> QueueEntryFetchedAtAsync(string jobId)
+    {
+        await using var connection = await OpenAsync();
+        await using var command = new NpgsqlCommand("select fetchedat from hangfire.jobqueue where jobid = @job", connection);
+        command.Parameters.AddWithValue("job", long.Parse(jobId, System.Globalization.CultureInfo.InvariantCulture));
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync(), $"job {jobId} has no queue entry");
+        return reader.IsDBNull(0) ? null : reader.GetDateTime(0);
+    }
+
+    /// <summary>How many times workers were lost while running generation <paramref name="id"/>.</summary>
+    public async Task<int> WorkerLossesAsync(Guid id) => await ColumnAsync<int?>(id, "worker_losses") ?? throw Missing(id);
 
     /// <summary>A place in the tables' history, from <see cref="MarkAsync"/>.</summary>
     public readonly record struct Mark(long GenerationSeq, long JobId);

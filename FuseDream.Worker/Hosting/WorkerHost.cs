@@ -15,6 +15,7 @@ public static class WorkerHost
         var json = LoggingSetup.UseJson();
         builder.Services.AddSerilog(lc => LoggingSetup.Configure(lc, json));
         builder.Services.AddGenerationWorker();
+        builder.Services.AddWorkerMetricsEndpoint();
         configure?.Invoke(builder.Services);
         return builder.Build();
     }
