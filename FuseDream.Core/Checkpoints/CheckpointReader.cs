@@ -42,14 +42,20 @@ internal static class CheckpointReader
             $"'{path}' is not a checkpoint this program can read: expected a torch.save zip, a TorchScript archive or a safetensors file.");
     }
 
-    /// <summary>Reads every tensor (parameters and buffers) of the file. The caller owns the tensors.</summary>
-    public static Dictionary<string, Tensor> ReadTensors(string path)
+    /// <summary>
+    /// Reads every tensor (parameters and buffers) of the file. The caller owns the tensors.
+    /// A TorchScript archive is opened with <c>jit.load</c> only when <paramref name="allowTorchScript"/>:
+    /// callers pass false for files nobody vouched for (a generator, a download without a published checksum).
+    /// </summary>
+    public static Dictionary<string, Tensor> ReadTensors(string path, bool allowTorchScript = true)
     {
         var format = DetectFormat(path);
         return format switch
         {
             CheckpointFormat.TorchSaveZip => ReadTorchSave(path),
-            CheckpointFormat.TorchScript => ReadTorchScript(path),
+            CheckpointFormat.TorchScript when allowTorchScript => ReadTorchScript(path),
+            CheckpointFormat.TorchScript => throw new InvalidDataException(
+                $"'{path}' is a TorchScript archive; only OpenAI's CLIP archives with their published SHA-256 are opened as TorchScript, so it was not."),
             CheckpointFormat.Safetensors => ReadSafetensors(path),
             CheckpointFormat.TorchSaveLegacy => throw new NotSupportedException(
                 $"'{path}' was written by torch.save before PyTorch 1.6 (legacy pickle format), which this program cannot read. " +
