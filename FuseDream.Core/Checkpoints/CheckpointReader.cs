@@ -64,6 +64,96 @@ internal static class CheckpointReader
         };
     }
 
+    /// <summary>
+    /// Names, element types and shapes of the file's tensors, for checking a file before it is
+    /// loaded. A safetensors file is judged by its header alone; a <c>torch.save</c> zip first
+    /// by the sizes of its storage entries (bounded by <paramref name="maxTensorBytes"/>) and then by
+    /// unpickling it (a restricted reader: no code from the file runs). TorchScript archives are refused.
+    /// </summary>
+    public static Dictionary<string, TensorInfo> ReadInfos(string path, long maxTensorBytes)
+    {
+        var format = DetectFormat(path);
+        switch (format)
+        {
+            case CheckpointFormat.Safetensors:
+                return ReadSafetensorsHeader(path, maxTensorBytes);
+            case CheckpointFormat.TorchSaveZip:
+            {
+                using (var zip = ZipFile.OpenRead(path))
+                {
+                    var storage = zip.Entries.Where(e => e.FullName.Contains("/data/", StringComparison.Ordinal)).Sum(e => e.Length);
+                    if (storage > maxTensorBytes)
+                        throw new InvalidDataException($"'{path}' holds {storage} bytes of tensor data, more than the {maxTensorBytes} this model can have.");
+                }
+                var tensors = ReadTorchSave(path);
+                try
+                {
+                    return tensors.ToDictionary(kv => kv.Key, kv => new TensorInfo(TensorInfo.DTypeOf(kv.Value.dtype), kv.Value.shape), StringComparer.Ordinal);
+                }
+                finally
+                {
+                    foreach (var t in tensors.Values) t.Dispose();
+                }
+            }
+            case CheckpointFormat.TorchScript:
+                throw new InvalidDataException(
+                    $"'{path}' is a TorchScript archive; only OpenAI's CLIP archives with their published SHA-256 are opened as TorchScript.");
+            default:
+                throw new NotSupportedException(
+                    $"'{path}' was written by torch.save before PyTorch 1.6 (legacy pickle format), which this program cannot read.");
+        }
+    }
+
+    private static Dictionary<string, TensorInfo> ReadSafetensorsHeader(string path, long maxTensorBytes)
+    {
+        using var stream = File.OpenRead(path);
+        Span<byte> lengthBytes = stackalloc byte[8];
+        stream.ReadExactly(lengthBytes);
+        var headerLength = BitConverter.ToUInt64(lengthBytes);
+        if (headerLength > 100_000_000)
+            throw new InvalidDataException($"'{path}' has a safetensors header of {headerLength} bytes; refusing to read it.");
+        var header = new byte[headerLength];
+        stream.ReadExactly(header);
+        using var document = System.Text.Json.JsonDocument.Parse(header);
+        var result = new Dictionary<string, TensorInfo>(StringComparer.Ordinal);
+        long total = 0;
+        foreach (var property in document.RootElement.EnumerateObject())
+        {
+            if (property.Name == "__metadata__") continue;
+            var dtype = property.Value.GetProperty("dtype").GetString() ?? "";
+            var shape = property.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+            var offsets = property.Value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+            var info = new TensorInfo(dtype, shape);
+            if (offsets.Length != 2 || offsets[1] - offsets[0] != info.ByteCount || offsets[1] > stream.Length - 8 - (long)headerLength)
+                throw new InvalidDataException($"'{path}': tensor '{property.Name}' ({dtype} [{string.Join(", ", shape)}]) does not fit its data offsets or the file.");
+            total += info.ByteCount;
+            result[property.Name] = info;
+        }
+        if (total > maxTensorBytes)
+            throw new InvalidDataException($"'{path}' holds {total} bytes of tensor data, more than the {maxTensorBytes} this model can have.");
+        return result;
+    }
+
+    /// <summary>Writes tensors as safetensors (the store's one format), via a temporary file renamed into place.</summary>
+    public static void WriteSafetensors(string path, IReadOnlyDictionary<string, Tensor> tensors)
+    {
+        var temp = path + ".tmp";
+        using (var stream = File.Create(temp))
+        {
+            var contiguous = tensors.ToDictionary(kv => kv.Key, kv => kv.Value.contiguous(), StringComparer.Ordinal);
+            try
+            {
+                Safetensors.SaveStateDict(stream, contiguous);
+            }
+            finally
+            {
+                foreach (var (key, t) in contiguous)
+                    if (!ReferenceEquals(t, tensors[key])) t.Dispose();
+            }
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+
     private static Dictionary<string, Tensor> ReadTorchSave(string path)
     {
         using var stream = File.OpenRead(path);

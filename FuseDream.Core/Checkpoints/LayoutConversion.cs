@@ -72,9 +72,35 @@ internal sealed partial class LayoutConversion
     {
         CheckpointLayout.ClipTransformers => FromTransformers(shapes),
         CheckpointLayout.BigGanV1 => FromBigGanV1(shapes),
-        CheckpointLayout.ClipOpenAi => Identity(layout, shapes, scalarLogitScale: true),
-        _ => Identity(layout, shapes, scalarLogitScale: false),
+        CheckpointLayout.ClipOpenAi => Identity(layout, shapes, clip: true),
+        _ => Identity(layout, shapes, clip: false),
     };
+
+    /// <summary>
+    /// Reads a checkpoint in any supported layout and writes it as safetensors in ours (dtypes kept):
+    /// the model store's one format, so a worker never converts at start-up.
+    /// </summary>
+    public static CheckpointLayout WriteOurs(string sourcePath, string targetPath, bool allowTorchScript)
+    {
+        var tensors = CheckpointReader.ReadTensors(sourcePath, allowTorchScript);
+        try
+        {
+            var ours = ToOurs(tensors, out var layout);
+            try
+            {
+                CheckpointReader.WriteSafetensors(targetPath, ours);
+                return layout;
+            }
+            finally
+            {
+                foreach (var t in ours.Values) t.Dispose();
+            }
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
 
     /// <summary>Detects the layout of <paramref name="tensors"/> and returns them in ours (new handles; the caller disposes both).</summary>
     public static Dictionary<string, Tensor> ToOurs(IReadOnlyDictionary<string, Tensor> tensors, out CheckpointLayout layout)
@@ -142,8 +168,14 @@ internal sealed partial class LayoutConversion
         return result.MoveToOuterDisposeScope();
     }
 
-    private static LayoutConversion Identity(CheckpointLayout layout, IReadOnlyDictionary<string, long[]> shapes, bool scalarLogitScale) =>
-        new(layout, shapes.Keys.Select(k => new Step(k, [k], scalarLogitScale && k == "logit_scale" ? Op.Scalar : Op.Rename)).ToList());
+    /// <summary>Scalars OpenAI's archives carry beside the weights; <c>build_model</c> ignores them, and so does our layout.</summary>
+    private static readonly string[] ClipArchiveMetadataKeys = ["input_resolution", "context_length", "vocab_size"];
+
+    private static LayoutConversion Identity(CheckpointLayout layout, IReadOnlyDictionary<string, long[]> shapes, bool clip) =>
+        new(layout, shapes
+            .Where(kv => !(clip && ClipArchiveMetadataKeys.Contains(kv.Key) && kv.Value.Length == 0))
+            .Select(kv => new Step(kv.Key, [kv.Key], clip && kv.Key == "logit_scale" ? Op.Scalar : Op.Rename))
+            .ToList());
 
     // ---- CLIP: transformers → OpenAI (mapping of transformers' convert_clip_original_pytorch_to_hf.py, inverted) ----
 

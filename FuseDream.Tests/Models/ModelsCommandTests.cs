@@ -31,7 +31,7 @@ public sealed class ModelsCommandTests : IDisposable
     public async Task List_ShowsEveryBuiltInModel_WithSizeAndStatus()
     {
         Directory.CreateDirectory(_temp.StoreDirectory);
-        await File.WriteAllBytesAsync(Path.Combine(_temp.StoreDirectory, "biggan-256.pth"), [1]);
+        await File.WriteAllBytesAsync(Path.Combine(_temp.StoreDirectory, "biggan-256.safetensors"), [1]);
 
         var (exit, output, _) = await RunAsync(["models", "list", .. Store]);
 
@@ -39,16 +39,28 @@ public sealed class ModelsCommandTests : IDisposable
         Assert.Contains($"Store:   {_temp.StoreDirectory}", output);
         Assert.Contains("Catalog: built-in", output);
         var lines = output.Split('\n');
-        Assert.Contains(lines, l => l.StartsWith("clip-vit-l-14", StringComparison.Ordinal) && l.Contains("~889.8 MiB") && l.Contains("missing") && l.TrimEnd().EndsWith("ViT-L-14.pt", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("clip-vit-l-14", StringComparison.Ordinal) && l.Contains("~889.8 MiB") && l.Contains("missing") && l.TrimEnd().EndsWith("ViT-L-14.safetensors", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("biggan-256", StringComparison.Ordinal) && l.Contains("present (not verified yet)"));
         Assert.Contains(lines, l => l.StartsWith("biggan-512", StringComparison.Ordinal) && l.Contains("missing"));
-        Assert.Equal(5, lines.Count(l => l.StartsWith("clip-", StringComparison.Ordinal) || l.StartsWith("biggan-", StringComparison.Ordinal)));
+        var table = lines.TakeWhile(l => !l.StartsWith("Sources", StringComparison.Ordinal)).ToList();
+        Assert.Equal(5, table.Count(l => l.StartsWith("clip-", StringComparison.Ordinal) || l.StartsWith("biggan-", StringComparison.Ordinal)));
+        // Then each model's sources, in the order pull tries them.
+        var sources = lines.SkipWhile(l => !l.StartsWith("Sources", StringComparison.Ordinal)).Select(l => l.TrimEnd()).ToList();
+        var b32 = sources.IndexOf("clip-vit-b-32:");
+        Assert.True(b32 > 0, output);
+        Assert.StartsWith("  1. https://huggingface.co/timm/vit_base_patch32_clip_224.openai/resolve/main/open_clip_model.safetensors", sources[b32 + 1]);
+        Assert.StartsWith("  3. https://huggingface.co/openai/clip-vit-base-patch32/resolve/main/model.safetensors", sources[b32 + 3]);
+        Assert.StartsWith("  4. https://openaipublic.azureedge.net/", sources[b32 + 4]);
+        var g256 = sources.IndexOf("biggan-256:");
+        Assert.StartsWith("  1. https://drive.google.com/", sources[g256 + 1]);
+        Assert.Contains("--allow-insecure", sources[g256 + 3]);
+        Assert.StartsWith("  4. https://heibox.uni-heidelberg.de/", sources[g256 + 4]);
     }
 
     [Fact]
     public async Task Path_PrintsWhereTheFileGoes_AndFailsWhileItIsMissing()
     {
-        var expected = Path.Combine(_temp.StoreDirectory, "ViT-B-16.pt");
+        var expected = Path.Combine(_temp.StoreDirectory, "ViT-B-16.safetensors");
 
         var missing = await RunAsync(["models", "path", "clip-vit-b-16", .. Store]);
         Directory.CreateDirectory(_temp.StoreDirectory);
