@@ -70,6 +70,28 @@ public static class TinyCheckpoints
     public static string ClipJitPath => Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt");
     public static string G256Path => Path.Combine(FixtureSets.Root, "biggan", "G256_tiny.pth");
     public static string G512Path => Path.Combine(FixtureSets.Root, "biggan", "G512_tiny.pth");
+    public static string ClipOpenClipPath => Path.Combine(FixtureSets.Root, "clip", "layouts", "open_clip_model.safetensors");
+    public static string ClipTransformersPath => Path.Combine(FixtureSets.Root, "clip", "layouts", "hf_model.safetensors");
+    public static string G256V1Path => Path.Combine(FixtureSets.Root, "biggan", "layouts", "G256_tiny_v1.pth");
+
+    /// <summary>A manifest of the checkpoint's tensors mapped to our layout (what the store compares every layout against).</summary>
+    public static string WriteManifestOfOurLayout(string directory, string name, string checkpointPath)
+    {
+        var tensors = CheckpointReader.ReadTensors(checkpointPath);
+        var ours = LayoutConversion.ToOurs(tensors, out _);
+        try
+        {
+            var entries = ours.Select(kv => new { key = kv.Key, shape = kv.Value.shape }).ToList();
+            var path = Path.Combine(directory, name + ".json");
+            File.WriteAllText(path, JsonSerializer.Serialize(new { model = name, state_dict = entries }));
+            return path;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values.Concat(ours.Values))
+                t.Dispose();
+        }
+    }
 
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
