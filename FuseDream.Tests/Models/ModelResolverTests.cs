@@ -69,7 +69,7 @@ public sealed class ModelResolverTests : IDisposable
         Assert.Equal($"no BigGAN model for biggan-512 in '{_folder}': looked for biggan-512.pth and biggan-512.safetensors; or give --biggan <file>", ex.Message);
 
         var clip = Assert.Throws<FileNotFoundException>(() => new ModelResolver(_store).Clip(null, _folder));
-        Assert.Equal($"no CLIP model in '{_folder}': looked for ViT-B-32.pt, clip.pt, clip.safetensors; or give --clip <file>", clip.Message);
+        Assert.Equal($"no CLIP model in '{_folder}': looked for ViT-B-32.pt, ViT-B-32.safetensors, clip.pt, clip.safetensors; or give --clip <file>", clip.Message);
     }
 
     [Fact]
