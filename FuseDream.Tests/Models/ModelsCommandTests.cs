@@ -121,6 +121,34 @@ public sealed class ModelsCommandTests : IDisposable
         Assert.Contains(server.Url("/gone.pt"), error);
         Assert.Contains("HTTP 404", error);
         Assert.Contains(Path.Combine(_temp.StoreDirectory, "clip_tiny.pt"), error);
+        Assert.Contains("download any one of these files by hand", error);
+        Assert.Contains("`FuseDream.Worker models verify clip-tiny`", error);
+    }
+
+    [Fact]
+    public async Task Verify_AFilePath_SaysWhatTheFileIs_AndWhichModelItPassesAs()
+    {
+        TinyCheckpoints.WriteManifestOfOurLayout(_temp.Root, "tiny_clip", TinyCheckpoints.ClipOpenClipPath);
+        TinyCheckpoints.WriteManifest(_temp.Root, "tiny_256", TinyCheckpoints.G256Path);
+        _temp.WriteCatalog(
+            new { id = "clip-tiny", kind = "clip", file = "clip-tiny.safetensors", manifest = "tiny_clip.json", sources = new[] { "https://example.invalid/a" } },
+            new { id = "biggan-256", kind = "biggan", file = "biggan-256.safetensors", manifest = "tiny_256.json", optionalKeySuffixes = new[] { ".sv0" }, sources = new[] { "https://example.invalid/b" } });
+        string[] common = [.. Store, "--catalog", _temp.CatalogPath];
+
+        var clip = await RunAsync(["models", "verify", TinyCheckpoints.ClipTransformersPath, .. common]);
+        var generator = await RunAsync(["models", "verify", TinyCheckpoints.G256V1Path, .. common]);
+        var other = await RunAsync(["models", "verify", TinyCheckpoints.G512Path, .. common]);
+
+        Assert.Equal(0, clip.Exit);
+        Assert.StartsWith($"{TinyCheckpoints.ClipTransformersPath}: ok - passes as 'clip-tiny'", clip.Out);
+        Assert.Contains("CLIP ViT in the Hugging Face transformers layout", clip.Out);
+        Assert.Contains($"copy it to {Path.Combine(_temp.StoreDirectory, "clip-tiny.safetensors")}", clip.Out);
+        Assert.Equal(0, generator.Exit);
+        Assert.Contains("passes as 'biggan-256'", generator.Out);
+        Assert.Contains("older TF-Hub port (v1) layout", generator.Out);
+        Assert.Equal(1, other.Exit);
+        Assert.Contains("FAILED - matches no model of the catalog; as 'biggan-256'", other.Out);
+        Assert.False(Directory.Exists(_temp.StoreDirectory) && Directory.EnumerateFiles(_temp.StoreDirectory).Any()); // identifying writes nothing
     }
 
     [Fact]
