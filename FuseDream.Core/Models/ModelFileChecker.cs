@@ -61,10 +61,13 @@ internal sealed class ModelFileChecker(ModelCatalog catalog)
         }
 
         var layout = CheckpointLayouts.Detect(infos.Keys);
-        if (CheckpointLayouts.Kind(layout) != entry.Kind || layout == CheckpointLayout.ClipResNet)
+        // A catalog entry without a kind accepts either kind; one with a kind only its own.
+        var wrongKind = entry.Kind is "clip" or "biggan" ? CheckpointLayouts.Kind(layout) != entry.Kind : layout == CheckpointLayout.Unknown;
+        if (wrongKind || layout == CheckpointLayout.ClipResNet)
         {
             return new FileCheck(new VerifyResult(entry.Id, path, VerifyStatus.ManifestMismatch, sha, string.Join("; ", methods.Append(LoadMethod)),
-                $"it is {CheckpointLayouts.DescribeKeys(infos.Keys)}, not a {entry.Kind} model"), null, layout, checksumVerified, format);
+                $"it is {CheckpointLayouts.DescribeKeys(infos.Keys)}, not {(entry.Kind is "clip" ? "a CLIP ViT" : entry.Kind is "biggan" ? "a BigGAN generator" : "a model this program can load")}"),
+                null, layout, checksumVerified, format);
         }
         Dictionary<string, TensorInfo> ours;
         try
