@@ -162,6 +162,7 @@ public sealed class ModelCatalog
         Kind = m.Kind?.ToLowerInvariant() ?? "unknown",
         Name = string.IsNullOrWhiteSpace(m.Name) ? m.Id : m.Name,
         OptionalKeySuffixes = m.OptionalKeySuffixes ?? [],
+        LegacyFiles = m.LegacyFiles ?? [],
     };
 
     private static Stream? OpenEmbedded(string name) =>
@@ -201,6 +202,12 @@ public sealed record ModelEntry
     /// <summary>Manifest keys with these endings may be absent from the file (BigGAN's <c>.sv0</c> logging buffers).</summary>
     [JsonPropertyName("optionalKeySuffixes")]
     public IReadOnlyList<string> OptionalKeySuffixes { get; init; } = [];
+    /// <summary>
+    /// Names this model's file had in the store before the store kept safetensors (<c>ViT-B-32.pt</c>,
+    /// <c>biggan-256.pth</c>): <c>pull</c> converts such a file instead of downloading again.
+    /// </summary>
+    public IReadOnlyList<string> LegacyFiles { get; init; } = [];
+
     /// <summary>Where to download it from, tried in order: a URL, or an object with the URL and what is known of the file there.</summary>
     public IReadOnlyList<ModelSource> Sources { get; init; } = [];
 

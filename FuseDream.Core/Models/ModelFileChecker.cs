@@ -47,6 +47,13 @@ internal sealed class ModelFileChecker(ModelCatalog catalog)
             methods.Add($"published SHA-256 of {vouching.Url}");
             checksumVerified = true;
         }
+        if (methods.Count == 0 && entry.Manifest is null)
+        {
+            // Nothing but a checksum can vouch for this model, and none matches.
+            var publishedHashes = entry.Sources.Select(s => s.Sha256).Where(h => h is not null).Distinct().ToList();
+            return Fail(VerifyStatus.ChecksumMismatch, "published SHA-256",
+                $"SHA-256 is {sha}, the published checksum is {string.Join(" or ", publishedHashes)}: wrong or damaged file");
+        }
 
         CheckpointFormat format;
         Dictionary<string, TensorInfo> infos;

@@ -121,6 +121,9 @@ public sealed class ModelStore
             _options.Log?.Invoke($"{entry.Id}: the file at {target} is not good ({present.Message}); fetching a fresh copy");
         }
 
+        if (await TryAdoptLegacyFileAsync(entry, target, ct).ConfigureAwait(false))
+            return target;
+
         var failures = new List<SourceFailure>();
         for (var i = 0; i < entry.Sources.Count; i++)
         {
@@ -168,6 +171,32 @@ public sealed class ModelStore
             return target;
         }
         throw new ModelPullException(entry, target, failures);
+    }
+
+    /// <summary>
+    /// A file left by an earlier version of the store under the model's old name is checked like
+    /// a file placed by hand and, when good, converted into place: no download for it.
+    /// </summary>
+    private async Task<bool> TryAdoptLegacyFileAsync(ModelEntry entry, string target, CancellationToken ct)
+    {
+        foreach (var name in entry.LegacyFiles)
+        {
+            var legacy = Path.Combine(Directory, Path.GetFileName(name));
+            if (!File.Exists(legacy) || string.Equals(legacy, target, StringComparison.Ordinal))
+                continue;
+            var check = await _checker.CheckAsync(entry, null, legacy, ct).ConfigureAwait(false);
+            if (!check.Result.IsValid)
+            {
+                _options.Log?.Invoke($"{entry.Id}: {legacy} (this model's earlier file name) is not good ({check.Result.Message}); leaving it");
+                continue;
+            }
+            var source = StoreReceipt.TryRead(legacy)?.Source ?? "placed by hand";
+            await PlaceAsync(entry, legacy, target, source, check, ct).ConfigureAwait(false); // deletes the legacy file once converted
+            File.Delete(StoreReceipt.PathFor(legacy));
+            _options.Log?.Invoke($"{entry.Id}: converted {legacy} (this model's earlier file name) to {target}; no download needed");
+            return true;
+        }
+        return false;
     }
 
     private static string NextHint(ModelEntry entry, int index) =>

@@ -263,6 +263,49 @@ public sealed class ModelSourceFallbackTests : IDisposable
     }
 
     [Fact]
+    public async Task AFileUnderTheModelsEarlierName_IsConvertedByPull_WithoutADownload()
+    {
+        var sha = TinyCheckpoints.Sha256(ClipArchive);
+        await using var server = await FixtureFileServer.StartAsync(app =>
+            app.MapGet("/ViT-tiny.pt", (HttpContext c) => FixtureFileServer.ServeBytes(c, ClipArchive)));
+        TinyCheckpoints.WriteManifestOfOurLayout(_temp.Root, "tiny_clip", TinyCheckpoints.ClipOpenClipPath);
+        _temp.WriteCatalog(new
+        {
+            id = "clip-tiny", kind = "clip", file = "clip-tiny.safetensors", legacyFiles = new[] { "clip-tiny.pt" }, manifest = "tiny_clip.json",
+            sources = new[] { new { url = server.Url("/ViT-tiny.pt"), sha256 = sha } },
+        });
+        var store = _temp.Open();
+        Directory.CreateDirectory(_temp.StoreDirectory);
+        var legacy = Path.Combine(_temp.StoreDirectory, "clip-tiny.pt");
+        await File.WriteAllBytesAsync(legacy, ClipArchive);
+        new StoreReceipt("clip-tiny", "clip-tiny.pt", ClipArchive.Length, sha, server.Url("/ViT-tiny.pt"), "published SHA-256", DateTimeOffset.UtcNow).Write(legacy);
+
+        var path = await store.PullAsync("clip-tiny", null, CancellationToken.None);
+
+        Assert.Equal(0, server.Hits("/ViT-tiny.pt"));
+        TinyCheckpoints.AssertStoredFrom(ClipArchive, path);
+        Assert.Equal(server.Url("/ViT-tiny.pt"), store.ReadReceipt("clip-tiny")!.Source);
+        Assert.False(File.Exists(legacy));
+        Assert.False(File.Exists(StoreReceipt.PathFor(legacy)));
+    }
+
+    [Fact]
+    public async Task AHandPlacedFile_OfAModelWithOnlyAChecksum_MustMatchIt()
+    {
+        var sha = TinyCheckpoints.Sha256(ClipArchive);
+        _temp.WriteCatalog(new { id = "clip-tiny", kind = "clip", file = "clip-tiny.safetensors", sha256 = sha, sources = new[] { "https://example.invalid/ViT.pt" } });
+        var store = _temp.Open();
+        Directory.CreateDirectory(_temp.StoreDirectory);
+        await File.WriteAllBytesAsync(store.PathFor("clip-tiny"), OpenClip);
+
+        var result = await store.VerifyAsync("clip-tiny", CancellationToken.None);
+
+        Assert.Equal(VerifyStatus.ChecksumMismatch, result.Status);
+        Assert.Contains($"the published checksum is {sha}", result.Message);
+        Assert.Null(store.ReadReceipt("clip-tiny"));
+    }
+
+    [Fact]
     public async Task AnArchiveWithoutAMatchingPublishedSha256_IsNeverOpenedAsTorchScript()
     {
         WriteClipCatalog(new { url = "https://example.invalid/ViT.pt", sha256 = new string('0', 64) });
