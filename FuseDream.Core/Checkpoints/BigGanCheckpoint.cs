@@ -7,8 +7,10 @@ namespace FuseDream.Checkpoints;
 
 /// <summary>
 /// BigGAN generator weights into a <see cref="BigGanGenerator"/>: <c>torch.save(G.state_dict())</c>
-/// files (or safetensors) with the original's key names, loaded strictly except for the
+/// files (or safetensors) with the original's key names, or in the older TF-Hub port (v1) layout
+/// converted as ajbrock's <c>convert_from_v1</c> does; loaded strictly except for the
 /// spectral-norm <c>sv0</c> buffers, which released checkpoints lack and eval never reads.
+/// TorchScript archives are refused: a generator file is never run through <c>jit.load</c>.
 /// </summary>
 public static class BigGanCheckpoint
 {
@@ -18,7 +20,7 @@ public static class BigGanCheckpoint
     /// <param name="device">Where to put the weights; null keeps them on the CPU.</param>
     public static BigGanGenerator Load(string path, BigGanConfig? config = null, Device? device = null)
     {
-        var tensors = CheckpointReader.ReadTensors(path);
+        var tensors = CheckpointReader.ReadTensors(path, allowTorchScript: false);
         try
         {
             return FromStateDict(tensors, config, device);
@@ -41,6 +43,21 @@ public static class BigGanCheckpoint
     public static BigGanGenerator FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, BigGanConfig? config = null, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(stateDict);
+        var layout = CheckpointLayouts.Detect(stateDict.Keys);
+        if (layout == CheckpointLayout.BigGanV1)
+        {
+            var converted = LayoutConversion.For(layout, stateDict.ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal)).Apply(stateDict);
+            try
+            {
+                return FromStateDict(converted, config, device);
+            }
+            finally
+            {
+                foreach (var t in converted.Values) t.Dispose();
+            }
+        }
+        if (layout != CheckpointLayout.BigGanAjbrock && CheckpointLayouts.Kind(layout) == "clip")
+            throw new InvalidDataException($"this is {CheckpointLayouts.Describe(layout)}, not a BigGAN generator.");
         config ??= BigGanConfig.InferFrom(stateDict);
         var generator = new BigGanGenerator(config);
         try

@@ -5,7 +5,9 @@ namespace FuseDream.Checkpoints;
 
 /// <summary>
 /// CLIP ViT weights into a <see cref="ClipModel"/>: OpenAI's TorchScript <c>.pt</c> archive (its
-/// tensors only), a <c>torch.save</c> state dict or safetensors; dimensions inferred as
+/// tensors only), a <c>torch.save</c> state dict or safetensors, in OpenAI's key layout (with or
+/// without the archive's three metadata scalars) or the Hugging Face transformers layout
+/// (mapped to OpenAI's, see <see cref="LayoutConversion"/>); dimensions inferred as
 /// <c>build_model</c> does; loaded strictly; fp16 weights become fp32.
 /// </summary>
 public static class ClipCheckpoint
@@ -38,6 +40,30 @@ public static class ClipCheckpoint
     public static ClipModel FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(stateDict);
+        var layout = CheckpointLayouts.Detect(stateDict.Keys);
+        if (CheckpointLayouts.Kind(layout) == "biggan")
+            throw new ClipStateDictException(
+                $"This is {CheckpointLayouts.Describe(layout)}, not a CLIP ViT checkpoint: expected OpenAI's layout " +
+                "('visual.conv1.weight', 'visual.proj', 'transformer.resblocks.N…') or the transformers layout ('vision_model.…', 'text_model.…').",
+                missing: ["visual.proj"], unexpected: [], mismatched: []);
+        var converted = LayoutConversion.For(layout, stateDict.ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal)).Apply(stateDict);
+        try
+        {
+            return FromOurLayout(converted, device);
+        }
+        catch (ClipStateDictException ex) when (layout == CheckpointLayout.Unknown)
+        {
+            throw new ClipStateDictException($"{ex.Message} The file looks like {CheckpointLayouts.DescribeKeys(stateDict.Keys)}.",
+                ex.MissingKeys, ex.UnexpectedKeys, ex.MismatchedKeys);
+        }
+        finally
+        {
+            foreach (var t in converted.Values) t.Dispose();
+        }
+    }
+
+    private static ClipModel FromOurLayout(IReadOnlyDictionary<string, Tensor> stateDict, Device? device)
+    {
         var config = ClipConfig.Infer(stateDict);
         var model = new ClipModel(config, device);
         try

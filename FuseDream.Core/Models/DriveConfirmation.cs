@@ -58,6 +58,11 @@ internal static partial class DriveConfirmation
         return null;
     }
 
+    /// <summary>Google Drive's "Too many users have viewed or downloaded this file recently" page (or its title "Quota exceeded").</summary>
+    public static bool IsQuotaExceeded(string html) =>
+        html.Contains("Too many users have viewed or downloaded this file recently", StringComparison.OrdinalIgnoreCase)
+        || (Title(html) ?? "").Contains("Quota exceeded", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The page title, to say what a server sent instead of the file (quota page, login page...).</summary>
     public static string? Title(string html)
     {

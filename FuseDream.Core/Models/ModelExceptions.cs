@@ -41,14 +41,15 @@ public sealed class ModelPullException : Exception
     {
         var nl = Environment.NewLine;
         var lines = failures.Select((f, i) => $"  {i + 1}. {f.Url}{nl}     -> {f.Error}");
-        var check = entry.Sha256 is not null
-            ? $"its SHA-256 must be {entry.Sha256}"
-            : "no checksum is published, so it is checked by loading it and comparing tensor names and shapes";
+        var manual = entry.Sources.Select(source => $"  - {source.Url}" + (source.Sha256 is not null ? $" (SHA-256 {source.Sha256})" : source.Md5 is not null ? $" (MD5 {source.Md5})" : ""));
         return $"Could not fetch model '{entry.Id}' ({entry.Name}{ModelText.SizeSuffix(entry)}). Every source failed:{nl}" +
                string.Join(nl, lines) + nl +
-               $"If this machine is offline, download the file on one that is not and place it by hand at:{nl}" +
+               $"What to do: download any one of these files by hand (on another machine if this one is offline; a plain-HTTP source also with --allow-insecure):{nl}" +
+               string.Join(nl, manual) + nl +
+               $"place it, under any name and in any of these layouts, at:{nl}" +
                $"  {path}{nl}" +
-               $"then run `FuseDream.Worker models verify {entry.Id}` ({check}).";
+               $"then run `FuseDream.Worker models verify {entry.Id}`: it checks the file (its published checksum, or its tensor names, types and shapes " +
+               "against the manifest), converts it to the store's format and records its SHA-256.";
     }
 }
 

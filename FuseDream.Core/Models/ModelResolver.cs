@@ -10,7 +10,7 @@ namespace FuseDream.Models;
 public sealed class ModelResolver
 {
     /// <summary>File names a model folder may give CLIP, in the order they are tried.</summary>
-    public static readonly IReadOnlyList<string> ClipFileNames = ["ViT-B-32.pt", "clip.pt", "clip.safetensors"];
+    public static readonly IReadOnlyList<string> ClipFileNames = ["ViT-B-32.pt", "ViT-B-32.safetensors", "clip.pt", "clip.safetensors"];
 
     /// <summary>The CLIP model used when nothing names one: the paper's ViT-B/32.</summary>
     public const string DefaultClipModel = "clip-vit-b-32";

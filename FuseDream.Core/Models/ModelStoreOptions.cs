@@ -25,6 +25,18 @@ public sealed record ModelStoreOptions
     /// <summary>Human-readable notes (retries, fallbacks, waits). The command line sends them to stderr.</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>
+    /// Allow <c>http://</c> sources and redirects or confirmation hops to <c>http://</c>
+    /// (<c>models pull --allow-insecure</c>). Downloads are verified either way.
+    /// </summary>
+    public bool AllowInsecureHttp { get; init; }
+
+    /// <summary>
+    /// Allow redirects and confirmation hops to hosts outside the source's domain and the hosts
+    /// the catalog lists for it (<c>models pull --allow-insecure</c>).
+    /// </summary>
+    public bool AllowAnyRedirectHost { get; init; }
+
     /// <summary>Client to use instead of the shared one (its Timeout should be infinite: stalls are detected per read).</summary>
     public HttpClient? HttpClient { get; init; }
 

@@ -6,7 +6,9 @@ namespace FuseDream.Models;
 /// What the store knows about a placed file, kept beside it as <c>&lt;file&gt;.receipt.json</c>:
 /// the SHA-256 observed when it was verified, where it came from and how it was checked. For
 /// models without a published checksum this recorded SHA-256 is what later <c>verify</c> runs
-/// compare against, so corruption is caught without loading the file again.
+/// compare against, so corruption is caught without loading the file again. The store keeps
+/// every model as safetensors in our layout: <see cref="Sha256"/> is that file's, while
+/// <see cref="SourceSha256"/> and <see cref="SourceLayout"/> say what was downloaded (or placed).
 /// </summary>
 public sealed record StoreReceipt(
     string ModelId,
@@ -15,7 +17,9 @@ public sealed record StoreReceipt(
     string Sha256,
     string Source,
     string VerifiedBy,
-    DateTimeOffset RecordedAt)
+    DateTimeOffset RecordedAt,
+    string? SourceSha256 = null,
+    string? SourceLayout = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 

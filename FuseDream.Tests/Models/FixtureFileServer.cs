@@ -30,6 +30,12 @@ public sealed class FixtureFileServer : IAsyncDisposable
     /// <summary>Every request seen: path + query, and the Range header if any.</summary>
     public ConcurrentQueue<(string PathAndQuery, string? Range)> Requests { get; } = new();
 
+    /// <summary>The host and port of every request, in order (127.0.0.1 or localhost: the same server under two host names).</summary>
+    public ConcurrentQueue<string> Hosts { get; } = new();
+
+    /// <summary>The same server under the host name <c>localhost</c>: another host as far as redirect checks go.</summary>
+    public string OtherHostUrl(string pathAndQuery) => new Uri(new Uri($"http://localhost:{BaseUri.Port}/"), pathAndQuery).ToString();
+
     public string Url(string pathAndQuery) => new Uri(BaseUri, pathAndQuery).ToString();
 
     public int Hits(string path) => Requests.Count(r => r.PathAndQuery.Split('?')[0] == path);
@@ -44,6 +50,7 @@ public sealed class FixtureFileServer : IAsyncDisposable
         app.Use(async (context, next) =>
         {
             server!.Requests.Enqueue((context.Request.Path + context.Request.QueryString, context.Request.Headers.Range.ToString() is { Length: > 0 } r ? r : null));
+            server.Hosts.Enqueue(context.Request.Host.Value ?? "");
             await next(context);
         });
         map(app);
@@ -59,11 +66,16 @@ public sealed class FixtureFileServer : IAsyncDisposable
     /// connection is cut after that many body bytes (the response still announces the full length).
     /// </summary>
     public static async Task ServeBytes(HttpContext context, byte[] bytes, bool honourRange = true, long? abortAfter = null,
-        TimeSpan? delayBeforeBody = null)
+        TimeSpan? delayBeforeBody = null, string? etag = null)
     {
         long start = 0;
+        // Like a real file host: a strong ETag of the content, and If-Range honoured (a stale validator gets the whole file).
+        etag ??= "\"" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))[..16] + "\"";
+        context.Response.Headers.ETag = etag;
         var range = context.Request.Headers.Range.ToString();
-        if (honourRange && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+        var ifRange = context.Request.Headers.IfRange.ToString();
+        var rangeApplies = ifRange.Length == 0 || ifRange == etag;
+        if (honourRange && rangeApplies && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
         {
             start = long.Parse(range["bytes=".Length..^1]);
             if (start >= bytes.Length)

@@ -23,35 +23,56 @@ public sealed class ModelCatalogTests : IDisposable
     }
 
     [Theory]
-    [InlineData("clip-vit-b-32", "ViT-B-32.pt")]
-    [InlineData("clip-vit-b-16", "ViT-B-16.pt")]
-    [InlineData("clip-vit-l-14", "ViT-L-14.pt")]
-    public void BuiltInClip_ChecksumIsTheOpenAiUrlSegment(string id, string file)
+    [InlineData("clip-vit-b-32", "vit_base_patch32_clip_224", "clip-vit-base-patch32", "ViT-B-32")]
+    [InlineData("clip-vit-b-16", "vit_base_patch16_clip_224", "clip-vit-base-patch16", "ViT-B-16")]
+    [InlineData("clip-vit-l-14", "vit_large_patch14_clip_224", "clip-vit-large-patch14", "ViT-L-14")]
+    public void BuiltInClip_TriesTheHubCopiesFirst_ThenOpenAiWithTheSha256OfItsUrl(string id, string timm, string transformers, string name)
     {
         var entry = ModelCatalog.LoadEmbedded().Get(id);
 
-        Assert.Equal(file, entry.File);
-        var openai = new Uri(entry.Sources[0]);
-        Assert.Equal("openaipublic.azureedge.net", openai.Host);
-        var segments = openai.AbsolutePath.Split('/');
-        Assert.Equal(file, segments[^1]);
-        Assert.Equal(segments[^2], entry.Sha256);
-        Assert.All(entry.Sources, s => Assert.EndsWith($"/{entry.Sha256}/{file}", s));
+        Assert.Equal($"{name}.safetensors", entry.File);
+        Assert.Equal(
+        [
+            $"https://huggingface.co/timm/{timm}.openai/resolve/main/open_clip_model.safetensors",
+            $"https://huggingface.co/timm/{timm}.openai/resolve/main/open_clip_pytorch_model.bin",
+            $"https://huggingface.co/openai/{transformers}/resolve/main/model.safetensors",
+        ], entry.Sources.Take(3).Select(s => s.Url));
+        Assert.Equal(["clip-openai", "clip-openai", "clip-transformers"], entry.Sources.Take(3).Select(s => s.Layout));
+        Assert.All(entry.Sources.Take(3), s =>
+        {
+            Assert.Null(s.Sha256);
+            Assert.Contains("*.hf.co", s.RedirectHosts!);
+        });
+        var openai = entry.Sources.Skip(3).ToList();
+        Assert.Equal(["openaipublic.azureedge.net", "openaipublic.blob.core.windows.net"], openai.Select(s => new Uri(s.Url).Host));
+        Assert.All(openai, s =>
+        {
+            var segments = new Uri(s.Url).AbsolutePath.Split('/');
+            Assert.Equal($"{name}.pt", segments[^1]);
+            Assert.Equal(segments[^2], s.Sha256);
+        });
+        Assert.NotNull(entry.Manifest);
     }
 
     [Fact]
-    public void BuiltInBigGan_ListsBothDriveIdsAsCandidates_AndToleratesMissingSv0()
+    public void BuiltInBigGan_ListsBothDriveIdsFirst_ThenTheV1Mirrors()
     {
         var catalog = ModelCatalog.LoadEmbedded();
         foreach (var id in new[] { "biggan-256", "biggan-512" })
         {
             var entry = catalog.Get(id);
-            Assert.Null(entry.Sha256);
-            Assert.Contains(entry.Sources, s => s.Contains("id=17ymX6rhsgHDZw_g5XgAFW4xLSDocARCM", StringComparison.Ordinal));
-            Assert.Contains(entry.Sources, s => s.Contains("id=1sOZ9og9kJLsqMNhaDnPJgzVsBZQ1sjZ5", StringComparison.Ordinal));
-            Assert.Contains(entry.Sources, s => s.EndsWith($"/models/{id}.pth", StringComparison.Ordinal));
+            Assert.All(entry.Sources, s => Assert.Null(s.Sha256));
+            Assert.Equal(["drive.google.com", "drive.google.com"], entry.Sources.Take(2).Select(s => new Uri(s.Url).Host));
+            Assert.Contains(entry.Sources, s => s.Url.Contains("id=17ymX6rhsgHDZw_g5XgAFW4xLSDocARCM", StringComparison.Ordinal));
+            Assert.Contains(entry.Sources, s => s.Url.Contains("id=1sOZ9og9kJLsqMNhaDnPJgzVsBZQ1sjZ5", StringComparison.Ordinal));
+            Assert.Equal($"http://ganalyze.csail.mit.edu/models/{id}.pth", entry.Sources[2].Url);
+            Assert.Equal("biggan-v1", entry.Sources[2].Layout);
             Assert.Equal([".sv0"], entry.OptionalKeySuffixes);
         }
+        var net2net = catalog.Get("biggan-256").Sources[3];
+        Assert.Equal("https://heibox.uni-heidelberg.de/f/437b501944874bcc92a4/?dl=1", net2net.Url);
+        Assert.Equal("e23db3caa34ac4c4ae922a75258dcb8d", net2net.Md5);
+        Assert.Equal(3, catalog.Get("biggan-512").Sources.Count);
     }
 
     [Theory]

@@ -69,7 +69,7 @@ public sealed class ModelResolverTests : IDisposable
         Assert.Equal($"no BigGAN model for biggan-512 in '{_folder}': looked for biggan-512.pth and biggan-512.safetensors; or give --biggan <file>", ex.Message);
 
         var clip = Assert.Throws<FileNotFoundException>(() => new ModelResolver(_store).Clip(null, _folder));
-        Assert.Equal($"no CLIP model in '{_folder}': looked for ViT-B-32.pt, clip.pt, clip.safetensors; or give --clip <file>", clip.Message);
+        Assert.Equal($"no CLIP model in '{_folder}': looked for ViT-B-32.pt, ViT-B-32.safetensors, clip.pt, clip.safetensors; or give --clip <file>", clip.Message);
     }
 
     [Fact]
@@ -119,7 +119,7 @@ public sealed class ModelResolverTests : IDisposable
     {
         var path = Write(_store.PathFor("biggan-256"), "some bytes");
         var recorded = new string('a', 64);
-        new StoreReceipt("biggan-256", "biggan-256.pth", new FileInfo(path).Length, recorded, "test", "test", DateTimeOffset.UtcNow.AddMinutes(1)).Write(path);
+        new StoreReceipt("biggan-256", Path.GetFileName(path), new FileInfo(path).Length, recorded, "test", "test", DateTimeOffset.UtcNow.AddMinutes(1)).Write(path);
 
         // The receipt's value, not the file's real hash: the file is not read again.
         Assert.Equal(recorded, new ModelFile(path).Sha256);
@@ -130,10 +130,10 @@ public sealed class ModelResolverTests : IDisposable
     {
         var path = Write(_store.PathFor("biggan-256"), "some bytes");
         var stale = new string('a', 64);
-        new StoreReceipt("biggan-256", "biggan-256.pth", new FileInfo(path).Length + 1, stale, "test", "test", DateTimeOffset.UtcNow.AddMinutes(1)).Write(path);
+        new StoreReceipt("biggan-256", Path.GetFileName(path), new FileInfo(path).Length + 1, stale, "test", "test", DateTimeOffset.UtcNow.AddMinutes(1)).Write(path);
         Assert.Equal(FileHash.Sha256(path), new ModelFile(path).Sha256);
 
-        new StoreReceipt("biggan-256", "biggan-256.pth", new FileInfo(path).Length, stale, "test", "test", DateTimeOffset.UtcNow.AddDays(-1)).Write(path);
+        new StoreReceipt("biggan-256", Path.GetFileName(path), new FileInfo(path).Length, stale, "test", "test", DateTimeOffset.UtcNow.AddDays(-1)).Write(path);
         Assert.Equal(FileHash.Sha256(path), new ModelFile(path).Sha256);
     }
 }

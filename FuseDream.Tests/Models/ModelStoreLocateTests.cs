@@ -32,7 +32,7 @@ public sealed class ModelStoreLocateTests : IDisposable
         Assert.Null(store.TryLocate("biggan-512"));
         var error = Assert.Throws<ModelNotFoundException>(() => store.Locate("biggan-512"));
 
-        var expected = Path.Combine(_temp.StoreDirectory, "biggan-512.pth");
+        var expected = Path.Combine(_temp.StoreDirectory, "biggan-512.safetensors");
         Assert.Equal(expected, error.ExpectedPath);
         Assert.Contains("FuseDream.Worker models pull biggan-512", error.Message);
         Assert.Contains(expected, error.Message);
@@ -44,7 +44,7 @@ public sealed class ModelStoreLocateTests : IDisposable
     {
         var store = new ModelStore(_temp.StoreDirectory, ModelCatalog.LoadEmbedded());
         Directory.CreateDirectory(_temp.StoreDirectory);
-        var path = Path.Combine(_temp.StoreDirectory, "ViT-B-32.pt");
+        var path = Path.Combine(_temp.StoreDirectory, "ViT-B-32.safetensors");
         File.WriteAllBytes(path, [1, 2, 3]);
 
         Assert.Equal(path, store.Locate("clip-vit-b-32"));
@@ -67,7 +67,7 @@ public sealed class ModelStoreLocateTests : IDisposable
 
         Assert.Contains("models pull clip-tiny", error.Message);
         Assert.Equal(pulled, again);
-        Assert.Equal(clip, await File.ReadAllBytesAsync(pulled));
+        TinyCheckpoints.AssertStoredFrom(clip, pulled);
         Assert.Equal(1, server.Hits("/clip.pt"));
     }
 }

@@ -47,11 +47,12 @@ public sealed class ModelStorePullTests : IDisposable
         var path = await store.PullAsync("clip-tiny", progress, CancellationToken.None);
 
         Assert.Equal(Path.Combine(_temp.StoreDirectory, "clip_tiny.pt"), path);
-        Assert.Equal(Clip, await File.ReadAllBytesAsync(path));
+        TinyCheckpoints.AssertStoredFrom(Clip, path);
         Assert.Equal(path, store.TryLocate("clip-tiny"));
         var receipt = store.ReadReceipt("clip-tiny");
         Assert.NotNull(receipt);
-        Assert.Equal(TinyCheckpoints.Sha256(Clip), receipt.Sha256);
+        Assert.Equal(TinyCheckpoints.Sha256(Clip), receipt.SourceSha256);
+        Assert.Equal("clip-openai", receipt.SourceLayout);
         Assert.Equal(server.Url("/clip.pt"), receipt.Source);
         Assert.Empty(_temp.Leftovers());
         var last = progress.Reports[^1];
@@ -72,7 +73,7 @@ public sealed class ModelStorePullTests : IDisposable
 
         var path = await _temp.Open().PullAsync("clip-tiny", null, CancellationToken.None);
 
-        Assert.Equal(Clip, await File.ReadAllBytesAsync(path));
+        TinyCheckpoints.AssertStoredFrom(Clip, path);
         var seen = server.Requests.ToList();
         Assert.Equal(2, seen.Count);
         Assert.Null(seen[0].Range);
@@ -94,9 +95,9 @@ public sealed class ModelStorePullTests : IDisposable
         var path = await _temp.Open().PullAsync("clip-tiny", null, CancellationToken.None);
 
         // The second answer is a 200 with the whole file: appending it to the partial would corrupt it.
-        Assert.Equal(Clip, await File.ReadAllBytesAsync(path));
+        TinyCheckpoints.AssertStoredFrom(Clip, path);
         Assert.NotNull(server.Requests.Last().Range);
-        Assert.Contains(_temp.Log, l => l.Contains("does not resume", StringComparison.Ordinal));
+        Assert.Contains(_temp.Log, l => l.Contains("sent the whole file", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -130,7 +131,7 @@ public sealed class ModelStorePullTests : IDisposable
 
         var path = await _temp.Open(attempts: 3).PullAsync("clip-tiny", null, CancellationToken.None);
 
-        Assert.Equal(Clip, await File.ReadAllBytesAsync(path));
+        TinyCheckpoints.AssertStoredFrom(Clip, path);
         Assert.Equal(1, server.Hits("/gone.pt"));   // 404 is final: no retry
         Assert.Equal(3, server.Hits("/broken.pt")); // 500 may pass: retried up to the limit
         Assert.Equal(1, server.Hits("/clip.pt"));
@@ -180,7 +181,7 @@ public sealed class ModelStorePullTests : IDisposable
             Task.Run(() => second.PullAsync("clip-tiny", null, CancellationToken.None)));
 
         Assert.Equal(paths[0], paths[1]);
-        Assert.Equal(Clip, await File.ReadAllBytesAsync(paths[0]));
+        TinyCheckpoints.AssertStoredFrom(Clip, paths[0]);
         Assert.Equal(1, server.Hits("/clip.pt"));
         Assert.Contains(_temp.Log, l => l.Contains("waiting", StringComparison.Ordinal));
         Assert.Empty(_temp.Leftovers());
@@ -194,7 +195,7 @@ public sealed class ModelStorePullTests : IDisposable
 
         var path = await _temp.Open().PullAsync("clip-tiny", null, CancellationToken.None);
 
-        Assert.Equal(Clip, await File.ReadAllBytesAsync(path));
+        TinyCheckpoints.AssertStoredFrom(Clip, path);
         Assert.Equal(1, server.Hits("/uc"));
         Assert.Equal(1, server.Hits("/download"));
         Assert.Contains(server.Requests, r => r.PathAndQuery.StartsWith("/download?", StringComparison.Ordinal)
@@ -207,14 +208,14 @@ public sealed class ModelStorePullTests : IDisposable
     {
         await using var server = await FixtureFileServer.StartAsync(app =>
             app.MapGet("/uc", () => Results.Content(
-                "<html><head><title>Google Drive - Quota exceeded</title></head><body>Too many users have viewed or downloaded this file recently.</body></html>",
+                "<html><head><title>Google Drive - Sign in</title></head><body>You need access.</body></html>",
                 "text/html")));
         WriteClipCatalog(TinyCheckpoints.Sha256(Clip), server.Url("/uc?export=download&id=X"));
 
         var error = await Assert.ThrowsAsync<ModelPullException>(() => _temp.Open().PullAsync("clip-tiny", null, CancellationToken.None));
 
         Assert.Contains("HTML page instead of the file", error.Message);
-        Assert.Contains("Quota exceeded", error.Message);
+        Assert.Contains("Sign in", error.Message);
         Assert.Equal(1, server.Hits("/uc")); // not retried: a quota page does not go away in seconds
     }
 

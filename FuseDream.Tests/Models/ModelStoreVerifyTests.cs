@@ -41,17 +41,17 @@ public sealed class ModelStoreVerifyTests : IDisposable
 
         var path = await store.PullAsync("biggan-256", null, CancellationToken.None);
 
-        Assert.Equal(G256, await File.ReadAllBytesAsync(path));
+        TinyCheckpoints.AssertStoredFrom(G256, path);
         var receipt = store.ReadReceipt("biggan-256")!;
-        Assert.Equal(TinyCheckpoints.Sha256(G256), receipt.Sha256);
+        Assert.Equal(TinyCheckpoints.Sha256(G256), receipt.SourceSha256);
         Assert.Equal(both[1], receipt.Source);
-        Assert.Contains("loading", receipt.VerifiedBy, StringComparison.Ordinal);
+        Assert.Contains("manifest", receipt.VerifiedBy, StringComparison.Ordinal);
         Assert.Contains(_temp.Log, l => l.Contains("rejected", StringComparison.Ordinal) && l.Contains("'biggan-512'", StringComparison.Ordinal));
         // The 512 file was not wasted: it is now biggan-512, recorded with its checksum.
         var adopted = store.TryLocate("biggan-512");
         Assert.NotNull(adopted);
-        Assert.Equal(G512, await File.ReadAllBytesAsync(adopted));
-        Assert.Equal(TinyCheckpoints.Sha256(G512), store.ReadReceipt("biggan-512")!.Sha256);
+        TinyCheckpoints.AssertStoredFrom(G512, adopted);
+        Assert.Equal(TinyCheckpoints.Sha256(G512), store.ReadReceipt("biggan-512")!.SourceSha256);
         Assert.True((await store.VerifyAsync("biggan-512", CancellationToken.None)).IsValid);
         Assert.Empty(_temp.Leftovers());
     }
@@ -76,7 +76,7 @@ public sealed class ModelStoreVerifyTests : IDisposable
     }
 
     [Fact]
-    public async Task Verify_DetectsCorruptedFile_AgainstPublishedChecksum()
+    public async Task Verify_DetectsCorruptedFile_AfterAHandPlacedFileWasCheckedAgainstThePublishedChecksum()
     {
         _temp.WriteCatalog(new { id = "clip-tiny", kind = "clip", file = "clip_tiny.pt", sha256 = TinyCheckpoints.Sha256(Clip), sources = new[] { "http://127.0.0.1:9/unused" } });
         var store = _temp.Open();
@@ -85,11 +85,16 @@ public sealed class ModelStoreVerifyTests : IDisposable
         await File.WriteAllBytesAsync(path, Clip);
         Assert.True((await store.VerifyAsync("clip-tiny", CancellationToken.None)).IsValid);
 
-        Corrupt(path, offset: Clip.Length / 2);
+        var receipt = store.ReadReceipt("clip-tiny")!;
+        Assert.Equal(TinyCheckpoints.Sha256(Clip), receipt.SourceSha256);
+        Assert.Equal("placed by hand", receipt.Source);
+        TinyCheckpoints.AssertStoredFrom(Clip, path);
+
+        Corrupt(path, offset: (int)new FileInfo(path).Length / 2);
         var result = await store.VerifyAsync("clip-tiny", CancellationToken.None);
 
         Assert.Equal(VerifyStatus.ChecksumMismatch, result.Status);
-        Assert.Contains(TinyCheckpoints.Sha256(Clip), result.Message);
+        Assert.Contains(receipt.Sha256, result.Message);
     }
 
     [Fact]

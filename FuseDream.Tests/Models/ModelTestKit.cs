@@ -20,9 +20,13 @@ public sealed class TempModelStore : IDisposable
     public string CatalogPath => Path.Combine(Root, "catalog.json");
     public List<string> Log { get; } = [];
 
-    /// <summary>Short delays so retries and lock waits do not slow the suite.</summary>
+    /// <summary>
+    /// Short delays so retries and lock waits do not slow the suite. The fixture server is plain
+    /// HTTP on loopback, so HTTP is allowed; redirects to other hosts are still checked.
+    /// </summary>
     public ModelStoreOptions FastOptions(int attempts = 3) => new()
     {
+        AllowInsecureHttp = true,
         MaxAttemptsPerSource = attempts,
         InitialRetryDelay = TimeSpan.FromMilliseconds(10),
         MaxRetryDelay = TimeSpan.FromMilliseconds(40),
@@ -66,8 +70,71 @@ public static class TinyCheckpoints
     public static string ClipJitPath => Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt");
     public static string G256Path => Path.Combine(FixtureSets.Root, "biggan", "G256_tiny.pth");
     public static string G512Path => Path.Combine(FixtureSets.Root, "biggan", "G512_tiny.pth");
+    public static string ClipOpenClipPath => Path.Combine(FixtureSets.Root, "clip", "layouts", "open_clip_model.safetensors");
+    public static string ClipTransformersPath => Path.Combine(FixtureSets.Root, "clip", "layouts", "hf_model.safetensors");
+    public static string G256V1Path => Path.Combine(FixtureSets.Root, "biggan", "layouts", "G256_tiny_v1.pth");
+
+    /// <summary>A manifest of the checkpoint's tensors mapped to our layout (what the store compares every layout against).</summary>
+    public static string WriteManifestOfOurLayout(string directory, string name, string checkpointPath)
+    {
+        var tensors = CheckpointReader.ReadTensors(checkpointPath);
+        var ours = LayoutConversion.ToOurs(tensors, out _);
+        try
+        {
+            var entries = ours.Select(kv => new { key = kv.Key, shape = kv.Value.shape }).ToList();
+            var path = Path.Combine(directory, name + ".json");
+            File.WriteAllText(path, JsonSerializer.Serialize(new { model = name, state_dict = entries }));
+            return path;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values.Concat(ours.Values))
+                t.Dispose();
+        }
+    }
 
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+
+    /// <summary>
+    /// The store keeps what it downloaded as safetensors in our layout: <paramref name="stored"/> must
+    /// be that, holding exactly the tensors of <paramref name="source"/> mapped to our layout, with a
+    /// receipt naming both SHA-256s.
+    /// </summary>
+    public static void AssertStoredFrom(byte[] source, string stored)
+    {
+        Assert.Equal(CheckpointFormat.Safetensors, CheckpointReader.DetectFormat(stored));
+        var receipt = StoreReceipt.TryRead(stored);
+        Assert.NotNull(receipt);
+        Assert.Equal(Sha256(source), receipt.SourceSha256);
+        Assert.Equal(Sha256(stored), receipt.Sha256);
+        Assert.Equal(new FileInfo(stored).Length, receipt.Bytes);
+        var temp = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(temp, source);
+            var original = CheckpointReader.ReadTensors(temp);
+            var expected = LayoutConversion.ToOurs(original, out var layout);
+            var actual = CheckpointReader.ReadTensors(stored);
+            try
+            {
+                Assert.Equal(CheckpointLayouts.Name(layout), receipt.SourceLayout);
+                Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
+                foreach (var (key, value) in expected)
+                {
+                    Assert.Equal(value.dtype, actual[key].dtype);
+                    Assert.True(value.eq(actual[key]).all().item<bool>(), $"'{key}' differs in the stored file");
+                }
+            }
+            finally
+            {
+                foreach (var t in original.Values.Concat(expected.Values).Concat(actual.Values)) t.Dispose();
+            }
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
 
     public static string Sha256(string path) => Sha256(File.ReadAllBytes(path));
 

@@ -31,7 +31,7 @@ public sealed class ModelsCommandTests : IDisposable
     public async Task List_ShowsEveryBuiltInModel_WithSizeAndStatus()
     {
         Directory.CreateDirectory(_temp.StoreDirectory);
-        await File.WriteAllBytesAsync(Path.Combine(_temp.StoreDirectory, "biggan-256.pth"), [1]);
+        await File.WriteAllBytesAsync(Path.Combine(_temp.StoreDirectory, "biggan-256.safetensors"), [1]);
 
         var (exit, output, _) = await RunAsync(["models", "list", .. Store]);
 
@@ -39,16 +39,28 @@ public sealed class ModelsCommandTests : IDisposable
         Assert.Contains($"Store:   {_temp.StoreDirectory}", output);
         Assert.Contains("Catalog: built-in", output);
         var lines = output.Split('\n');
-        Assert.Contains(lines, l => l.StartsWith("clip-vit-l-14", StringComparison.Ordinal) && l.Contains("~889.8 MiB") && l.Contains("missing") && l.TrimEnd().EndsWith("ViT-L-14.pt", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("clip-vit-l-14", StringComparison.Ordinal) && l.Contains("~889.8 MiB") && l.Contains("missing") && l.TrimEnd().EndsWith("ViT-L-14.safetensors", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("biggan-256", StringComparison.Ordinal) && l.Contains("present (not verified yet)"));
         Assert.Contains(lines, l => l.StartsWith("biggan-512", StringComparison.Ordinal) && l.Contains("missing"));
-        Assert.Equal(5, lines.Count(l => l.StartsWith("clip-", StringComparison.Ordinal) || l.StartsWith("biggan-", StringComparison.Ordinal)));
+        var table = lines.TakeWhile(l => !l.StartsWith("Sources", StringComparison.Ordinal)).ToList();
+        Assert.Equal(5, table.Count(l => l.StartsWith("clip-", StringComparison.Ordinal) || l.StartsWith("biggan-", StringComparison.Ordinal)));
+        // Then each model's sources, in the order pull tries them.
+        var sources = lines.SkipWhile(l => !l.StartsWith("Sources", StringComparison.Ordinal)).Select(l => l.TrimEnd()).ToList();
+        var b32 = sources.IndexOf("clip-vit-b-32:");
+        Assert.True(b32 > 0, output);
+        Assert.StartsWith("  1. https://huggingface.co/timm/vit_base_patch32_clip_224.openai/resolve/main/open_clip_model.safetensors", sources[b32 + 1]);
+        Assert.StartsWith("  3. https://huggingface.co/openai/clip-vit-base-patch32/resolve/main/model.safetensors", sources[b32 + 3]);
+        Assert.StartsWith("  4. https://openaipublic.azureedge.net/", sources[b32 + 4]);
+        var g256 = sources.IndexOf("biggan-256:");
+        Assert.StartsWith("  1. https://drive.google.com/", sources[g256 + 1]);
+        Assert.Contains("--allow-insecure", sources[g256 + 3]);
+        Assert.StartsWith("  4. https://heibox.uni-heidelberg.de/", sources[g256 + 4]);
     }
 
     [Fact]
     public async Task Path_PrintsWhereTheFileGoes_AndFailsWhileItIsMissing()
     {
-        var expected = Path.Combine(_temp.StoreDirectory, "ViT-B-16.pt");
+        var expected = Path.Combine(_temp.StoreDirectory, "ViT-B-16.safetensors");
 
         var missing = await RunAsync(["models", "path", "clip-vit-b-16", .. Store]);
         Directory.CreateDirectory(_temp.StoreDirectory);
@@ -109,6 +121,34 @@ public sealed class ModelsCommandTests : IDisposable
         Assert.Contains(server.Url("/gone.pt"), error);
         Assert.Contains("HTTP 404", error);
         Assert.Contains(Path.Combine(_temp.StoreDirectory, "clip_tiny.pt"), error);
+        Assert.Contains("download any one of these files by hand", error);
+        Assert.Contains("`FuseDream.Worker models verify clip-tiny`", error);
+    }
+
+    [Fact]
+    public async Task Verify_AFilePath_SaysWhatTheFileIs_AndWhichModelItPassesAs()
+    {
+        TinyCheckpoints.WriteManifestOfOurLayout(_temp.Root, "tiny_clip", TinyCheckpoints.ClipOpenClipPath);
+        TinyCheckpoints.WriteManifest(_temp.Root, "tiny_256", TinyCheckpoints.G256Path);
+        _temp.WriteCatalog(
+            new { id = "clip-tiny", kind = "clip", file = "clip-tiny.safetensors", manifest = "tiny_clip.json", sources = new[] { "https://example.invalid/a" } },
+            new { id = "biggan-256", kind = "biggan", file = "biggan-256.safetensors", manifest = "tiny_256.json", optionalKeySuffixes = new[] { ".sv0" }, sources = new[] { "https://example.invalid/b" } });
+        string[] common = [.. Store, "--catalog", _temp.CatalogPath];
+
+        var clip = await RunAsync(["models", "verify", TinyCheckpoints.ClipTransformersPath, .. common]);
+        var generator = await RunAsync(["models", "verify", TinyCheckpoints.G256V1Path, .. common]);
+        var other = await RunAsync(["models", "verify", TinyCheckpoints.G512Path, .. common]);
+
+        Assert.Equal(0, clip.Exit);
+        Assert.StartsWith($"{TinyCheckpoints.ClipTransformersPath}: ok - passes as 'clip-tiny'", clip.Out);
+        Assert.Contains("CLIP ViT in the Hugging Face transformers layout", clip.Out);
+        Assert.Contains($"copy it to {Path.Combine(_temp.StoreDirectory, "clip-tiny.safetensors")}", clip.Out);
+        Assert.Equal(0, generator.Exit);
+        Assert.Contains("passes as 'biggan-256'", generator.Out);
+        Assert.Contains("older TF-Hub port (v1) layout", generator.Out);
+        Assert.Equal(1, other.Exit);
+        Assert.Contains("FAILED - matches no model of the catalog; as 'biggan-256'", other.Out);
+        Assert.False(Directory.Exists(_temp.StoreDirectory) && Directory.EnumerateFiles(_temp.StoreDirectory).Any()); // identifying writes nothing
     }
 
     [Fact]

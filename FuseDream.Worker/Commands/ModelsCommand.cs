@@ -46,7 +46,7 @@ public static class ModelsCommand
 internal sealed class StoreContext(Option<string?> storeOption, Option<string?> catalogOption, ModelStoreOptions options)
 {
     /// <summary>The store, or null after printing why it cannot be opened (bad catalog file).</summary>
-    public ModelStore? Open(ParseResult parse, bool logToError = true)
+    public ModelStore? Open(ParseResult parse, bool logToError = true, bool allowInsecure = false)
     {
         var error = parse.InvocationConfiguration.Error;
         try
@@ -54,7 +54,12 @@ internal sealed class StoreContext(Option<string?> storeOption, Option<string?> 
             var directory = parse.GetValue(storeOption) ?? ModelStore.ResolveDirectory();
             var catalogPath = parse.GetValue(catalogOption);
             var catalog = catalogPath is null ? ModelCatalog.LoadDefault() : ModelCatalog.LoadFile(catalogPath);
-            var effective = options with { Log = logToError ? message => error.WriteLine(message) : null };
+            var effective = options with
+            {
+                Log = logToError ? message => error.WriteLine(message) : null,
+                AllowInsecureHttp = options.AllowInsecureHttp || allowInsecure,
+                AllowAnyRedirectHost = options.AllowAnyRedirectHost || allowInsecure,
+            };
             return new ModelStore(directory, catalog, effective);
         }
         catch (Exception e) when (e is InvalidDataException or FileNotFoundException or IOException)

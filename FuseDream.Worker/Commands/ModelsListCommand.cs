@@ -3,7 +3,7 @@ using FuseDream.Models;
 
 namespace FuseDream.Worker.Commands;
 
-/// <summary><c>models list</c>: every catalog model with its size and whether it is in the store. Reads no weights.</summary>
+/// <summary><c>models list</c>: every catalog model with its size and whether it is in the store, then each model's sources in order. Reads no weights.</summary>
 internal static class ModelsListCommand
 {
     public static Command Create(StoreContext context)
@@ -34,9 +34,29 @@ internal static class ModelsListCommand
             output.WriteLine(Format(header, widths));
             foreach (var row in rows)
                 output.WriteLine(Format(row, widths));
+            output.WriteLine();
+            output.WriteLine("Sources, tried in this order by `models pull`:");
+            foreach (var m in store.Catalog.Models)
+            {
+                output.WriteLine($"{m.Id}:");
+                for (var i = 0; i < m.Sources.Count; i++)
+                    output.WriteLine($"  {i + 1}. {m.Sources[i].Url}{Describe(m.Sources[i])}");
+            }
             return 0;
         });
         return command;
+    }
+
+    /// <summary>How a source's file is checked and what it is, in brackets after its URL.</summary>
+    private static string Describe(ModelSource source)
+    {
+        var parts = new List<string>();
+        if (source.Layout is not null) parts.Add(source.Layout);
+        parts.Add(source.Sha256 is not null ? $"SHA-256 {source.Sha256[..8]}…"
+            : source.Md5 is not null ? $"MD5 {source.Md5}"
+            : "checked by its tensors");
+        if (source.Url.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) parts.Add("plain HTTP: --allow-insecure");
+        return $"  [{string.Join("; ", parts)}]";
     }
 
     private static string Format(string[] cells, int[] widths) =>

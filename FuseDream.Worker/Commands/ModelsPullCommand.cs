@@ -13,12 +13,16 @@ internal static class ModelsPullCommand
             Description = "Model ids to fetch, e.g. clip-vit-b-32 biggan-256 (see `models list`).",
             Arity = ArgumentArity.OneOrMore,
         };
-        var command = new Command("pull", "Download models into the store (resumable; verified before they are placed).") { ids };
+        var allowInsecure = new Option<bool>("--allow-insecure")
+        {
+            Description = "Also use plain-HTTP sources, and follow redirects to plain HTTP or to hosts outside a source's domain and listed hosts. Every file is still verified.",
+        };
+        var command = new Command("pull", "Download models into the store (sources in catalog order; resumable; verified, then stored as safetensors).") { ids, allowInsecure };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            var store = context.Open(parse);
+            var store = context.Open(parse, allowInsecure: parse.GetValue(allowInsecure));
             if (store is null)
                 return ModelsCommand.BadInput;
 
