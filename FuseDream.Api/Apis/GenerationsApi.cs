@@ -69,6 +69,10 @@ public static class GenerationsApi
             .WithName("GetGenerationTrace")
             .WithSummary("The score trace: JSON, or CSV with Accept: text/csv")
             .Produces<TraceResponse>(StatusCodes.Status200OK, "application/json", "text/csv");
+        api.MapGet("/{id:guid}/trace.png", GetTracePlotAsync)
+            .WithName("GetGenerationTracePlot")
+            .WithSummary("The score trace drawn as a PNG: AugCLIP and loss by step (immutable)")
+            .Produces(StatusCodes.Status200OK, contentType: "image/png");
         api.MapGet("/{id:guid}/events", StreamEventsAsync)
             .WithName("StreamGenerationEvents")
             .WithSummary("Live progress as Server-Sent Events, ending after the final state")
@@ -280,6 +284,18 @@ public static class GenerationsApi
                .Append(point.Loss.ToString("R", CultureInfo.InvariantCulture)).Append(',')
                .Append(point.AugClip?.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
         return TypedResults.Text(csv.ToString(), "text/csv; charset=utf-8");
+    }
+
+    public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> GetTracePlotAsync(
+        Guid id, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var record = await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken);
+        if (record is null) return NotFound(id);
+        if (record.Status != GenerationStatus.Succeeded) return NotYet(id, record, "trace");
+        var points = await services.Repository.GetTraceAsync(id, cancellationToken);
+        // A finished trace never changes, so neither does its plot.
+        response.Headers.CacheControl = ImmutableCaching;
+        return TypedResults.File(FuseDream.Imaging.TracePlot.Render(points, record.Prompt), "image/png");
     }
 
     public static async Task<Results<EmptyHttpResult, ValidationProblem, ProblemHttpResult>> StreamEventsAsync(

@@ -172,7 +172,11 @@ public class GenerationEventsTests(GenerationEventsTests.Factory factory) : ICla
             var streams = await Task.WhenAll(Enumerable.Range(0, listeners).Select(_ => EventStream.OpenAsync(client, id)));
             try
             {
-                foreach (var s in streams) Assert.NotNull(await s.NextAsync()); // every listener is connected and served
+                foreach (var s in streams)
+                {
+                    Assert.Equal(HttpStatusCode.OK, s.Response.StatusCode);
+                    Assert.NotNull(await s.NextAsync()); // every listener is connected and served
+                }
                 var before = factory.Hub.Reads;
                 // Keep every listener draining while the window passes.
                 using var drain = new CancellationTokenSource(window);
