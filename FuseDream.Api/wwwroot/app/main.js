@@ -125,7 +125,8 @@ function watch(generation, request) {
   setProgress(0, generation.status === "queued" ? `Queued (position ${generation.queuePosition ?? "?"})` : generation.status);
   plot.reset();
   const shown = new Set();
-  follow(generation.id, event => onEvent(event, shown), abort.signal)
+  // Errors in handling an event go to the console (where the browser tests look), not into the void.
+  follow(generation.id, event => onEvent(event, shown).catch(error => console.error(error)), abort.signal)
     .catch(error => setProgress(0, `Lost the generation: ${error.message}`));
 }
 

@@ -38,6 +38,7 @@ export class ScorePlot {
         legend: { show: false },
       }, data, this.element);
     } else {
+      if (Math.abs(this.chart.width - width) > 8) this.chart.setSize({ width, height: 220 });
       this.chart.setData(data);
     }
     this.caption.textContent = `${this.steps.length} point${this.steps.length === 1 ? "" : "s"}`;
