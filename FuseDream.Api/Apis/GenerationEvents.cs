@@ -157,25 +157,20 @@ public sealed class GenerationEventHub(GenerationRepository repository, IOptions
             {
                 while (!cancellationToken.IsCancellationRequested)
                 {
-                    GenerationDetails? details = null;
                     try
                     {
                         Interlocked.Increment(ref _hub._reads);
-                        details = await _hub._repository.GetDetailsAsync(Id, cancellationToken);
+                        var details = await _hub._repository.GetDetailsAsync(Id, cancellationToken);
+                        if (details is not null && Next(details) is { } message)
+                        {
+                            Publish(message);
+                            if (message.Name == GenerationEventMessage.Final) return;
+                        }
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
+                        // Listeners keep waiting (with heartbeats) while the database is away.
                         _hub._logger.LogWarning(ex, "Reading generation {GenerationId} for its event stream failed; trying again", Id);
-                    }
-                    if (details is null && !cancellationToken.IsCancellationRequested)
-                    {
-                        await Task.Delay(interval, cancellationToken);
-                        continue;
-                    }
-                    if (details is not null && Next(details) is { } message)
-                    {
-                        Publish(message);
-                        if (message.Name == GenerationEventMessage.Final) return;
                     }
                     await Task.Delay(interval, cancellationToken);
                 }

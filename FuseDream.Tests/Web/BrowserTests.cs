@@ -151,6 +151,13 @@ public class BrowserTests(BrowserTests.Factory factory) : IClassFixture<BrowserT
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways on a phone-sized screen");
         await ShotAsync(page, "8-phone");
 
+        // The URL scripts/run.sh prints carries the key in its fragment: a fresh tab starts ready, and the key leaves the address bar.
+        var fresh = await browser.NewPageAsync();
+        await fresh.GotoAsync($"{factory.Address}#key={factory.AdminKey}");
+        await Assertions.Expect(fresh.Locator("#key-status")).ToHaveTextAsync("Key accepted.");
+        Assert.DoesNotContain("key=", fresh.Url);
+        Assert.Equal(factory.AdminKey, await fresh.Locator("#api-key").InputValueAsync());
+
         Assert.True(problems.Count == 0, "the page reported errors (CSP violations show here too):\n" + string.Join("\n", problems));
     }
 }

@@ -11,6 +11,13 @@ let current = null;       // { id, request, abort }
 let lastRequest = null;
 
 // ---- key ---------------------------------------------------------------------------------
+// scripts/run.sh prints the page's URL as /#key=<key>: the fragment never reaches a server (nor
+// its logs); it is moved into this tab's storage and removed from the address bar.
+const fromUrl = new URLSearchParams(location.hash.slice(1)).get("key");
+if (fromUrl) {
+  key.set(fromUrl);
+  history.replaceState(null, "", location.pathname + location.search);
+}
 $("api-key").value = key.get();
 $("key-form").addEventListener("submit", async event => {
   event.preventDefault();
