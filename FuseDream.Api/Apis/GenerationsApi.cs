@@ -72,7 +72,7 @@ public static class GenerationsApi
         api.MapGet("/{id:guid}/trace.png", GetTracePlotAsync)
             .WithName("GetGenerationTracePlot")
             .WithSummary("The score trace drawn as a PNG: AugCLIP and loss by step (immutable)")
-            .Produces(StatusCodes.Status200OK, contentType: "image/png");
+            .Produces<Stream>(StatusCodes.Status200OK, "image/png");
         api.MapGet("/{id:guid}/events", StreamEventsAsync)
             .WithName("StreamGenerationEvents")
             .WithSummary("Live progress as Server-Sent Events, ending after the final state")
@@ -81,7 +81,8 @@ public static class GenerationsApi
                              "Event ids grow with every event of a generation: reconnect with the `Last-Event-ID` header to receive only later events. " +
                              "A `: ping` comment is sent when the stream has been silent for a while. Browsers' EventSource cannot send the " +
                              "Authorization header: read the stream with fetch() instead.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            // With a body type, so that the OpenAPI document keeps the media type.
+            .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/{id:guid}/webhooks", ListWebhookDeliveriesAsync)

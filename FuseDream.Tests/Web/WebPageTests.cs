@@ -70,6 +70,19 @@ public class WebPageTests(WebPageTests.Factory factory) : IClassFixture<WebPageT
     }
 
     [Fact]
+    public async Task OpenApi_DescribesTheEventStream_AndTheTracePlot()
+    {
+        using var client = factory.CreateClient();
+        var paths = (await client.GetJsonAsync("/swagger/v1/swagger.json")).GetProperty("paths");
+        var events = paths.GetProperty("/v1/generations/{id}/events").GetProperty("get");
+        Assert.True(events.GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("text/event-stream", out _), events.ToString());
+        Assert.Contains("Last-Event-ID", events.GetProperty("description").GetString());
+        var plot = paths.GetProperty("/v1/generations/{id}/trace.png").GetProperty("get");
+        Assert.True(plot.GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("image/png", out _), plot.ToString());
+        Assert.True(paths.TryGetProperty("/v1/options", out _));
+    }
+
+    [Fact]
     public async Task TracePlot_IsThePlotOfTheStoredTrace_OnceSucceeded()
     {
         using var client = factory.CreateClient();
