@@ -141,11 +141,11 @@ public sealed class GenerationEventHub(GenerationRepository repository, IOptions
             lock (_hub._lock)
             lock (_history)
             {
-                _listeners.RemoveAll(l => l.Subscription == subscription);
                 subscription.Channel.Writer.TryComplete();
+                if (_listeners.RemoveAll(l => l.Subscription == subscription) == 0) return; // left already
                 if (_listeners.Count > 0 || _finished) return;
                 // Nobody listens: stop reading. A later listener starts a new feed.
-                _hub._feeds.Remove(Id);
+                if (_hub._feeds.TryGetValue(Id, out var current) && current == this) _hub._feeds.Remove(Id);
                 _stop.Cancel();
             }
         }

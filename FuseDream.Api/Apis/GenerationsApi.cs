@@ -336,12 +336,17 @@ public static class GenerationsApi
             var ready = subscription.Reader.WaitToReadAsync(token).AsTask();
             while (true)
             {
-                var delay = Task.Delay(heartbeat, token);
-                if (await Task.WhenAny(ready, delay) != ready)
+                // A timer per wait, stopped as soon as an event comes first.
+                using (var silence = CancellationTokenSource.CreateLinkedTokenSource(token))
                 {
-                    await response.WriteAsync(": ping\n\n", token);
-                    await response.Body.FlushAsync(token);
-                    continue;
+                    var delay = Task.Delay(heartbeat, silence.Token);
+                    if (await Task.WhenAny(ready, delay) != ready)
+                    {
+                        await response.WriteAsync(": ping\n\n", token);
+                        await response.Body.FlushAsync(token);
+                        continue;
+                    }
+                    silence.Cancel();
                 }
                 if (!await ready) break; // the final state was sent
                 while (subscription.Reader.TryRead(out var message))
