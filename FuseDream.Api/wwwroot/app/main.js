@@ -9,6 +9,7 @@ const gallery = new Gallery($("gallery"), $("gallery-newer"), $("gallery-older")
 let options = null;       // GET /v1/options: models, presets, ranges
 let current = null;       // { id, request, abort }
 let lastRequest = null;
+const finalStatuses = new Set(["succeeded", "failed", "canceled"]);
 
 // ---- key ---------------------------------------------------------------------------------
 // scripts/run.sh prints the page's URL as /#key=<key>: the fragment never reaches a server (nor
@@ -211,8 +212,14 @@ async function link(id, path, accept, name) {
 $("cancel").addEventListener("click", async () => {
   if (!current) return;
   $("cancel").disabled = true;
-  try { await call(`/v1/generations/${current.id}/cancel`, { method: "POST" }); setProgress($("run-progress").value, "Canceling…"); }
-  catch (error) { $("run-phase").textContent = error.message; }
+  const run = current;
+  try {
+    await call(`/v1/generations/${run.id}/cancel`, { method: "POST" });
+    // The final event may have come while the request was on its way: it has the last word.
+    if (current === run && !finalStatuses.has($("run-section").dataset.status)) setProgress($("run-progress").value, "Canceling…");
+  } catch (error) {
+    if (current === run) $("run-phase").textContent = error.message;
+  }
 });
 
 function formatSeconds(seconds) {
