@@ -6,6 +6,14 @@ export class ScorePlot {
     this.steps = [];
     this.scores = [];
     this.chart = null;
+    // The layout changes under the plot (the result appears beside it, a phone turns): follow its width.
+    new ResizeObserver(() => this.fit()).observe(element);
+  }
+
+  fit() {
+    if (!this.chart) return;
+    const width = Math.max(this.element.clientWidth, 240);
+    if (Math.abs(this.chart.width - width) > 8) this.chart.setSize({ width, height: 220 });
   }
 
   reset() {
@@ -38,7 +46,7 @@ export class ScorePlot {
         legend: { show: false },
       }, data, this.element);
     } else {
-      if (Math.abs(this.chart.width - width) > 8) this.chart.setSize({ width, height: 220 });
+      this.fit();
       this.chart.setData(data);
     }
     this.caption.textContent = `${this.steps.length} point${this.steps.length === 1 ? "" : "s"}`;
