@@ -12,11 +12,13 @@ try
 
     var app = builder.Build();
     app.UseServiceDefaults();
+    app.UseWebPage(); // the page at /, its scripts and styles: static, before the API's key policies
     app.UseJobDashboard(); // its own branch, before the API's key policies
     app.UseApiAccess();
     app.MapHealthApi();
     app.MapGenerationsApi();
     app.MapModelsApi();
+    app.MapOptionsApi();
     app.MapKeysApi();
     app.Run();
     return 0;

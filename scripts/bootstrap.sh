@@ -2,7 +2,7 @@
 # Prepares this machine to build, run and test FuseDream. Idempotent and non-interactive:
 # a second run changes nothing and says that everything is in place.
 #
-#   scripts/bootstrap.sh            # libstdc++ for TorchSharp + local PostgreSQL + s3rver for the tests
+#   scripts/bootstrap.sh            # libstdc++ for TorchSharp + local PostgreSQL + s3rver and Chromium for the tests
 #
 # On Debian 12 this takes libstdc++6 from Debian 13 (trixie), and with it Debian 13's libc6,
 # dpkg and base-files (and GCC 14's runtime libraries, zstd, locales): the machine then
@@ -92,6 +92,16 @@ PIN
   else
     die "libstdc++ lacks GLIBCXX_3.4.32, which TorchSharp 0.107 needs (GCC 13 or newer). Use Debian 13 / Ubuntu 24.04, or install a libstdc++6 from GCC 13+ and run again"
   fi
+fi
+
+# --- Chromium for the web page's browser tests ------------------------------------------------
+# Playwright drives the system browser (/usr/bin/chromium); it never downloads one of its own.
+if [ -x /usr/bin/chromium ]; then
+  say "Chromium (browser tests): ok"
+else
+  say "installing Chromium for the web page's browser tests"
+  apt_install chromium
+  [ -x /usr/bin/chromium ] || die "installed the chromium package but /usr/bin/chromium is missing"
 fi
 
 # --- PostgreSQL ---------------------------------------------------------------------------

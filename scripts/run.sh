@@ -10,7 +10,7 @@
 #
 # API key: every endpoint but /health needs one. The first run creates a development admin key
 # (kept in ~/.local/state/fusedream/dev-admin-key, or FUSEDREAM_DEV_KEY_FILE) and every run
-# prints it with a ready curl line.
+# prints it with the web page's URL and a ready curl line.
 #
 # Environment (optional): FUSEDREAM_URL (default http://localhost:5080), and any setting
 # from the README's configuration table (e.g. ConnectionStrings__FuseDream).
@@ -81,4 +81,12 @@ if [ -n "$key" ]; then
 fi
 
 echo "[run] FuseDream API on $url — Swagger UI: $url/swagger  (Ctrl+C stops it)"
+echo "[run]"
+if [ -n "$key" ]; then
+  echo "[run] Open the web page (the key travels in the URL's #fragment, which is never sent to the server):"
+  echo "[run]   $url/#key=$key"
+else
+  echo "[run] Open the web page at $url/ and paste an API key into its key field."
+fi
+echo "[run]"
 exec dotnet run --no-build --project FuseDream.Api -c Release -p:TorchBackend=cpu -- --urls "$url"

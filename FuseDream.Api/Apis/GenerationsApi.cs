@@ -10,6 +10,7 @@ using FuseDream.Storage;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using FuseDream.Persistence;
 
@@ -27,6 +28,9 @@ public static class GenerationsApi
 
     /// <summary>The largest body <c>POST /v1/generations</c> reads (64 KiB); a larger one is refused with 413.</summary>
     public const int MaxRequestBodyBytes = 64 * 1024;
+
+    /// <summary>Header with which an event-stream client resumes after the last event it received.</summary>
+    public const string LastEventIdHeader = "Last-Event-ID";
 
     /// <summary>Results never change once written, so they may be cached for a year.</summary>
     private const string ImmutableCaching = "public, max-age=31536000, immutable";
@@ -65,6 +69,22 @@ public static class GenerationsApi
             .WithName("GetGenerationTrace")
             .WithSummary("The score trace: JSON, or CSV with Accept: text/csv")
             .Produces<TraceResponse>(StatusCodes.Status200OK, "application/json", "text/csv");
+        api.MapGet("/{id:guid}/trace.png", GetTracePlotAsync)
+            .WithName("GetGenerationTracePlot")
+            .WithSummary("The score trace drawn as a PNG: AugCLIP and loss by step (immutable)")
+            .Produces<Stream>(StatusCodes.Status200OK, "image/png");
+        api.MapGet("/{id:guid}/events", StreamEventsAsync)
+            .WithName("StreamGenerationEvents")
+            .WithSummary("Live progress as Server-Sent Events, ending after the final state")
+            .WithDescription("A text/event-stream of `progress` events (status, phase, step/total, percent, AugCLIP, ETA, queue position, " +
+                             "the preview links written since the previous event) and one `final` event with the final state, after which the stream ends. " +
+                             "Event ids grow with every event of a generation: reconnect with the `Last-Event-ID` header to receive only later events. " +
+                             "A `: ping` comment is sent when the stream has been silent for a while. Browsers' EventSource cannot send the " +
+                             "Authorization header: read the stream with fetch() instead.")
+            // With a body type, so that the OpenAPI document keeps the media type.
+            .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/{id:guid}/webhooks", ListWebhookDeliveriesAsync)
             .WithName("ListGenerationWebhookDeliveries")
             .WithSummary("The delivery log of the generation's webhook: each event's attempts and the receiver's last answer");
@@ -265,6 +285,84 @@ public static class GenerationsApi
                .Append(point.Loss.ToString("R", CultureInfo.InvariantCulture)).Append(',')
                .Append(point.AugClip?.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
         return TypedResults.Text(csv.ToString(), "text/csv; charset=utf-8");
+    }
+
+    public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> GetTracePlotAsync(
+        Guid id, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var record = await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken);
+        if (record is null) return NotFound(id);
+        if (record.Status != GenerationStatus.Succeeded) return NotYet(id, record, "trace");
+        var points = await services.Repository.GetTraceAsync(id, cancellationToken);
+        // A finished trace never changes, so neither does its plot.
+        response.Headers.CacheControl = ImmutableCaching;
+        return TypedResults.File(FuseDream.Imaging.TracePlot.Render(points, record.Prompt), "image/png");
+    }
+
+    public static async Task<Results<EmptyHttpResult, ValidationProblem, ProblemHttpResult>> StreamEventsAsync(
+        Guid id,
+        HttpContext context,
+        ClaimsPrincipal user,
+        [AsParameters] GenerationApiServices services,
+        GenerationEventHub hub,
+        IOptions<GenerationEventOptions> options,
+        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json,
+        IHostApplicationLifetime lifetime,
+        CancellationToken cancellationToken)
+    {
+        long lastEventId = 0;
+        var header = context.Request.Headers[LastEventIdHeader];
+        if (header.Count > 0 && (header.Count > 1 || !long.TryParse(header[0], NumberStyles.None, CultureInfo.InvariantCulture, out lastEventId)))
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { [LastEventIdHeader] = ["must be the id of an event this stream sent (a non-negative integer)"] },
+                title: "The request is invalid.");
+        if (await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken) is null) return NotFound(id);
+
+        var response = context.Response;
+        response.ContentType = "text/event-stream; charset=utf-8";
+        response.Headers.CacheControl = "no-cache, no-store";
+        response.Headers["X-Accel-Buffering"] = "no"; // tell a reverse proxy not to buffer the stream
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
+        var token = stop.Token;
+        using var subscription = hub.Subscribe(id, lastEventId);
+        var heartbeat = options.Value.Heartbeat;
+        var serializer = json.Value.SerializerOptions;
+        try
+        {
+            await response.WriteAsync("retry: 2000\n\n", token);
+            await response.Body.FlushAsync(token);
+            var ready = subscription.Reader.WaitToReadAsync(token).AsTask();
+            while (true)
+            {
+                // A timer per wait, stopped as soon as an event comes first.
+                using (var silence = CancellationTokenSource.CreateLinkedTokenSource(token))
+                {
+                    var delay = Task.Delay(heartbeat, silence.Token);
+                    if (await Task.WhenAny(ready, delay) != ready)
+                    {
+                        await response.WriteAsync(": ping\n\n", token);
+                        await response.Body.FlushAsync(token);
+                        continue;
+                    }
+                    silence.Cancel();
+                }
+                if (!await ready) break; // the final state was sent
+                while (subscription.Reader.TryRead(out var message))
+                {
+                    var data = System.Text.Json.JsonSerializer.Serialize(message.Data, serializer);
+                    await response.WriteAsync($"id: {message.Id.ToString(CultureInfo.InvariantCulture)}\nevent: {message.Name}\ndata: {data}\n\n", token);
+                }
+                await response.Body.FlushAsync(token);
+                ready = subscription.Reader.WaitToReadAsync(token).AsTask();
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // The client went away, or the service is stopping: the client reconnects with Last-Event-ID.
+        }
+        return TypedResults.Empty;
     }
 
     public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryResponse>>, ProblemHttpResult>> ListWebhookDeliveriesAsync(

@@ -16,6 +16,9 @@ public static class GenerationServices
         builder.Services.AddCrashRecovery();
         builder.Services.AddOptions<GenerationLimits>().BindConfiguration(GenerationLimits.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<GenerationRequestReader>();
+        // One reader per followed generation, shared by all of its event-stream listeners.
+        builder.Services.AddOptions<GenerationEventOptions>().BindConfiguration(GenerationEventOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<GenerationEventHub>();
         // The API checks webhooks at submit and, unless Webhooks:Deliver is false, delivers them.
         builder.Services.AddWebhooks(builder.Configuration.GetValue($"{WebhookOptions.Section}:{nameof(WebhookOptions.Deliver)}", true));
         builder.Services.AddExceptionHandler<BadRequestBodyHandler>();

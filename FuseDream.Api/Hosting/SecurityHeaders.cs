@@ -2,7 +2,7 @@ namespace FuseDream.Api.Hosting;
 
 /// <summary>
 /// The headers every answer carries. The API speaks JSON and PNG, so its Content-Security-Policy
-/// allows nothing at all; only Swagger UI, an HTML page with its own scripts, styles and inline
+/// allows nothing at all; the web page gets a policy of its own (this origin only, no inline script), and Swagger UI, an HTML page with its own scripts, styles and inline
 /// SVG images, gets a policy that lets it run from this origin. HSTS is not here: it comes from
 /// <c>UseHsts</c>, outside Development and only on HTTPS requests.
 /// </summary>
@@ -15,6 +15,11 @@ public static class SecurityHeaders
     public const string SwaggerPolicy = "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
         + "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
+    // The web page (/, /app, /vendor): its own scripts and styles only, no inline script; images
+    // are the service's PNGs, fetched with the key and shown as blob: URLs; fetch() calls this origin.
+    public const string PagePolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+        + "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
     public const string ReferrerPolicy = "no-referrer";
 
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) => app.Use((context, next) =>
@@ -24,8 +29,10 @@ public static class SecurityHeaders
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = ReferrerPolicy;
         // The job dashboard is an HTML page of the same kind (its own scripts and styles from this origin).
-        headers.ContentSecurityPolicy = context.Request.Path.StartsWithSegments("/swagger") || context.Request.Path.StartsWithSegments("/hangfire")
-            ? SwaggerPolicy : ApiPolicy;
+        var path = context.Request.Path;
+        headers.ContentSecurityPolicy = path.StartsWithSegments("/swagger") || path.StartsWithSegments("/hangfire") ? SwaggerPolicy
+            : WebPage.Serves(path) ? PagePolicy
+            : ApiPolicy;
         headers.XFrameOptions = "DENY";
         return next(context);
     });

@@ -83,7 +83,6 @@ public static class ServiceDefaults
                 o.SwaggerEndpoint("/swagger/v1/swagger.json", "FuseDream v1");
                 o.DocumentTitle = "FuseDream API";
             });
-            app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription().AllowAnonymous();
         }
         app.MapMetricsEndpoint();
         return app;

@@ -41,6 +41,11 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.All(trace.Points, p => Assert.NotNull(p.AugClip));
         Assert.Equal(provenance.Provenance.AugClipScore, trace.FinalAugClip);
         Assert.Equal(2, Directory.GetFiles(Path.Combine(_dir, "corgi.previews"), "step-*.png").Length);
+
+        // The plot beside the trace is the one the API serves at …/trace.png.
+        var plot = await File.ReadAllBytesAsync(Path.Combine(_dir, "corgi.trace.png"));
+        Assert.Equal(FuseDream.Imaging.TracePlot.Render(trace.Points, "a photo of a cute corgi"), plot);
+        Assert.Contains("Trace plot: ", run.StdOut);
     }
 
     [Fact]

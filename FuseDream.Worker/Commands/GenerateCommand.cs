@@ -99,9 +99,11 @@ public static class GenerateCommand
                     FinalAugClip = result.AugClipScore,
                 };
                 await File.WriteAllTextAsync(paths.Trace, trace.ToJson(), cancellationToken);
+                await File.WriteAllBytesAsync(paths.TracePlot, FuseDream.Imaging.TracePlot.Render(result.Trace, text), cancellationToken);
                 Console.WriteLine($"AugCLIP score: {result.AugClipScore.ToString("0.0000", CultureInfo.InvariantCulture)}");
                 Console.WriteLine($"Image: {paths.Image}");
                 Console.WriteLine($"Trace: {paths.Trace}");
+                Console.WriteLine($"Trace plot: {paths.TracePlot}");
                 if (options.PreviewEvery > 0) Console.WriteLine($"Previews: {paths.Previews}");
                 return 0;
             }
@@ -122,9 +124,12 @@ public static class GenerateCommand
     }
 }
 
-/// <summary>Where a run's files go: <c>x.png</c>, <c>x.trace.json</c>, <c>x.previews/</c>; or a folder with image.png, trace.json, previews/.</summary>
+/// <summary>Where a run's files go: <c>x.png</c>, <c>x.trace.json</c>, <c>x.trace.png</c>, <c>x.previews/</c>; or a folder with image.png, trace.json, trace.png, previews/.</summary>
 public sealed record OutputPaths(string Image, string Trace, string Previews)
 {
+    /// <summary>The trace drawn as a plot, beside the trace's JSON.</summary>
+    public string TracePlot => Trace[..^".json".Length] + ".png";
+
     public static OutputPaths For(string output)
     {
         if (output.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
