@@ -41,7 +41,19 @@ internal sealed class WebhookJobs : IDisposable
         _client.Value.Create(Job.FromExpression<WebhookDeliveryJob>(j => j.DeliverAsync(deliveryId, CancellationToken.None)), new EnqueuedState(WebhookOptions.Queue));
 
     public string Schedule(Guid deliveryId, TimeSpan delay) =>
-        _client.Value.Create(Job.FromExpression<WebhookDeliveryJob>(j => j.DeliverAsync(deliveryId, CancellationToken.None)), new ScheduledState(delay));
+        _client.Value.Create(Job.FromExpression<WebhookDeliveryJob>(j => j.DeliverAsync(deliveryId, CancellationToken.None)), new ScheduledState(DueAfter(delay)));
+
+    /// <summary>
+    /// When a job delayed by <paramref name="delay"/> is due. Hangfire's scheduler keeps due times
+    /// in whole seconds, truncated, and so would run a job up to a second early: the due time is
+    /// rounded up to the next whole second, so a retry never comes before its back-off.
+    /// </summary>
+    internal static DateTime DueAfter(TimeSpan delay, DateTime? now = null)
+    {
+        var due = (now ?? DateTime.UtcNow) + delay;
+        var ticks = (due.Ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond;
+        return new DateTime(ticks, DateTimeKind.Utc);
+    }
 
     public void Dispose() => Http.Dispose();
 
