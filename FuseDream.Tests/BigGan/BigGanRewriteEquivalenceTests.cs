@@ -2,11 +2,13 @@ using FuseDream.BigGan;
 using FuseDream.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace FuseDream.Tests.BigGan;
 
 /// <summary>
-/// The generator's cheaper forward paths (attention in blocks of query rows) against the straightforward
+/// The generator's cheaper forward paths (attention in blocks of query rows, the shortcut conv
+/// before the upsampling) against the straightforward
 /// computation they replace, on random weights and inputs: outputs and gradients.
 /// </summary>
 public sealed class BigGanRewriteEquivalenceTests : IDisposable
@@ -45,7 +47,54 @@ public sealed class BigGanRewriteEquivalenceTests : IDisposable
         TensorAssert.CloseRelativeToMax(expectedGrad, actualGrad, 1e-6, "attention gradient w.r.t. x");
     }
 
-    // The output and d(Σ output·weights)/dx for a fresh leaf copied from x.
+    [Fact]
+    public void GBlock_ShortcutBeforeUpsampling_MatchesTheStraightforwardBlock()
+    {
+        var block = _generator.modules().OfType<GBlock>().ElementAt(2);
+        var inChannels = Buffer(Child<ConditionalBatchNorm>(block, "bn1"), "stored_mean").shape[0];
+        var outChannels = Buffer(Child<ConditionalBatchNorm>(block, "bn2"), "stored_mean").shape[0];
+        using var scope = NewDisposeScope();
+        var random = new Generator(9);
+        var x = randn([2, inChannels, 8, 8], generator: random);
+        var conditioning = randn([2, _generator.Config.ConditioningDim], generator: random);
+        var outputWeights = randn([2, outChannels, 16, 16], generator: random);
+
+        var (expected, expectedGrads) = OutputAndGradients(x, conditioning, outputWeights, (a, c) => StraightforwardBlock(block, a, c));
+        var (actual, actualGrads) = OutputAndGradients(x, conditioning, outputWeights, block.call);
+
+        TensorAssert.Close(expected, actual, atol: 1e-5, rtol: 1e-5, "block output");
+        TensorAssert.CloseRelativeToMax(expectedGrads.X, actualGrads.X, 1e-5, "gradient w.r.t. x");
+        TensorAssert.CloseRelativeToMax(expectedGrads.Conditioning, actualGrads.Conditioning, 1e-5, "gradient w.r.t. the conditioning");
+    }
+
+    // layers.GBlock as the original runs it: ccbn → ReLU → nearest ×2 → conv3×3 → ccbn → ReLU →
+    // conv3×3, plus the upsampled input through the 1×1 shortcut.
+    private Tensor StraightforwardBlock(GBlock block, Tensor x, Tensor conditioning)
+    {
+        var h = StraightforwardBatchNorm(Child<ConditionalBatchNorm>(block, "bn1"), x, conditioning).relu();
+        h = Child<SNConv2d>(block, "conv1").call(Upsample(h));
+        h = StraightforwardBatchNorm(Child<ConditionalBatchNorm>(block, "bn2"), h, conditioning).relu();
+        h = Child<SNConv2d>(block, "conv2").call(h);
+        return h + Child<SNConv2d>(block, "conv_sc").call(Upsample(x));
+    }
+
+    // layers.ccbn in eval mode: normalise with the stored statistics, then · (1 + gain(c)) + bias(c).
+    private Tensor StraightforwardBatchNorm(ConditionalBatchNorm norm, Tensor x, Tensor conditioning)
+    {
+        var batch = x.shape[0];
+        var gain = (1 + Child<SNLinear>(norm, "gain").call(conditioning)).view(batch, -1, 1, 1);
+        var bias = Child<SNLinear>(norm, "bias").call(conditioning).view(batch, -1, 1, 1);
+        var normalized = F.batch_norm(x, Buffer(norm, "stored_mean"), Buffer(norm, "stored_var"), training: false, eps: _generator.Config.BatchNormEps);
+        return normalized * gain + bias;
+    }
+
+    private static Tensor Upsample(Tensor x) => F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
+
+    private static T Child<T>(nn.Module module, string name) => (T)(object)module.named_children().Single(c => c.name == name).module;
+
+    private static Tensor Buffer(nn.Module module, string name) => module.named_buffers().Single(b => b.name == name).buffer;
+
+    // The output and d(Σ output·weights)/dx for fresh leaves copied from x.
     private static (Tensor Output, Tensor Gradient) OutputAndGradient(Tensor x, Tensor outputWeights, Func<Tensor, Tensor> forward)
     {
         var leaf = x.detach().clone().requires_grad_(true);
@@ -53,5 +102,15 @@ public sealed class BigGanRewriteEquivalenceTests : IDisposable
         (output * outputWeights).sum().backward();
         return (output.detach(), leaf.grad!);
     }
-}
 
+    private static (Tensor Output, (Tensor X, Tensor Conditioning) Gradients) OutputAndGradients(
+        Tensor x, Tensor conditioning, Tensor outputWeights, Func<Tensor, Tensor, Tensor> forward)
+    {
+        var xLeaf = x.detach().clone().requires_grad_(true);
+        var conditioningLeaf = conditioning.detach().clone().requires_grad_(true);
+        var output = forward(xLeaf, conditioningLeaf);
+        (output * outputWeights).sum().backward();
+        Assert.True(conditioningLeaf.grad!.abs().sum().item<float>() > 0, "no gradient reached the conditioning");
+        return (output.detach(), (xLeaf.grad!, conditioningLeaf.grad!));
+    }
+}
