@@ -8,7 +8,7 @@ namespace FuseDream.Tests.BigGan;
 
 /// <summary>
 /// The generator's cheaper forward paths (attention in blocks of query rows, the shortcut conv
-/// before the upsampling) against the straightforward
+/// before the upsampling, conditional batch norm as one affine) against the straightforward
 /// computation they replace, on random weights and inputs: outputs and gradients.
 /// </summary>
 public sealed class BigGanRewriteEquivalenceTests : IDisposable
@@ -45,6 +45,25 @@ public sealed class BigGanRewriteEquivalenceTests : IDisposable
 
         TensorAssert.Close(expected, actual, atol: 1e-6, rtol: 1e-6, "attention output");
         TensorAssert.CloseRelativeToMax(expectedGrad, actualGrad, 1e-6, "attention gradient w.r.t. x");
+    }
+
+    [Fact]
+    public void ConditionalBatchNorm_AsOneAffine_MatchesNormalizeThenScaleAndShift()
+    {
+        var norm = _generator.modules().OfType<ConditionalBatchNorm>().First();
+        var channels = Buffer(norm, "stored_mean").shape[0];
+        using var scope = NewDisposeScope();
+        var random = new Generator(8);
+        var x = randn([3, channels, 8, 8], generator: random) * 2 + 0.5;
+        var conditioning = randn([3, _generator.Config.ConditioningDim], generator: random);
+        var outputWeights = randn([3, channels, 8, 8], generator: random);
+
+        var (expected, expectedGrads) = OutputAndGradients(x, conditioning, outputWeights, (a, c) => StraightforwardBatchNorm(norm, a, c));
+        var (actual, actualGrads) = OutputAndGradients(x, conditioning, outputWeights, norm.call);
+
+        TensorAssert.Close(expected, actual, atol: 1e-5, rtol: 1e-5, "conditional batch norm output");
+        TensorAssert.CloseRelativeToMax(expectedGrads.X, actualGrads.X, 1e-5, "gradient w.r.t. x");
+        TensorAssert.CloseRelativeToMax(expectedGrads.Conditioning, actualGrads.Conditioning, 1e-5, "gradient w.r.t. the conditioning");
     }
 
     [Fact]
