@@ -50,8 +50,8 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor>
     /// <summary>How many query rows fit in one block of <paramref name="maxBytes"/>: between 1 and <paramref name="queries"/>.</summary>
     public static long QueryRowsPerBlock(long batch, long queries, long keys, long elementSize, long maxBytes)
     {
-        var bytesPerRow = batch * keys * elementSize;
-        return Math.Clamp(maxBytes / bytesPerRow, 1, queries);
+        var bytesPerRow = Math.Max(1, batch * keys * elementSize); // an empty batch is one block
+        return Math.Clamp(maxBytes / bytesPerRow, 1, Math.Max(1, queries));
     }
 
     /// <param name="x">[B, C, H, W]</param>

@@ -24,6 +24,7 @@ public sealed class BigGanRewriteEquivalenceTests : IDisposable
         Assert.Equal(100, SelfAttention.QueryRowsPerBlock(batch: 2, queries: 1024, keys: 256, elementSize: 4, maxBytes: 2 * 256 * 4 * 100 + 7));
         Assert.Equal(1, SelfAttention.QueryRowsPerBlock(batch: 2, queries: 1024, keys: 256, elementSize: 4, maxBytes: 1));
         Assert.Equal(1024, SelfAttention.QueryRowsPerBlock(batch: 2, queries: 1024, keys: 256, elementSize: 4, maxBytes: long.MaxValue));
+        Assert.Equal(1024, SelfAttention.QueryRowsPerBlock(batch: 0, queries: 1024, keys: 256, elementSize: 4, maxBytes: 1 << 20));
         // BigGAN-256's attention (128×128 queries, 64×64 keys) at batch 1 in 32 MB blocks: 8 blocks of 2048 rows.
         Assert.Equal(2048, SelfAttention.QueryRowsPerBlock(batch: 1, queries: 16384, keys: 4096, elementSize: 4, maxBytes: SelfAttention.DefaultMaxAttentionMapBytes));
     }
