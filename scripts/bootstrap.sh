@@ -2,7 +2,7 @@
 # Prepares this machine to build, run and test FuseDream. Idempotent and non-interactive:
 # a second run changes nothing and says that everything is in place.
 #
-#   scripts/bootstrap.sh            # libstdc++ for TorchSharp + local PostgreSQL
+#   scripts/bootstrap.sh            # libstdc++ for TorchSharp + a plot font + local PostgreSQL
 #
 # Environment (all optional):
 #   FUSEDREAM_PG_USER      role to create            (default fusedream)
@@ -80,6 +80,16 @@ PIN
   else
     die "libstdc++ lacks GLIBCXX_3.4.32, which TorchSharp 0.107 needs (GCC 13 or newer). Use Debian 13 / Ubuntu 24.04, or install a libstdc++6 from GCC 13+ and run again"
   fi
+fi
+
+# --- A font for plots ----------------------------------------------------------------------
+# `bench quality` draws its plot with ScottPlot, whose SkiaSharp build (no fontconfig) reads
+# font files from /usr/share/fonts; a slim Debian has none, and the labels would not render.
+if ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; then
+  say "DejaVu fonts for plots: ok"
+else
+  say "installing DejaVu fonts (plot labels)"
+  apt_install fonts-dejavu-core
 fi
 
 # --- PostgreSQL ---------------------------------------------------------------------------
