@@ -60,8 +60,8 @@ public sealed record GenerationOptions
     /// <summary>How the softmax weights start (<see cref="LatentInit"/>): <c>paper</c> (N(0, 1), the original's) or <c>best</c> (near the best basis sample; the default, measured better per step).</summary>
     public string Init { get; init; } = LatentInit.Best;
 
-    /// <summary>Return the best latent measured every <see cref="ScoreEvery"/> steps rather than the last step's (paper: off).</summary>
-    public bool KeepBest { get; init; } = true;
+    /// <summary>Return the best latent measured every <see cref="ScoreEvery"/> steps rather than the last step's (off, as in the paper: it has not measured better).</summary>
+    public bool KeepBest { get; init; }
 
     /// <summary>End the optimisation after this many measurements in a row without an improvement above <see cref="MinImprovement"/> (0: run every step, the paper's).</summary>
     [Range(0, 1000)]

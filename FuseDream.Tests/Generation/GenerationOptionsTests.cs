@@ -24,7 +24,7 @@ public sealed class GenerationOptionsTests
         {
             BasisIterations = 2, SamplesPerIteration = 3, TopK = 4, Steps = 5, Augmentations = 6, LearningRate = 0.5,
             LatentNoise = false, OptimizeY = false, ScoreEvery = 8, FinalAugmentations = 9,
-            Init = LatentInit.Paper, KeepBest = false, Patience = 7, MinImprovement = 0.25,
+            Init = LatentInit.Paper, KeepBest = true, Patience = 7, MinImprovement = 0.25,
         };
         var options = new GenerationOptions().With(overrides);
 
