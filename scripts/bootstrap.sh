@@ -2,7 +2,7 @@
 # Prepares this machine to build, run and test FuseDream. Idempotent and non-interactive:
 # a second run changes nothing and says that everything is in place.
 #
-#   scripts/bootstrap.sh            # libstdc++ for TorchSharp + local PostgreSQL + s3rver and Chromium for the tests
+#   scripts/bootstrap.sh            # libstdc++ for TorchSharp + local PostgreSQL + a plot font + s3rver and Chromium for the tests
 #
 # On Debian 12 this takes libstdc++6 from Debian 13 (trixie), and with it Debian 13's libc6,
 # dpkg and base-files (and GCC 14's runtime libraries, zstd, locales): the machine then
@@ -92,6 +92,17 @@ PIN
   else
     die "libstdc++ lacks GLIBCXX_3.4.32, which TorchSharp 0.107 needs (GCC 13 or newer). Use Debian 13 / Ubuntu 24.04, or install a libstdc++6 from GCC 13+ and run again"
   fi
+fi
+
+# --- A font for plots ----------------------------------------------------------------------
+# The score plots (the API's trace.png, generate's .trace.png, bench quality) are drawn with
+# ScottPlot, whose SkiaSharp build (no fontconfig) reads font files from /usr/share/fonts; a
+# slim Debian has none, and the labels would not render.
+if ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1; then
+  say "DejaVu fonts for plots: ok"
+else
+  say "installing DejaVu fonts (plot labels)"
+  apt_install fonts-dejavu-core
 fi
 
 # --- Chromium for the web page's browser tests ------------------------------------------------

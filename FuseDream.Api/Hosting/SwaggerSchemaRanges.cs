@@ -35,6 +35,8 @@ public sealed class SwaggerSchemaRanges : ISchemaFilter
         if (context.Type == typeof(GenerationOverrides))
         {
             concrete.Example = new JsonObject { ["steps"] = 100, ["augmentations"] = 16, ["topK"] = 5 };
+            if (concrete.Properties.TryGetValue("init", out var init) && init is OpenApiSchema i)
+                i.Enum = [.. LatentInit.All.Select(x => (JsonNode)JsonValue.Create(x))];
         }
         else if (context.Type == typeof(CreateGenerationRequest))
         {

@@ -152,31 +152,49 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 basisAugClip = MeasureLatents(generator, scorer, basis.Z.narrow(0, 0, 1), basis.Y.narrow(0, 0, 1), options.FinalAugmentations, measureRandom);
 
             optimizer = new LatentOptimizer(generator, scorer, basis.Z, basis.Y, LatentOptimizerSettings.From(options), random, _device);
+            using var best = new BestLatent();
+            var flat = new FlatStopRule(options.Patience, options.MinImprovement);
             var trace = new List<TracePoint>(options.Steps);
+            var stepsRun = 0;
+            var stopReason = StopReasons.Steps;
             for (var step = 1; step <= options.Steps; step++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var loss = optimizer.Step();
+                stepsRun = step;
                 double? measured = null;
                 if (options.ScoreEvery > 0 && step % options.ScoreEvery == 0)
                 {
                     var (z, y) = optimizer.Combine();
                     using (z)
                     using (y)
-                        measured = MeasureLatents(generator, scorer, z, y, options.Augmentations, measureRandom);
+                    using (var draws = MeasurementDraws(request.Seed, step))
+                    {
+                        measured = MeasureLatents(generator, scorer, z, y, options.Augmentations, draws);
+                        if (options.KeepBest) best.Offer(step, measured.Value, z, y);
+                    }
                 }
                 trace.Add(new TracePoint(step, loss, measured));
-                reporter.Report(GenerationPhase.Optimizing, step, options.Steps, measured ?? -loss);
+                var stop = measured is { } score && flat.Add(score);
+                // Stopping early completes the phase at this step, so its progress and ETA stay true.
+                reporter.Report(GenerationPhase.Optimizing, step, stop ? step : options.Steps, measured ?? -loss);
                 if (onPreview is not null && PreviewSchedule.IsPreviewStep(options, step))
                 {
                     var png = RenderCurrent(generator, optimizer);
                     await onPreview(new GenerationPreview(step, png), cancellationToken).ConfigureAwait(false);
                 }
+                if (stop)
+                {
+                    stopReason = StopReasons.Flat;
+                    break;
+                }
             }
 
             cancellationToken.ThrowIfCancellationRequested();
             reporter.Report(GenerationPhase.Scoring, 0, 1, trace.LastOrDefault()?.AugClip);
-            var (finalZ, finalY) = optimizer.Result();
+            var kept = options.KeepBest ? best.Copy() : null;
+            var resultStep = kept is null ? stepsRun : best.Step!.Value;
+            var (finalZ, finalY) = kept ?? optimizer.Result();
             using (finalZ)
             using (finalY)
             using (var image = Render(generator, finalZ, finalY))
@@ -192,9 +210,12 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     AugClipScore = score,
                 };
                 var png = ProvenancePng.Encode(image, provenance);
-                reporter.Report(GenerationPhase.Finished, options.Steps, options.Steps, score);
+                reporter.Report(GenerationPhase.Finished, stepsRun, stepsRun, score);
                 return new GenerationResult(png, score, trace, request.Seed, options, ToArray(finalZ), ToArray(finalY))
                 {
+                    StepsRun = stepsRun,
+                    StopReason = stopReason,
+                    ResultStep = resultStep,
                     BasisScores = basis.Scores,
                     BasisAugClip = basisAugClip,
                     Provenance = provenance,
@@ -209,6 +230,15 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             scorer?.Dispose();
         }
     }
+
+    /// <summary>
+    /// The augmentation draws of the trace's measurement at <paramref name="step"/>: a stream of
+    /// its own per (seed, step), so two runs of one seed that differ in their options are measured
+    /// at the same step with the same augmentations (paired), and re-measuring a kept latent with
+    /// the draws of its step gives its trace score again.
+    /// </summary>
+    public static TorchRandomSource MeasurementDraws(long seed, int step) =>
+        new(TorchRandomSource.DeriveSeed(seed, 2 + (ulong)step));
 
     /// <summary>SHA-256 of the model files behind <paramref name="model"/>, by role.</summary>
     private IReadOnlyDictionary<string, string> ModelHashes(string model)

@@ -57,6 +57,20 @@ public sealed record GenerationOptions
     [Range(1, 1024)]
     public int FinalAugmentations { get; init; } = 50;
 
+    /// <summary>How the softmax weights start (<see cref="LatentInit"/>): <c>paper</c> (N(0, 1), the original's) or <c>best</c> (near the best basis sample; the default, measured better per step).</summary>
+    public string Init { get; init; } = LatentInit.Best;
+
+    /// <summary>Return the best latent measured every <see cref="ScoreEvery"/> steps rather than the last step's (off, as in the paper: it has not measured better).</summary>
+    public bool KeepBest { get; init; }
+
+    /// <summary>End the optimisation after this many measurements in a row without an improvement above <see cref="MinImprovement"/> (0: run every step, the paper's).</summary>
+    [Range(0, 1000)]
+    public int Patience { get; init; }
+
+    /// <summary>The AugCLIP gain over the best measurement so far that counts as an improvement for <see cref="Patience"/>.</summary>
+    [Range(0.0, 1.0)]
+    public double MinImprovement { get; init; } = 0.001;
+
     /// <summary>The model ids the generator understands.</summary>
     public static class Models
     {
@@ -77,6 +91,8 @@ public sealed record GenerationOptions
         public static readonly (int Min, int Max) ScoreEvery = IntRange(nameof(GenerationOptions.ScoreEvery));
         public static readonly (int Min, int Max) PreviewEvery = IntRange(nameof(GenerationOptions.PreviewEvery));
         public static readonly (int Min, int Max) FinalAugmentations = IntRange(nameof(GenerationOptions.FinalAugmentations));
+        public static readonly (int Min, int Max) Patience = IntRange(nameof(GenerationOptions.Patience));
+        public static readonly (double Min, double Max) MinImprovement = RangeOf(nameof(GenerationOptions.MinImprovement))!.Value;
 
         private static (int Min, int Max) IntRange(string property)
         {
@@ -104,6 +120,10 @@ public sealed record GenerationOptions
         OptimizeY = overrides.OptimizeY ?? OptimizeY,
         ScoreEvery = overrides.ScoreEvery ?? ScoreEvery,
         FinalAugmentations = overrides.FinalAugmentations ?? FinalAugmentations,
+        Init = overrides.Init ?? Init,
+        KeepBest = overrides.KeepBest ?? KeepBest,
+        Patience = overrides.Patience ?? Patience,
+        MinImprovement = overrides.MinImprovement ?? MinImprovement,
     };
 
     /// <summary>Every problem with these options as (field, reason); empty when valid.</summary>
@@ -124,6 +144,10 @@ public sealed record GenerationOptions
                     break;
             }
         }
+        if (!LatentInit.All.Contains(Init))
+            errors.Add(new(nameof(Init), $"unknown start '{Init}'; allowed: {string.Join(", ", LatentInit.All)}"));
+        if (Patience > 0 && ScoreEvery == 0)
+            errors.Add(new(nameof(Patience), $"needs measurements to compare: set ScoreEvery above 0, or Patience to 0 (got Patience {Patience} with ScoreEvery 0)"));
         if (TopK > (long)BasisIterations * SamplesPerIteration)
             errors.Add(new(nameof(TopK), $"cannot exceed the number of basis samples, BasisIterations × SamplesPerIteration = {(long)BasisIterations * SamplesPerIteration} (got {TopK})"));
         return errors;

@@ -36,4 +36,16 @@ public sealed record GenerationOverrides
 
     /// <summary>Augmentations used for the final AugCLIP measurement.</summary>
     public int? FinalAugmentations { get; init; }
+
+    /// <summary>How the softmax weights start: <c>paper</c> (N(0, 1), the original's) or <c>best</c> (near the best basis sample).</summary>
+    public string? Init { get; init; }
+
+    /// <summary>Return the best latent measured every scoreEvery steps rather than the last step's.</summary>
+    public bool? KeepBest { get; init; }
+
+    /// <summary>End after this many measurements in a row without an improvement above minImprovement (0: run every step).</summary>
+    public int? Patience { get; init; }
+
+    /// <summary>The AugCLIP gain that counts as an improvement for patience.</summary>
+    public double? MinImprovement { get; init; }
 }

@@ -28,6 +28,13 @@ internal static class GenerationParameters
         pairs.Add(("Learning rate", o.LearningRate.ToString("G", CultureInfo.InvariantCulture)));
         pairs.Add(("Latent noise", o.LatentNoise ? "on" : "off"));
         pairs.Add(("Optimize y", o.OptimizeY ? "on" : "off"));
+        pairs.Add(("Init", o.Init));
+        pairs.Add(("Keep best", o.KeepBest ? "on" : "off"));
+        if (o.Patience > 0)
+        {
+            pairs.Add(("Patience", Invariant(o.Patience)));
+            pairs.Add(("Min improvement", o.MinImprovement.ToString("G", CultureInfo.InvariantCulture)));
+        }
         if (provenance.AugClipScore is { } score) pairs.Add(("AugCLIP", score.ToString("0.0000", CultureInfo.InvariantCulture)));
         if (provenance.Device is { } device) pairs.Add(("Device", device));
         pairs.Add(("Version", $"FuseDream {provenance.ProgramVersion}"));

@@ -7,8 +7,8 @@ namespace FuseDream.Generation;
 /// </summary>
 public static class GenerationPresets
 {
-    /// <summary>The paper's settings: 10,000 basis samples, 1000 steps × 50 augmentations.</summary>
-    public static readonly GenerationOptions Paper = new();
+    /// <summary>The paper's settings and algorithm: 10,000 basis samples, 1000 steps × 50 augmentations, N(0, 1) softmax weights, the last step's latent.</summary>
+    public static readonly GenerationOptions Paper = new() { Init = LatentInit.Paper };
 
     /// <summary>About a fifth of the paper's cost: 2,000 basis samples, 300 steps × 32 augmentations (9,600 CLIP passes with gradients against 50,000).</summary>
     public static readonly GenerationOptions Balanced = new()

@@ -46,6 +46,25 @@ public sealed record GenerationResult(
 
     /// <summary>What is embedded in the PNG, when the pipeline produced it.</summary>
     public ImageProvenance? Provenance { get; init; }
+
+    /// <summary>Optimisation steps taken: the options' steps, or fewer when the run stopped early.</summary>
+    public int StepsRun { get; init; }
+
+    /// <summary>Why the optimisation ended (<see cref="StopReasons"/>).</summary>
+    public string StopReason { get; init; } = StopReasons.Steps;
+
+    /// <summary>The step whose latent the image is: the best measured one with KeepBest, else the last.</summary>
+    public int ResultStep { get; init; }
+}
+
+/// <summary>Why an optimisation ended.</summary>
+public static class StopReasons
+{
+    /// <summary>Every requested step ran.</summary>
+    public const string Steps = "steps";
+
+    /// <summary>The measured AugCLIP stopped improving (Patience, MinImprovement).</summary>
+    public const string Flat = "flat";
 }
 
 /// <summary>

@@ -29,8 +29,12 @@ public sealed record LatentOptimizerSettings
     /// </summary>
     public int AugmentationBatchSize { get; init; } = 50;
 
+    /// <summary>How the softmax weights start (<see cref="LatentInit"/>); the default is the original's N(0, 1).</summary>
+    public string Init { get; init; } = LatentInit.Paper;
+
     public static LatentOptimizerSettings From(GenerationOptions options) => new()
     {
+        Init = options.Init,
         LearningRate = options.LearningRate,
         LatentNoise = options.LatentNoise,
         OptimizeY = options.OptimizeY,
@@ -97,8 +101,10 @@ public sealed class LatentOptimizer : IDisposable
         using (NewDisposeScope())
         using (no_grad())
         {
-            WeightsZ = NewParameter(random.RandN([basisZ.shape[0], basisZ.shape[1]], device), true);
-            WeightsY = NewParameter(random.RandN([basisY.shape[0], basisY.shape[1]], device), true);
+            // Both strategies make the same draws, so the noise and augmentation draws that follow
+            // are the same whichever start is chosen.
+            WeightsZ = NewParameter(LatentInit.Weights(settings.Init, random.RandN([basisZ.shape[0], basisZ.shape[1]], device)), true);
+            WeightsY = NewParameter(LatentInit.Weights(settings.Init, random.RandN([basisY.shape[0], basisY.shape[1]], device)), true);
             BasisY = NewParameter(basisY.detach().to(float32).to(device).clone(), settings.OptimizeY);
             BasisZ = NewParameter(basisZ.detach().to(float32).to(device).clone(), true);
         }

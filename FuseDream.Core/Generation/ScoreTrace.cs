@@ -23,6 +23,15 @@ public sealed record ScoreTrace
 
     public double? FinalAugClip { get; init; }
 
+    /// <summary>Optimisation steps taken (fewer than the options' when it stopped early).</summary>
+    public int? StepsRun { get; init; }
+
+    /// <summary>Why the optimisation ended: <c>steps</c> (all ran) or <c>flat</c> (AugCLIP stopped improving).</summary>
+    public string? StopReason { get; init; }
+
+    /// <summary>The step whose latent is the image (the best measured one with KeepBest).</summary>
+    public int? ResultStep { get; init; }
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,

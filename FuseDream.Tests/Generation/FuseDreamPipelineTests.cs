@@ -3,6 +3,7 @@ using FuseDream.Imaging;
 using FuseDream.Text;
 using TorchSharp;
 using Xunit.Abstractions;
+using static TorchSharp.torch;
 
 namespace FuseDream.Tests.Generation;
 
@@ -154,7 +155,7 @@ public class FuseDreamPipelineTests(TinyPipeline tiny, ITestOutputHelper output)
         // final AugCLIP draws come from the measurement stream, which the steps do not touch, so
         // both images are scored on the same augmentations. The optimised image must score a
         // clearly higher AugCLIP (observed mean gain 0.027; required: no seed worse, mean 0.01).
-        var options = TinyPipeline.Options(steps: 15) with { Augmentations = 4, FinalAugmentations = 32, ScoreEvery = 0, LearningRate = 0.05 };
+        var options = TinyPipeline.Options(steps: 15) with { Augmentations = 4, FinalAugmentations = 32, ScoreEvery = 0, LearningRate = 0.05, Init = LatentInit.Paper, KeepBest = false };
         var still = options with { Steps = 0 };
         var gains = new List<double>();
         foreach (var seed in new long[] { 11, 12, 13 })
@@ -170,4 +171,90 @@ public class FuseDreamPipelineTests(TinyPipeline tiny, ITestOutputHelper output)
     }
 
     private const double MinimumGain = 0.01;
+
+    [Theory]
+    [InlineData(LatentInit.Paper)]
+    [InlineData(LatentInit.Best)]
+    public async Task EachStart_IsDeterministicForASeed(string init)
+    {
+        var options = TinyPipeline.Options(steps: 4) with { Init = init, ScoreEvery = 1 };
+        var request = new GenerationRequest("a photo of a red bird on a branch", 41, options);
+        var first = await tiny.Pipeline.RunAsync(request, null, null, CancellationToken.None);
+        var second = await tiny.Pipeline.RunAsync(request, null, null, CancellationToken.None);
+        Assert.Equal(first.Png, second.Png);
+        Assert.Equal(first.Trace, second.Trace);
+        Assert.Equal(first.ResultStep, second.ResultStep);
+
+        // The other start gives another run from the same basis.
+        var other = await tiny.Pipeline.RunAsync(request with { Options = options with { Init = init == LatentInit.Paper ? LatentInit.Best : LatentInit.Paper } }, null, null, CancellationToken.None);
+        Assert.Equal(first.BasisScores, other.BasisScores);
+        Assert.NotEqual(first.FinalZ, other.FinalZ);
+    }
+
+    [Fact]
+    public async Task KeepBest_ReturnsTheBestMeasuredLatent_WhoseRemeasuredScoreIsTheTracesBest()
+    {
+        const string prompt = "a photo of a red bird on a branch";
+        const long seed = 52;
+        var options = TinyPipeline.Options(steps: 8) with { ScoreEvery = 1, KeepBest = true, LearningRate = 0.05 };
+        var kept = await tiny.Pipeline.RunAsync(new GenerationRequest(prompt, seed, options), null, null, CancellationToken.None);
+        var last = await tiny.Pipeline.RunAsync(new GenerationRequest(prompt, seed, options with { KeepBest = false }), null, null, CancellationToken.None);
+
+        // Keeping the best does not change the optimisation, only what is returned.
+        Assert.Equal(last.Trace, kept.Trace);
+        Assert.Equal(8, last.ResultStep);
+        var best = kept.Trace.Where(p => p.AugClip is not null).MaxBy(p => p.AugClip!.Value)!;
+        Assert.Equal(best.Step, kept.ResultStep);
+
+        // The returned latent, measured again with the augmentation draws of its step, scores
+        // exactly the trace's best.
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var z = tensor(kept.FinalZ).view(1, -1);
+        var y = tensor(kept.FinalY).view(1, -1);
+        var image = tiny.Generator.Generate(z, y);
+        using var scorer = AugClipScorer.ForPrompt(tiny.Clip, prompt, CPU);
+        using var draws = FuseDreamPipeline.MeasurementDraws(seed, best.Step);
+        var remeasured = scorer.MeasureAugClip(image, options.Augmentations, draws, batchSize: 8);
+        Assert.Equal(best.AugClip!.Value, remeasured, 1e-6);
+        if (best.Step != 8) Assert.NotEqual(last.FinalZ, kept.FinalZ);
+    }
+
+    [Fact]
+    public async Task StopWhenFlat_EndsWhereTheRuleSays_WithTrueProgress_AndSaysWhy()
+    {
+        const long seed = 63;
+        // ε = 1 (no AugCLIP gain can reach it): the first measurement (step 2) sets the best, the
+        // 2nd and 3rd do not improve → patience 2 ends the run at step 6 of 10.
+        var options = TinyPipeline.Options(steps: 10) with { ScoreEvery = 2, Patience = 2, MinImprovement = 1.0, Init = LatentInit.Paper, KeepBest = false };
+        var recorder = new Recorder();
+        var result = await tiny.Pipeline.RunAsync(new GenerationRequest("a red bus", seed, options), recorder, null, CancellationToken.None);
+        Assert.Equal(StopReasons.Flat, result.StopReason);
+        Assert.Equal(6, result.StepsRun);
+        Assert.Equal(6, result.ResultStep);
+        Assert.Equal(Enumerable.Range(1, 6), result.Trace.Select(p => p.Step));
+        var optimizing = recorder.Events.Where(e => e.Phase == GenerationPhase.Optimizing).ToList();
+        Assert.Equal((6, 6), (optimizing[^1].Step, optimizing[^1].Total));
+        Assert.Equal(TimeSpan.Zero, optimizing[^1].Eta);
+        var finished = Assert.Single(recorder.Events, e => e.Phase == GenerationPhase.Finished);
+        Assert.Equal((6, 6), (finished.Step, finished.Total));
+
+        // The options are recorded in both provenance chunks.
+        var read = ProvenancePng.Read(result.Png);
+        Assert.Equal(options, read.Provenance!.Options);
+        Assert.Contains("Init: paper, Keep best: off, Patience: 2, Min improvement: 1", read.Parameters);
+
+        // On real scores: the run stops exactly where the rule, fed the unstopped run's
+        // measurements, says (stopping does not change the steps before it).
+        var full = await tiny.Pipeline.RunAsync(new GenerationRequest("a red bus", seed, options with { Steps = 12, ScoreEvery = 1, Patience = 0 }), null, null, CancellationToken.None);
+        Assert.Equal(StopReasons.Steps, full.StopReason);
+        Assert.Equal(12, full.StepsRun);
+        var measured = full.Trace.Select(p => p.AugClip!.Value).ToList();
+        var stops = FlatStopRule.StopsAt(measured, 2, 0.0005);
+        var stopped = await tiny.Pipeline.RunAsync(new GenerationRequest("a red bus", seed, options with { Steps = 12, ScoreEvery = 1, Patience = 2, MinImprovement = 0.0005 }), null, null, CancellationToken.None);
+        output.WriteLine($"measured {string.Join(", ", measured.Select(m => m.ToString("0.00000")))}; the rule stops at {stops?.ToString() ?? "none"}");
+        Assert.Equal(stops ?? 12, stopped.StepsRun);
+        Assert.Equal(stops is null ? StopReasons.Steps : StopReasons.Flat, stopped.StopReason);
+        Assert.Equal(full.Trace.Take(stopped.StepsRun), stopped.Trace);
+    }
 }

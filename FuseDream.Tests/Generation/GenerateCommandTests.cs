@@ -76,6 +76,18 @@ public sealed class GenerateCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData("--init", "blur", "Init: unknown start 'blur'; allowed: paper, best")]
+    [InlineData("--patience", "-1", "Patience: must be between 0 and 1000 (got -1)")]
+    [InlineData("--min-improvement", "2", "MinImprovement: must be between 0 and 1 (got 2)")]
+    public async Task InvalidQualityOption_NamesTheField_BeforeTheModelsLoad(string option, string value, string message)
+    {
+        var run = await Worker(["generate", "a cat", "--clip", Clip, "--biggan", BigGan, "--out", _dir, .. TinyOptions, option, value]);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains(message, run.StdErr);
+        Assert.DoesNotContain("Loading", run.StdErr);
+    }
+
+    [Theory]
     [InlineData("--device", "tpu", "--device: Device: 'tpu' is not a device")]
     [InlineData("--basis-batch", "0", "--basis-batch must be at least 1 (got 0)")]
     public async Task BadRunSetting_IsRejectedBeforeTheModelsLoad(string option, string value, string message)

@@ -24,6 +24,7 @@ public sealed class GenerationOptionsTests
         {
             BasisIterations = 2, SamplesPerIteration = 3, TopK = 4, Steps = 5, Augmentations = 6, LearningRate = 0.5,
             LatentNoise = false, OptimizeY = false, ScoreEvery = 8, FinalAugmentations = 9,
+            Init = LatentInit.Paper, KeepBest = true, Patience = 7, MinImprovement = 0.25,
         };
         var options = new GenerationOptions().With(overrides);
 
@@ -52,12 +53,46 @@ public sealed class GenerationOptionsTests
     }
 
     [Fact]
-    public void EveryOverride_HasARangeOrIsAFlag()
+    public void EveryOverride_HasARangeOrIsAFlagOrAChoice()
     {
-        foreach (var property in typeof(GenerationOverrides).GetProperties())
+        // The one choice among the overrides: the start strategy, checked against LatentInit.All.
+        foreach (var property in typeof(GenerationOverrides).GetProperties().Where(p => p.Name != nameof(GenerationOverrides.Init)))
         {
             var type = Nullable.GetUnderlyingType(property.PropertyType);
             Assert.True(type == typeof(bool) || GenerationOptions.RangeOf(property.Name) is not null, $"{property.Name} has no range");
         }
+        Assert.Equal(typeof(string), typeof(GenerationOverrides).GetProperty(nameof(GenerationOverrides.Init))!.PropertyType);
+    }
+
+    [Fact]
+    public void QualityOptions_AreValidated_NamingTheField()
+    {
+        var errors = new GenerationOptions { Init = "blur", Patience = 1001, MinImprovement = -0.5 }.Validate();
+        Assert.Equal(
+            [
+                new OptionError("Patience", "must be between 0 and 1000 (got 1001)"),
+                new OptionError("MinImprovement", "must be between 0 and 1 (got -0.5)"),
+                new OptionError("Init", "unknown start 'blur'; allowed: paper, best"),
+            ],
+            errors);
+
+        var blind = new GenerationOptions { Patience = 3, ScoreEvery = 0 }.Validate();
+        var error = Assert.Single(blind);
+        Assert.Equal("Patience", error.Field);
+        Assert.Contains("set ScoreEvery above 0", error.Reason);
+        Assert.Empty(new GenerationOptions { Patience = 3, ScoreEvery = 5 }.Validate());
+    }
+
+    [Fact]
+    public void PaperPreset_IsThePapersAlgorithm_AndTheDefaultsAreTheMeasuredOnes()
+    {
+        Assert.Equal(LatentInit.Paper, GenerationPresets.Paper.Init);
+        Assert.False(GenerationPresets.Paper.KeepBest);
+        Assert.Equal(0, GenerationPresets.Paper.Patience);
+        // The paper preset differs from the defaults only in these choices.
+        Assert.Equal(GenerationPresets.Paper, new GenerationOptions() with { Init = LatentInit.Paper, KeepBest = false });
+        Assert.Equal(LatentInit.Best, new GenerationOptions().Init);
+        Assert.Equal(LatentInit.Best, GenerationPresets.Balanced.Init);
+        Assert.Equal(LatentInit.Best, GenerationPresets.Fast.Init);
     }
 }

@@ -14,6 +14,7 @@ public static class BenchCommand
         command.Subcommands.Add(BigGanBenchmarkCommand.Create());
         command.Subcommands.Add(PipelineBenchmark.Create());
         command.Subcommands.Add(MemoryBenchmark.Create());
+        command.Subcommands.Add(QualityBenchmark.Create());
         return command;
     }
 }

@@ -97,10 +97,15 @@ public static class GenerateCommand
                     BasisAugClip = result.BasisAugClip,
                     Points = result.Trace,
                     FinalAugClip = result.AugClipScore,
+                    StepsRun = result.StepsRun,
+                    StopReason = result.StopReason,
+                    ResultStep = result.ResultStep,
                 };
                 await File.WriteAllTextAsync(paths.Trace, trace.ToJson(), cancellationToken);
                 await File.WriteAllBytesAsync(paths.TracePlot, FuseDream.Imaging.TracePlot.Render(result.Trace, text), cancellationToken);
-                Console.WriteLine($"AugCLIP score: {result.AugClipScore.ToString("0.0000", CultureInfo.InvariantCulture)}");
+                if (result.StopReason == StopReasons.Flat)
+                    Console.WriteLine($"Stopped after {result.StepsRun} of {options.Steps} steps: AugCLIP did not improve by more than {options.MinImprovement.ToString("G", CultureInfo.InvariantCulture)} over {options.Patience} measurements.");
+                Console.WriteLine($"AugCLIP score: {result.AugClipScore.ToString("0.0000", CultureInfo.InvariantCulture)} (latent of step {result.ResultStep})");
                 Console.WriteLine($"Image: {paths.Image}");
                 Console.WriteLine($"Trace: {paths.Trace}");
                 Console.WriteLine($"Trace plot: {paths.TracePlot}");

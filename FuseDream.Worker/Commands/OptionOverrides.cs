@@ -19,9 +19,14 @@ internal sealed class OptionOverrides
     private readonly Option<int?> _previewEvery = new("--preview-every") { Description = Range("Write a preview every N steps (0: none)", GenerationOptions.Limits.PreviewEvery) };
     private readonly Option<int?> _finalAugmentations = new("--final-augmentations") { Description = Range("Augmentations of the final AugCLIP measurement", GenerationOptions.Limits.FinalAugmentations) };
 
+    private readonly Option<string?> _init = new("--init") { Description = $"How the softmax weights start: {string.Join(", ", LatentInit.All)}." };
+    private readonly Option<bool?> _keepBest = new("--keep-best") { Description = "Return the best measured latent rather than the last step's (true/false)." };
+    private readonly Option<int?> _patience = new("--patience") { Description = Range("Stop after N measurements without improvement (0: run every step)", GenerationOptions.Limits.Patience) };
+    private readonly Option<double?> _minImprovement = new("--min-improvement") { Description = $"AugCLIP gain that counts as an improvement for --patience ({GenerationOptions.Limits.MinImprovement.Min} … {GenerationOptions.Limits.MinImprovement.Max})." };
+
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, _basisIterations, _samples, _topK, _steps, _augmentations, _learningRate, _latentNoise, _optimizeY, _scoreEvery, _previewEvery, _finalAugmentations })
+        foreach (var option in new Option[] { Model, _basisIterations, _samples, _topK, _steps, _augmentations, _learningRate, _latentNoise, _optimizeY, _scoreEvery, _previewEvery, _finalAugmentations, _init, _keepBest, _patience, _minImprovement })
             command.Options.Add(option);
     }
 
@@ -37,6 +42,10 @@ internal sealed class OptionOverrides
         OptimizeY = parse.GetValue(_optimizeY),
         ScoreEvery = parse.GetValue(_scoreEvery),
         FinalAugmentations = parse.GetValue(_finalAugmentations),
+        Init = parse.GetValue(_init),
+        KeepBest = parse.GetValue(_keepBest),
+        Patience = parse.GetValue(_patience),
+        MinImprovement = parse.GetValue(_minImprovement),
     }) with
     {
         Model = parse.GetValue(Model) ?? o.Model,
