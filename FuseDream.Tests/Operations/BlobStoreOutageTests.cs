@@ -10,19 +10,7 @@ namespace FuseDream.Tests.Operations;
 /// </summary>
 public class BlobStoreOutageTests(BlobStoreOutageTests.Factory factory) : IClassFixture<BlobStoreOutageTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        public S3rverProcess S3 { get; private set; } = null!;
-
-        protected override async Task BeforeStartAsync() => S3 = await S3rverProcess.StartAsync();
-
-        protected override IEnumerable<(string Key, string Value)> ExtraSettings => S3.Settings();
-
-        protected override async Task AfterStopAsync()
-        {
-            if (S3 is not null) await S3.DisposeAsync();
-        }
-    }
+    public sealed class Factory : S3ServiceFactory;
 
     [Fact]
     public async Task StoppedS3Server_TheGenerationFails_IsNotRunAgain_AndNoImageIsServed()

@@ -14,19 +14,7 @@ namespace FuseDream.Tests.Storage;
 /// </summary>
 public sealed class S3ServiceTests(S3ServiceTests.Factory factory) : IClassFixture<S3ServiceTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        public S3rverProcess S3 { get; private set; } = null!;
-
-        protected override async Task BeforeStartAsync() => S3 = await S3rverProcess.StartAsync();
-
-        protected override IEnumerable<(string Key, string Value)> ExtraSettings => S3.Settings();
-
-        protected override async Task AfterStopAsync()
-        {
-            if (S3 is not null) await S3.DisposeAsync();
-        }
-    }
+    public sealed class Factory : S3ServiceFactory;
 
     [Fact]
     public async Task Generation_IsStoredInTheBucket_AndServedWithItsETag()

@@ -135,28 +135,6 @@ public static class KeysCommand
     }
 
     /// <summary>Runs <paramref name="use"/> on the service's database (migrated first, as the API does).</summary>
-    private static async Task<int> WithKeysAsync(ParseResult parse, Func<ApiKeyStore, Task<int>> use, CancellationToken ct)
-    {
-        var builder = Host.CreateApplicationBuilder([.. parse.UnmatchedTokens]);
-        builder.Logging.ClearProviders();
-        builder.Services.AddGenerationStorage();
-        try
-        {
-            using var host = builder.Build();
-            await host.StartAsync(ct);
-            try
-            {
-                return await use(host.Services.GetRequiredService<ApiKeyStore>());
-            }
-            finally
-            {
-                await host.StopAsync(CancellationToken.None);
-            }
-        }
-        catch (Exception ex) when (ex is Microsoft.Extensions.Options.OptionsValidationException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
-        {
-            parse.InvocationConfiguration.Error.WriteLine($"error: the service's database is not usable: {ex.Message}");
-            return QueueCommands.Unavailable;
-        }
-    }
+    private static Task<int> WithKeysAsync(ParseResult parse, Func<ApiKeyStore, Task<int>> use, CancellationToken ct) =>
+        DatabaseCommandHost.RunAsync(Host.CreateApplicationBuilder([.. parse.UnmatchedTokens]), parse, use, ct);
 }

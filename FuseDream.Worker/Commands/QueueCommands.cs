@@ -121,29 +121,8 @@ public static class QueueCommands
     private static HostApplicationBuilder CreateBuilder(ParseResult parse) => Host.CreateApplicationBuilder([.. parse.UnmatchedTokens]);
 
     /// <summary>Runs <paramref name="use"/> against the service's database (migrated first, as the API and the workers do).</summary>
-    private static async Task<int> WithServiceAsync(HostApplicationBuilder builder, ParseResult parse, Func<GenerationService, TextWriter, Task<int>> use, CancellationToken ct)
-    {
-        builder.Logging.ClearProviders();
-        builder.Services.AddGenerationStorage();
-        try
-        {
-            using var host = builder.Build();
-            await host.StartAsync(ct);
-            try
-            {
-                return await use(host.Services.GetRequiredService<GenerationService>(), parse.InvocationConfiguration.Output);
-            }
-            finally
-            {
-                await host.StopAsync(CancellationToken.None);
-            }
-        }
-        catch (Exception ex) when (ex is Microsoft.Extensions.Options.OptionsValidationException or Npgsql.NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
-        {
-            parse.InvocationConfiguration.Error.WriteLine($"error: the service's database is not usable: {ex.Message}");
-            return Unavailable;
-        }
-    }
+    private static Task<int> WithServiceAsync(HostApplicationBuilder builder, ParseResult parse, Func<GenerationService, TextWriter, Task<int>> use, CancellationToken ct) =>
+        DatabaseCommandHost.RunAsync<GenerationService>(builder, parse, service => use(service, parse.InvocationConfiguration.Output), ct);
 
     private static string Describe(GenerationDetails details, bool replayed) => JsonSerializer.Serialize(new
     {
