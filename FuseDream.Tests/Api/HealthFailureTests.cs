@@ -22,8 +22,7 @@ public class HealthFailureTests(HealthFailureTests.Factory factory) : IClassFixt
         await using (var admin = new NpgsqlConnection(TestDatabase.ConnectionString))
         {
             await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"drop database \"{database.Database}\" with (force)", admin);
-            await drop.ExecuteNonQueryAsync();
+            await TestDatabase.DropAsync(admin, database.Database!);
             await using var gone = new NpgsqlCommand("select count(*) from pg_database where datname = @name", admin);
             gone.Parameters.AddWithValue("name", database.Database!);
             Assert.Equal(0L, (long)(await gone.ExecuteScalarAsync())!);

@@ -28,11 +28,33 @@ public static class TestDatabase
         await using (var admin = new NpgsqlConnection(ConnectionString))
         {
             await admin.OpenAsync();
-            await using var drop = new NpgsqlCommand($"drop database if exists \"{database}\" with (force)", admin);
-            await drop.ExecuteNonQueryAsync();
+            await DropAsync(admin, database, ifExists: true);
             await using var create = new NpgsqlCommand($"create database \"{database}\"", admin);
             await create.ExecuteNonQueryAsync();
         }
         return new NpgsqlConnectionStringBuilder(ConnectionString) { Database = database, Pooling = true }.ConnectionString;
+    }
+
+    /// <summary>
+    /// Drops a database, ending its sessions. An autovacuum worker busy in it has no role that an
+    /// unprivileged owner may signal, so PostgreSQL refuses the forced drop with 42501 (or 55006
+    /// while such a session lingers) until the worker is done; the drop is retried for up to 30 s.
+    /// </summary>
+    public static async Task DropAsync(NpgsqlConnection admin, string database, bool ifExists = false)
+    {
+        var sql = $"drop database {(ifExists ? "if exists " : "")}\"{database}\" with (force)";
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var drop = new NpgsqlCommand(sql, admin);
+                await drop.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState is "42501" or "55006" && attempt < 60)
+            {
+                await Task.Delay(500);
+            }
+        }
     }
 }
