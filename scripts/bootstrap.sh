@@ -135,14 +135,16 @@ if pg_lsclusters -h | awk -v v="$PG_VER" -v n="$PG_NAME" '$1==v && $2==n {print 
   say "PostgreSQL $PG_VER/$PG_NAME is running on port $PG_PORT"
 else
   say "starting PostgreSQL $PG_VER/$PG_NAME on port $PG_PORT"
-  $SUDO pg_ctlcluster "$PG_VER" "$PG_NAME" start
+  # After an unclean stop PostgreSQL first syncs its whole data directory, which can take
+  # longer than pg_ctl's default 60 s wait: allow up to 10 minutes, then check it answers.
+  $SUDO pg_ctlcluster "$PG_VER" "$PG_NAME" start -- -t 600
   changed=1
 fi
 
 psql_admin() { (cd /tmp && $SUDO -u postgres psql -p "$PG_PORT" -v ON_ERROR_STOP=1 -qtAX "$@") ; }
 if [ -z "$SUDO" ]; then psql_admin() { (cd /tmp && runuser -u postgres -- psql -p "$PG_PORT" -v ON_ERROR_STOP=1 -qtAX "$@"); }; fi
 
-for _ in $(seq 1 30); do psql_admin -c 'select 1' >/dev/null 2>&1 && break; sleep 1; done
+for _ in $(seq 1 120); do psql_admin -c 'select 1' >/dev/null 2>&1 && break; sleep 1; done
 psql_admin -c 'select 1' >/dev/null || die "PostgreSQL does not accept connections on port $PG_PORT"
 
 if [ "$(psql_admin -c "select 1 from pg_roles where rolname = '$PG_USER'")" != 1 ]; then

@@ -28,11 +28,48 @@ public static class TestDatabase
         await using (var admin = new NpgsqlConnection(ConnectionString))
         {
             await admin.OpenAsync();
+            await SweepAsync(admin);
             await DropAsync(admin, database, ifExists: true);
             await using var create = new NpgsqlCommand($"create database \"{database}\"", admin);
             await create.ExecuteNonQueryAsync();
+            await using var comment = new NpgsqlCommand($"comment on database \"{database}\" is '{AppContext.BaseDirectory.Replace("'", "''")}'", admin);
+            await comment.ExecuteNonQueryAsync();
         }
         return new NpgsqlConnectionStringBuilder(ConnectionString) { Database = database, Pooling = true }.ConnectionString;
+    }
+
+    private static readonly SemaphoreSlim SweepOnce = new(1, 1);
+    private static bool swept;
+
+    /// <summary>
+    /// Once per test process, drops the databases of checkouts that no longer exist (each database
+    /// carries its checkout's build directory as its comment), so that runs from many checkouts
+    /// do not pile databases up on the shared server: hundreds of them made its start-up after an
+    /// unclean stop outlast pg_ctl's wait. A database that cannot be dropped is left for later.
+    /// </summary>
+    private static async Task SweepAsync(NpgsqlConnection admin)
+    {
+        await SweepOnce.WaitAsync();
+        try
+        {
+            if (swept) return;
+            swept = true;
+            var stale = new List<string>();
+            await using (var list = new NpgsqlCommand(
+                @"select datname, shobj_description(oid, 'pg_database') from pg_database where datname like 'fdt\_%'", admin))
+            await using (var reader = await list.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                    if (!reader.IsDBNull(1) && reader.GetString(1) is { Length: > 0 } home && Path.IsPathRooted(home) && !Directory.Exists(home))
+                        stale.Add(reader.GetString(0));
+            }
+            foreach (var name in stale)
+            {
+                try { await DropAsync(admin, name, ifExists: true); }
+                catch (PostgresException e) { Console.Error.WriteLine($"stale test database {name} left: {e.MessageText}"); }
+            }
+        }
+        finally { SweepOnce.Release(); }
     }
 
     /// <summary>

@@ -148,7 +148,12 @@ public class BrowserTests(BrowserTests.Factory factory) : IClassFixture<BrowserT
 
         // Readable on a phone: nothing wider than the screen.
         await page.SetViewportSizeAsync(390, 844);
-        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "the page scrolls sideways on a phone-sized screen");
+        // The plot follows the new width in a resize handler, so the layout is given time to settle.
+        const string fits = "() => document.documentElement.scrollWidth <= window.innerWidth + 1";
+        try { await page.WaitForFunctionAsync(fits, null, new() { Timeout = 10_000 }); }
+        catch (TimeoutException) { }
+        Assert.True(await page.EvaluateAsync<bool>(fits),
+            "the page scrolls sideways on a phone-sized screen: " + await page.EvaluateAsync<string>("() => document.documentElement.scrollWidth + 'px wide in a ' + window.innerWidth + 'px window'"));
         await ShotAsync(page, "8-phone");
 
         // The URL scripts/run.sh prints carries the key in its fragment: a fresh tab starts ready, and the key leaves the address bar.
