@@ -256,7 +256,8 @@ def mojibake_cases(c: Cases) -> None:
                  "\u00c3 la mode", "\u00c3 s vezes", "f\u00c3 cil", "\u00c3\u00a0", "\u00c2\u00a0", "\u00c3\u0192\u00c2\u00a9",
                  "\u00c3\u00a9\u00c3", "\u00f0\u0178\u02dc\u20ac", "\u00ed\u00a0\u00bd\u00ed\u00b8\u20ac",
                  "\u00c0\u20ac", "\u00e2\u0153\u201d No problems", "&macr;\\_(\u00e3\x83\x84)_/&macr;",
-                 "NICIODAT\u0102\u00a0", "NICIODAT\u0102\u2122", "TRANSFORMATORI\u0172\u2122"]:
+                 "NICIODAT\u0102\u00a0", "NICIODAT\u0102\u2122", "TRANSFORMATORI\u0172\u2122",
+                 "\u00c3\u00a5klagarmyndighets"]:  # left alone by 6.3.1; ftfy's later heuristic fixes it
         c.add("mojibake-rule", text)
 
 

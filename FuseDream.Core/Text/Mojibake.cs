@@ -7,7 +7,7 @@ using System.Text.Unicode;
 namespace FuseDream.Text;
 
 /// <summary>
-/// ftfy 6.3's <c>fix_encoding</c> (rspeer/python-ftfy, Apache-2.0): UTF-8 text that was decoded in
+/// ftfy 6.3.1's <c>fix_encoding</c> (rspeer/python-ftfy, Apache-2.0): UTF-8 text that was decoded in
 /// a single-byte code page ("donâ€™t" → "don’t"). Each step: text that is ASCII or does not look
 /// like mojibake (ftfy's <c>badness</c> heuristic) stays; otherwise the first code page that can
 /// encode it whole (Latin-1, ftfy's "sloppy" Windows-1252/1251/1250/1253/1254/1257, ISO-8859-2,

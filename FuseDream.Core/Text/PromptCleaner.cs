@@ -6,11 +6,12 @@ namespace FuseDream.Text;
 /// CLIP's text cleanup before BPE (openai/CLIP <c>clip/simple_tokenizer.py</c>):
 /// <c>whitespace_clean(basic_clean(text)).lower()</c>, where <c>basic_clean</c> is
 /// <c>ftfy.fix_text</c> then <c>html.unescape</c> twice then <c>strip()</c>.
-/// ftfy 6.3's <c>fix_text</c> is reproduced for the fixes a prompt can need: HTML entities,
-/// mojibake (see <see cref="Mojibake"/>), C1 controls, Latin ligatures, full-width characters,
-/// curly quotes, line breaks, lone surrogates, terminal escapes, control characters, NFC.
-/// Python's <c>str.lower</c> (full mapping: "İ" → "i̇", final sigma) and its whitespace
-/// classes are reproduced too, since they change the tokens.
+/// ftfy 6.3.1's <c>fix_text</c> is reproduced with its default configuration, every fix in its
+/// order: HTML entities, mojibake (<see cref="Mojibake"/>), C1 controls, Latin ligatures,
+/// character width, curly quotes, line breaks, lone surrogates, terminal escapes, control
+/// characters, NFC. Python's <c>str.lower</c> (<see cref="PythonCasing"/>) and whitespace classes
+/// are reproduced too, since they change the tokens. All of it is checked against cases
+/// generated from ftfy and Python by <c>scripts/generate-text-cases.py</c> (docs/clip.md).
 /// </summary>
 public static class PromptCleaner
 {
