@@ -115,8 +115,10 @@ internal static class Mojibake
             StrictWindows1252 = strict ?? throw new InvalidDataException($"{ResourceName} has no windows-1252 code page");
         }
         SloppyWindows1252 = CharmapEncodings.Single(m => m.Name == "sloppy-windows-1252");
-        Badness = new Regex(Format(BadnessPattern, classes), RegexOptions.IgnorePatternWhitespace | RegexOptions.CultureInvariant);
-        Utf8Detector = new Regex(Format(Utf8DetectorPattern, classes), RegexOptions.IgnorePatternWhitespace | RegexOptions.CultureInvariant);
+        // Compiled: the heuristic runs on every prompt that is not plain ASCII, in the API and the worker.
+        const RegexOptions options = RegexOptions.IgnorePatternWhitespace | RegexOptions.CultureInvariant | RegexOptions.Compiled;
+        Badness = new Regex(Format(BadnessPattern, classes), options);
+        Utf8Detector = new Regex(Format(Utf8DetectorPattern, classes), options);
     }
 
     private static int Cell(string s) => s == "-" ? -1 : int.Parse(s, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
