@@ -178,6 +178,8 @@ internal static class HtmlEntities
         "\uFB03" => "FFI",
         "\uFB04" => "FFL",
         "\u0149" => "\u02BCN",
+        "\u0131" => "I", // .NET's invariant casing keeps the dotless i; Python upper-cases it
+
         _ => value.ToUpperInvariant(),
     };
 

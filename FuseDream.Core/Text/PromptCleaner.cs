@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace FuseDream.Text;
@@ -7,11 +6,12 @@ namespace FuseDream.Text;
 /// CLIP's text cleanup before BPE (openai/CLIP <c>clip/simple_tokenizer.py</c>):
 /// <c>whitespace_clean(basic_clean(text)).lower()</c>, where <c>basic_clean</c> is
 /// <c>ftfy.fix_text</c> then <c>html.unescape</c> twice then <c>strip()</c>.
-/// ftfy 6.3's <c>fix_text</c> is reproduced for the fixes a prompt can need: HTML entities,
-/// mojibake (see <see cref="Mojibake"/>), C1 controls, Latin ligatures, full-width characters,
-/// curly quotes, line breaks, lone surrogates, terminal escapes, control characters, NFC.
-/// Python's <c>str.lower</c> (full mapping: "İ" → "i̇", final sigma) and its whitespace
-/// classes are reproduced too, since they change the tokens.
+/// ftfy 6.3.1's <c>fix_text</c> is reproduced with its default configuration, every fix in its
+/// order: HTML entities, mojibake (<see cref="Mojibake"/>), C1 controls, Latin ligatures,
+/// character width, curly quotes, line breaks, lone surrogates, terminal escapes, control
+/// characters, NFC. Python's <c>str.lower</c> (<see cref="PythonCasing"/>) and whitespace classes
+/// are reproduced too, since they change the tokens. All of it is checked against cases
+/// generated from ftfy and Python by <c>scripts/generate-text-cases.py</c> (docs/clip.md).
 /// </summary>
 public static class PromptCleaner
 {
@@ -100,7 +100,8 @@ public static class PromptCleaner
 
     private static readonly Dictionary<char, string> Ligatures = new()
     {
-        ['\u0132'] = "IJ", ['\u0133'] = "ij", ['\u0149'] = "\u02BCn", ['\u01C7'] = "LJ", ['\u01C8'] = "Lj", ['\u01C9'] = "lj",
+        ['\u0132'] = "IJ", ['\u0133'] = "ij", ['\u0149'] = "\u02BCn", ['\u01F1'] = "DZ", ['\u01F2'] = "Dz", ['\u01F3'] = "dz",
+        ['\u01C4'] = "D\u017D", ['\u01C5'] = "D\u017E", ['\u01C6'] = "d\u017E", ['\u01C7'] = "LJ", ['\u01C8'] = "Lj", ['\u01C9'] = "lj",
         ['\u01CA'] = "NJ", ['\u01CB'] = "Nj", ['\u01CC'] = "nj", ['\uFB00'] = "ff", ['\uFB01'] = "fi", ['\uFB02'] = "fl",
         ['\uFB03'] = "ffi", ['\uFB04'] = "ffl", ['\uFB05'] = "\u017Ft", ['\uFB06'] = "st",
     };
@@ -216,59 +217,6 @@ public static class PromptCleaner
         return sb.ToString();
     }
 
-    /// <summary>
-    /// Python's <c>str.lower</c>: the simple lower-case mapping except "İ" → "i̇" (its one
-    /// unconditional multi-character mapping) and Σ → ς at the end of a word.
-    /// </summary>
-    internal static string PythonLower(string s)
-    {
-        var sb = new StringBuilder(s.Length + 4);
-        Span<char> buffer = stackalloc char[2];
-        for (var i = 0; i < s.Length; i++)
-        {
-            var c = s[i];
-            if (c == '\u0130') sb.Append("i\u0307");
-            else if (c == '\u03A3') sb.Append(IsFinalSigma(s, i) ? '\u03C2' : '\u03C3');
-            else if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
-            {
-                var lower = Rune.ToLowerInvariant(new Rune(c, s[i + 1]));
-                sb.Append(buffer[..lower.EncodeToUtf16(buffer)]);
-                i++;
-            }
-            else sb.Append(char.ToLowerInvariant(c));
-        }
-        return sb.ToString();
-    }
-
-    // \p{cased}\p{case-ignorable}* Σ !(\p{case-ignorable}* \p{cased})
-    private static bool IsFinalSigma(string s, int index)
-    {
-        var j = index;
-        Rune before = default;
-        var found = false;
-        while (j > 0)
-        {
-            Rune.DecodeLastFromUtf16(s.AsSpan(0, j), out var r, out var n);
-            j -= n;
-            if (!IsCaseIgnorable(r)) { before = r; found = true; break; }
-        }
-        if (!found || !IsCased(before)) return false;
-        j = index + 1;
-        while (j < s.Length)
-        {
-            var r = Rune.GetRuneAt(s, j);
-            j += r.Utf16SequenceLength;
-            if (!IsCaseIgnorable(r)) return !IsCased(r);
-        }
-        return true;
-    }
-
-    private static bool IsCased(Rune r) => Rune.GetUnicodeCategory(r) is UnicodeCategory.UppercaseLetter
-        or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter;
-
-    private static bool IsCaseIgnorable(Rune r) =>
-        Rune.GetUnicodeCategory(r) is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark
-            or UnicodeCategory.Format or UnicodeCategory.ModifierLetter or UnicodeCategory.ModifierSymbol
-        || r.Value is '\'' or '.' or ':' or 0xB7 or 0x387 or 0x5F4 or 0x2018 or 0x2019 or 0x2024 or 0x2027
-            or 0xFE13 or 0xFE52 or 0xFE55 or 0xFF07 or 0xFF0E or 0xFF1A;
+    /// <summary>Python's <c>str.lower</c> (full mapping, final sigma), from Python's own tables: see <see cref="PythonCasing"/>.</summary>
+    internal static string PythonLower(string s) => PythonCasing.Lower(s);
 }
