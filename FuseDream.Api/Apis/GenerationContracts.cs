@@ -2,11 +2,18 @@ using FuseDream.Generation;
 
 namespace FuseDream.Api.Apis;
 
-/// <summary>A generation to run. Only <c>prompt</c> and <c>model</c> are required.</summary>
+/// <summary>A generation to run. Only <c>prompt</c> (or <c>prompts</c>) and <c>model</c> are required.</summary>
 public sealed record CreateGenerationRequest
 {
     /// <summary>What to draw. At most 77 CLIP tokens, start and end tokens included.</summary>
     public string? Prompt { get; init; }
+
+    /// <summary>
+    /// In place of <c>prompt</c>: 1 to 8 weighted prompts. The score is
+    /// Σ wᵢ · AugCLIP(x, textᵢ) / Σ of the positive weights; a negative weight pushes the image
+    /// away from its text. Weights between -10 and 10, not 0; at least one positive.
+    /// </summary>
+    public IReadOnlyList<PromptInput?>? Prompts { get; init; }
 
     /// <summary>The generator: <c>biggan-256</c> or <c>biggan-512</c>.</summary>
     public string? Model { get; init; }
@@ -31,6 +38,16 @@ public sealed record CreateGenerationRequest
 
     /// <summary>Which events go to <c>webhook</c>: <c>start</c>, <c>progress</c> (throttled), <c>completed</c> (omitted: completed only).</summary>
     public IReadOnlyList<string>? WebhookEvents { get; init; }
+}
+
+/// <summary>One weighted prompt of a request.</summary>
+public sealed record PromptInput
+{
+    /// <summary>The text; at most 77 CLIP tokens.</summary>
+    public string? Text { get; init; }
+
+    /// <summary>Between -10 and 10, not 0 (omitted: 1); negative: push the image away from the text.</summary>
+    public double? Weight { get; init; }
 }
 
 /// <summary>One webhook event's delivery: its attempts and the receiver's last answer.</summary>

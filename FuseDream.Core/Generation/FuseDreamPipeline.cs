@@ -141,7 +141,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         LatentOptimizer? optimizer = null;
         try
         {
-            scorer = AugClipScorer.ForPrompt(_clip, request.Prompt, _device);
+            scorer = options.Prompts is { } prompts
+                ? AugClipScorer.ForPrompts([(_clip, 1.0)], prompts, _device)
+                : AugClipScorer.ForPrompt(_clip, request.Prompt, _device);
 
             var search = new BasisSearchSettings(options.BasisIterations, options.SamplesPerIteration, options.TopK, _tuning.BasisBatchSize);
             basis = BasisSearch.Run(generator, scorer, search, random, _device,
@@ -149,7 +151,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 cancellationToken: cancellationToken);
             double basisAugClip;
             using (NewDisposeScope())
-                basisAugClip = MeasureLatents(generator, scorer, basis.Z.narrow(0, 0, 1), basis.Y.narrow(0, 0, 1), options.FinalAugmentations, measureRandom);
+                basisAugClip = MeasureLatents(generator, scorer, basis.Z.narrow(0, 0, 1), basis.Y.narrow(0, 0, 1), options.FinalAugmentations, measureRandom).Score;
 
             optimizer = new LatentOptimizer(generator, scorer, basis.Z, basis.Y, LatentOptimizerSettings.From(options), random, _device);
             using var best = new BestLatent();
@@ -163,6 +165,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 var loss = optimizer.Step();
                 stepsRun = step;
                 double? measured = null;
+                double[]? perPrompt = null;
                 if (options.ScoreEvery > 0 && step % options.ScoreEvery == 0)
                 {
                     var (z, y) = optimizer.Combine();
@@ -170,11 +173,11 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     using (y)
                     using (var draws = MeasurementDraws(request.Seed, step))
                     {
-                        measured = MeasureLatents(generator, scorer, z, y, options.Augmentations, draws);
+                        (measured, perPrompt) = MeasureLatents(generator, scorer, z, y, options.Augmentations, draws);
                         if (options.KeepBest) best.Offer(step, measured.Value, z, y);
                     }
                 }
-                trace.Add(new TracePoint(step, loss, measured));
+                trace.Add(new TracePoint(step, loss, measured) { PromptAugClip = perPrompt is null ? null : new ValueList<double>(perPrompt) });
                 var stop = measured is { } score && flat.Add(score);
                 // Stopping early completes the phase at this step, so its progress and ETA stay true.
                 reporter.Report(GenerationPhase.Optimizing, step, stop ? step : options.Steps, measured ?? -loss);
@@ -199,7 +202,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             using (finalY)
             using (var image = Render(generator, finalZ, finalY))
             {
-                var score = scorer.MeasureAugClip(image, options.FinalAugmentations, measureRandom, _tuning.MeasureBatchSize);
+                var (score, promptScores) = scorer.PromptCount > 1
+                    ? scorer.MeasurePrompts(image, options.FinalAugmentations, measureRandom, _tuning.MeasureBatchSize)
+                    : (scorer.MeasureAugClip(image, options.FinalAugmentations, measureRandom, _tuning.MeasureBatchSize), null);
                 var provenance = new ImageProvenance
                 {
                     Prompt = request.Prompt,
@@ -208,6 +213,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     ModelSha256 = ModelHashes(options.Model),
                     Device = _device.type.ToString().ToLowerInvariant(),
                     AugClipScore = score,
+                    PromptScores = promptScores,
                 };
                 var png = ProvenancePng.Encode(image, provenance);
                 reporter.Report(GenerationPhase.Finished, stepsRun, stepsRun, score);
@@ -218,6 +224,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     ResultStep = resultStep,
                     BasisScores = basis.Scores,
                     BasisAugClip = basisAugClip,
+                    PromptScores = promptScores,
                     Provenance = provenance,
                 };
             }
@@ -248,10 +255,13 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         return hashes;
     }
 
-    private double MeasureLatents(BigGanGenerator generator, AugClipScorer scorer, Tensor z, Tensor y, int count, IRandomSource random)
+    /// <summary>The score of the latents' image and, with several prompts, each prompt's (null with one).</summary>
+    private (double Score, double[]? PerPrompt) MeasureLatents(BigGanGenerator generator, AugClipScorer scorer, Tensor z, Tensor y, int count, IRandomSource random)
     {
         using var image = Render(generator, z, y);
-        return scorer.MeasureAugClip(image, count, random, _tuning.MeasureBatchSize);
+        if (scorer.PromptCount == 1) return (scorer.MeasureAugClip(image, count, random, _tuning.MeasureBatchSize), null);
+        var (score, perPrompt) = scorer.MeasurePrompts(image, count, random, _tuning.MeasureBatchSize);
+        return (score, perPrompt);
     }
 
     private static Tensor Render(BigGanGenerator generator, Tensor z, Tensor y)

@@ -71,6 +71,12 @@ public sealed record GenerationOptions
     [Range(0.0, 1.0)]
     public double MinImprovement { get; init; } = 0.001;
 
+    /// <summary>
+    /// Weighted prompts (<see cref="WeightedPrompts"/>: 1 to 8, weights in ±10 and not 0, at least
+    /// one positive) scored in place of the request's one prompt; null: the request's prompt at weight 1.
+    /// </summary>
+    public ValueList<WeightedPrompt>? Prompts { get; init; }
+
     /// <summary>The model ids the generator understands.</summary>
     public static class Models
     {
@@ -148,6 +154,8 @@ public sealed record GenerationOptions
             errors.Add(new(nameof(Init), $"unknown start '{Init}'; allowed: {string.Join(", ", LatentInit.All)}"));
         if (Patience > 0 && ScoreEvery == 0)
             errors.Add(new(nameof(Patience), $"needs measurements to compare: set ScoreEvery above 0, or Patience to 0 (got Patience {Patience} with ScoreEvery 0)"));
+        if (Prompts is not null)
+            errors.AddRange(WeightedPrompts.Validate(Prompts));
         if (TopK > (long)BasisIterations * SamplesPerIteration)
             errors.Add(new(nameof(TopK), $"cannot exceed the number of basis samples, BasisIterations × SamplesPerIteration = {(long)BasisIterations * SamplesPerIteration} (got {TopK})"));
         return errors;
