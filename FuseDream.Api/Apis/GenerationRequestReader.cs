@@ -147,7 +147,9 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
             var name = start > 0 ? ex.Message[start..ex.Message.IndexOf('\'', start)] : "?";
             var parent = path is null ? null : path.Contains('.') ? path[..path.LastIndexOf('.')] : (path == name ? null : path);
             var field = parent is null ? name : $"{parent}.{name}";
-            var known = parent == "options" ? KnownFields(typeof(GenerationOverrides)) : KnownFields(typeof(CreateGenerationRequest));
+            var known = parent == "options" ? KnownFields(typeof(GenerationOverrides))
+                : parent is not null && parent.StartsWith("prompts[", StringComparison.Ordinal) ? KnownFields(typeof(PromptInput))
+                : KnownFields(typeof(CreateGenerationRequest));
             return Error(field, $"is not a known field; known fields here: {known}");
         }
         if (path is null)
