@@ -77,6 +77,12 @@ public sealed record GenerationOptions
     /// </summary>
     public ValueList<WeightedPrompt>? Prompts { get; init; }
 
+    /// <summary>
+    /// The CLIP models that score, with relative weights (1 to 3; the score is the weighted mean
+    /// of each CLIP's); null: the worker's first CLIP alone.
+    /// </summary>
+    public ValueList<ClipWeight>? Clips { get; init; }
+
     /// <summary>The model ids the generator understands.</summary>
     public static class Models
     {
@@ -156,6 +162,8 @@ public sealed record GenerationOptions
             errors.Add(new(nameof(Patience), $"needs measurements to compare: set ScoreEvery above 0, or Patience to 0 (got Patience {Patience} with ScoreEvery 0)"));
         if (Prompts is not null)
             errors.AddRange(WeightedPrompts.Validate(Prompts));
+        if (Clips is not null)
+            errors.AddRange(ClipWeight.Validate(Clips));
         if (TopK > (long)BasisIterations * SamplesPerIteration)
             errors.Add(new(nameof(TopK), $"cannot exceed the number of basis samples, BasisIterations × SamplesPerIteration = {(long)BasisIterations * SamplesPerIteration} (got {TopK})"));
         return errors;
