@@ -78,6 +78,13 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         }
         else if (PromptRules.ShapeProblem(body.Prompt) is { } promptShape)
             Add("prompt", promptShape);
+        ValueList<ClipWeight>? clips = null;
+        if (body.Clips is { } clipInputs)
+        {
+            for (var i = 0; i < clipInputs.Count; i++)
+                if (clipInputs[i] is null) Add($"clips[{i}]", "must be an object { \"model\": …, \"weight\": … }");
+            clips = new([.. clipInputs.Select(c => new ClipWeight(c?.Model ?? "", c?.Weight ?? 1.0))]);
+        }
 
         if (string.IsNullOrWhiteSpace(body.Model))
             Add("model", $"is required: one of {string.Join(", ", GenerationOptions.Models.All)}");
@@ -90,11 +97,13 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
             Model = body.Model ?? "",
             PreviewEvery = body.PreviewEvery ?? 0,
             Prompts = weighted,
+            Clips = clips,
         }, unlimitedCost ? new GenerationLimits { MaxClipEvaluations = long.MaxValue } : limits.Value);
         foreach (var (field, reason) in requested.Problems)
         {
             if (field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
-            if (field.StartsWith(nameof(GenerationOptions.Prompts) + "[", StringComparison.Ordinal) && errors.ContainsKey(FieldOf(field)[..FieldOf(field).IndexOf(']')] + "]")) continue;
+            if ((field.StartsWith(nameof(GenerationOptions.Prompts) + "[", StringComparison.Ordinal) || field.StartsWith(nameof(GenerationOptions.Clips) + "[", StringComparison.Ordinal))
+                && errors.ContainsKey(FieldOf(field)[..FieldOf(field).IndexOf(']')] + "]")) continue;
             Add(field switch { RequestedOptions.PresetField => "preset", RequestedOptions.CostField => "options", _ => FieldOf(field) }, reason);
         }
 
@@ -128,7 +137,8 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
     /// <summary>The JSON field of a <see cref="GenerationOptions"/> property.</summary>
     public static string FieldOf(string optionsProperty) => optionsProperty switch
     {
-        _ when optionsProperty.StartsWith(nameof(GenerationOptions.Prompts), StringComparison.Ordinal) =>
+        _ when optionsProperty.StartsWith(nameof(GenerationOptions.Prompts), StringComparison.Ordinal)
+            || optionsProperty.StartsWith(nameof(GenerationOptions.Clips), StringComparison.Ordinal) =>
             string.Join('.', optionsProperty.Split('.').Select(JsonNamingPolicy.CamelCase.ConvertName)),
         nameof(GenerationOptions.Model) => "model",
         nameof(GenerationOptions.PreviewEvery) => "previewEvery",
@@ -149,6 +159,7 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
             var field = parent is null ? name : $"{parent}.{name}";
             var known = parent == "options" ? KnownFields(typeof(GenerationOverrides))
                 : parent is not null && parent.StartsWith("prompts[", StringComparison.Ordinal) ? KnownFields(typeof(PromptInput))
+                : parent is not null && parent.StartsWith("clips[", StringComparison.Ordinal) ? KnownFields(typeof(ClipInput))
                 : KnownFields(typeof(CreateGenerationRequest));
             return Error(field, $"is not a known field; known fields here: {known}");
         }

@@ -160,6 +160,10 @@ public static class GenerationsApi
             SubmitOutcome.QueueUnavailable =>
                 QueueUnavailable("Nothing was stored; try again."),
             SubmitOutcome.TooManyActive tooMany => TooManyActive(request.HttpContext.Response, tooMany),
+            SubmitOutcome.ClipsUnavailable unavailable =>
+                TypedResults.ValidationProblem(
+                    unavailable.Missing.GroupBy(m => $"clips[{m.Index}].model").ToDictionary(g => g.Key, g => g.Select(m => m.Reason).ToArray()),
+                    title: "The request is invalid."),
             SubmitOutcome.NoWorker noWorker =>
                 TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
                     title: $"No worker serves {noWorker.Model}.", detail: $"Nothing was stored: {noWorker.Reason}"),

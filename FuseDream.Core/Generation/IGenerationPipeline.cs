@@ -90,6 +90,9 @@ public interface IGenerationPipeline
     /// <summary>Model ids this pipeline can run (e.g. <c>biggan-256</c>).</summary>
     IReadOnlyList<string> Models { get; }
 
+    /// <summary>CLIP model ids a request may name in <see cref="GenerationOptions.Clips"/>, the default first (none: only the default, unnamed).</summary>
+    IReadOnlyList<string> Clips => [];
+
     Task<GenerationResult> RunAsync(
         GenerationRequest request,
         IProgress<GenerationProgress>? progress,

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using FuseDream.Generation;
 using FuseDream.Imaging;
 using FuseDream.Tests.Support;
@@ -49,6 +50,45 @@ public class FixtureModelServiceTests(FixtureModelServiceTests.Factory factory) 
 
         var trace = await client.GetJsonAsync($"/v1/generations/{created.Id()}/trace");
         Assert.Equal([1, 2], trace.GetProperty("points").EnumerateArray().Select(p => p.GetProperty("step").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Clips_AreListed_AnEnsembleOfLoadedOnesRuns_AndAnUnloadedOneIs400AtSubmit()
+    {
+        using var client = factory.CreateClient();
+        string tinyClip;
+        using (var clip = FuseDream.Checkpoints.ClipCheckpoint.Load(Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt")))
+            tinyClip = FuseDream.Clip.ClipModelIds.Of(clip.Config);
+        var models = await client.GetJsonAsync("/v1/models");
+        Assert.Equal([tinyClip], models.GetProperty("clips").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+        Assert.All(models.GetProperty("workers").EnumerateArray(), w => Assert.Equal([tinyClip], w.GetProperty("clips").EnumerateArray().Select(c => c.GetString())));
+
+        var before = await factory.Probe.MarkAsync();
+        using var refused = await client.PostAsync("/v1/generations", JsonContent.Create(new
+        {
+            prompt = "a tiny red fox",
+            model = "biggan-256",
+            clips = new object[] { new { model = tinyClip, weight = 1.0 }, new { model = "clip-vit-l-14", weight = 1.0 } },
+        }));
+        var problem = await refused.Content.ReadAsStringAsync();
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
+        var reason = System.Text.Json.JsonDocument.Parse(problem).RootElement.GetProperty("errors").GetProperty("clips[1].model")[0].GetString();
+        Assert.Contains($"no live worker serving biggan-256 has CLIP 'clip-vit-l-14'; the CLIPs they have: {tinyClip}", reason);
+        Assert.Equal((0L, 0L), await factory.Probe.AddedSinceAsync(before));
+
+        var created = await client.PostAsync(new
+        {
+            prompt = "a tiny red fox",
+            model = "biggan-256",
+            seed = 13,
+            preset = "fast",
+            clips = new object[] { new { model = tinyClip, weight = 2.0 } },
+            options = new { basisIterations = 1, samplesPerIteration = 2, topK = 1, steps = 1, augmentations = 1, scoreEvery = 1, finalAugmentations = 1 },
+        });
+        var done = await client.WaitAsync(created.Id(), timeout: TimeSpan.FromMinutes(3));
+        Assert.True(done.Status() == "succeeded", done.ToString());
+        var clips = done.GetProperty("options").GetProperty("clips").EnumerateArray().Single();
+        Assert.Equal((tinyClip, 2.0), (clips.GetProperty("model").GetString(), clips.GetProperty("weight").GetDouble()));
     }
 
     [Fact]

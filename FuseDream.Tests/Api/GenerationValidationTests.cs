@@ -49,6 +49,11 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         { """{"model":"biggan-256","prompts":"a dog"}""", "prompts", "must be a JSON array" },
         { """{"model":"biggan-256","prompts":[{"text":"a dog","colour":"red"}]}""", "prompts[0].colour", "known fields here: text, weight" },
         { $$"""{"model":"biggan-256","prompts":[{"text":"a dog"},{"text":"{{LongPrompt}}","weight":-1}]}""", "prompts[1].text", "82 CLIP tokens" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[]}""", "clips", "1 to 3 CLIP models" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[{"model":"clip-vit-b-32","weight":0}]}""", "clips[0].weight", "above 0" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[{"weight":1}]}""", "clips[0].model", "required" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[{"model":"clip-vit-b-32"},{"model":"clip-vit-b-32"}]}""", "clips[1].model", "twice" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[{"model":"clip-vit-b-32","size":1}]}""", "clips[0].size", "known fields here: model, weight" },
         { """{"model":"biggan-256","prompts":[{"text":"a","weight":1},{"text":"b","weight":1},{"text":"c","weight":1},{"text":"d","weight":1},{"text":"e","weight":1},{"text":"f","weight":1},{"text":"g","weight":1},{"text":"h","weight":1},{"text":"i","weight":1}]}""", "prompts", "at most 8 prompts (got 9)" },
     };
 
