@@ -152,7 +152,7 @@ public static class PipelineBenchmark
                 rows.AddRange(Measure($"{gan} + {name}", scorer, generator, device, settings, ct, basis: false));
             }
             using (var scorer = AugClipScorer.ForPrompts([.. clips.Select(c => (c.Clip, 1.0))], prompt, device))
-                rows.AddRange(Measure($"{gan} + ensemble of {string.Join(", ", names)}", scorer, generator, device, settings, ct, basis: false));
+                rows.AddRange(Measure($"{gan} + ensemble of {string.Join(", ", names.Select(n => RandomClips.ContainsKey(n) ? n : Path.GetFileName(n)))}", scorer, generator, device, settings, ct, basis: false));
             return rows;
         }
         finally
