@@ -68,7 +68,7 @@ public sealed class ModelPathsOptions
 
     private void CheckFile(List<string> errors, string key, string? path, bool required)
     {
-        var setting = $"{Section}:{key} (env {Section}__{key})";
+        var setting = $"{Section}:{key} (env {Section}__{key.Replace(":", "__", StringComparison.Ordinal)})";
         if (string.IsNullOrWhiteSpace(path))
         {
             if (required)

@@ -1,5 +1,6 @@
 using FuseDream.Generation;
 using FuseDream.Tests.Support;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace FuseDream.Tests.Generation;
@@ -9,7 +10,7 @@ namespace FuseDream.Tests.Generation;
 /// against the same sum worked out by hand from one scorer per prompt, on the fixtures' CLIP;
 /// the per-prompt measurement; and the effect of a negative prompt on whole runs.
 /// </summary>
-public class WeightedPromptTests(TinyPipeline tiny) : IClassFixture<TinyPipeline>
+public class WeightedPromptTests(TinyPipeline tiny, ITestOutputHelper output) : IClassFixture<TinyPipeline>
 {
     private static readonly WeightedPrompt[] Prompts =
     [
@@ -141,6 +142,7 @@ public class WeightedPromptTests(TinyPipeline tiny) : IClassFixture<TinyPipeline
             Assert.Equal(2, withNegative.PromptScores!.Count);
             differences.Add(NegativeScore(withNegative) - NegativeScore(without));
         }
+        output.WriteLine($"with − without, per seed: {string.Join(", ", differences.Select(d => d.ToString("0.00000")))}; mean {differences.Average():0.00000}");
         Assert.True(differences.Average() < 0,
             $"the negative prompt's AugCLIP should drop on average; differences (with − without): {string.Join(", ", differences.Select(d => d.ToString("0.00000")))}");
 

@@ -28,7 +28,7 @@ public sealed class ModelStorePathsTests : IDisposable
             ExtraClips = [Path.Combine(FixtureSets.Root, "clip", "clip_tiny_state_dict.pt"), Path.Combine(_dir.FullName, "missing.safetensors")],
         };
         var error = Assert.Single(options.Validate());
-        Assert.Contains("Models:ExtraClips:1", error);
+        Assert.Contains("Models:ExtraClips:1 (env Models__ExtraClips__1)", error);
         Assert.Contains("missing.safetensors', which does not exist", error);
     }
 
