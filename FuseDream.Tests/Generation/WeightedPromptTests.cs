@@ -132,7 +132,8 @@ public class WeightedPromptTests(TinyPipeline tiny, ITestOutputHelper output) : 
         var options = TinyPipeline.Options(steps: 6) with { LearningRate = 0.05, ScoreEvery = 0 };
         using var judge = AugClipScorer.ForPrompt(tiny.Clip, negative, CPU);
         var differences = new List<double>();
-        foreach (var seed in new long[] { 1, 2, 3, 4, 5, 6 })
+        // Each pair is deterministic on the CPU; four seeds keep the test to eight short runs.
+        foreach (var seed in new long[] { 1, 2, 3, 4 })
         {
             var without = await tiny.Pipeline.RunAsync(new GenerationRequest(positive, seed, options), null, null, CancellationToken.None);
             var withNegative = await tiny.Pipeline.RunAsync(new GenerationRequest(positive, seed, options with
