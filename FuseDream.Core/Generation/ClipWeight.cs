@@ -1,5 +1,8 @@
 namespace FuseDream.Generation;
 
+/// <summary>A request names a CLIP (<see cref="GenerationOptions.Clips"/>) the pipeline has not loaded.</summary>
+public sealed class ClipNotLoadedException(string message, string? paramName) : ArgumentException(message, paramName);
+
 /// <summary>One CLIP of an ensemble, by model id (<see cref="Clip.ClipModelIds"/>), and its weight.</summary>
 public sealed record ClipWeight(string Model, double Weight)
 {

@@ -159,7 +159,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         if (options.Clips is null) return [(_clip, 1.0)];
         return [.. options.Clips.Select((c, i) => _clips.TryGetValue(c.Model, out var clip)
             ? (clip, c.Weight)
-            : throw new ArgumentException($"Clips[{i}].Model: CLIP '{c.Model}' is not loaded by this worker; loaded: {string.Join(", ", _clips.Keys)}", nameof(options)))];
+            : throw new ClipNotLoadedException($"Clips[{i}].Model: CLIP '{c.Model}' is not loaded by this worker; loaded: {string.Join(", ", _clips.Keys)}", nameof(options)))];
     }
 
     public BigGanGenerator Generator(string model) =>

@@ -69,7 +69,7 @@ public sealed class ClipEnsembleTests : IClassFixture<TinyPipeline>, IDisposable
         Assert.Equal([ClipModelIds.Of(_tiny.Clip.Config), otherId], pipeline.Clips);
 
         var missing = TinyPipeline.Options(steps: 1) with { Clips = new([new("clip-vit-l-14", 1.0)]) };
-        var error = await Assert.ThrowsAsync<ArgumentException>(() => pipeline.RunAsync(new GenerationRequest("a red bus", 1, missing), null, null, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<ClipNotLoadedException>(() => pipeline.RunAsync(new GenerationRequest("a red bus", 1, missing), null, null, CancellationToken.None));
         Assert.Contains("Clips[0].Model: CLIP 'clip-vit-l-14' is not loaded by this worker; loaded: ", error.Message);
 
         var options = TinyPipeline.Options(steps: 1) with { Clips = new([new(otherId, 1.0), new(ClipModelIds.Of(_tiny.Clip.Config), 1.0)]) };
