@@ -2,11 +2,25 @@ using FuseDream.Generation;
 
 namespace FuseDream.Api.Apis;
 
-/// <summary>A generation to run. Only <c>prompt</c> and <c>model</c> are required.</summary>
+/// <summary>A generation to run. Only <c>prompt</c> (or <c>prompts</c>) and <c>model</c> are required.</summary>
 public sealed record CreateGenerationRequest
 {
     /// <summary>What to draw. At most 77 CLIP tokens, start and end tokens included.</summary>
     public string? Prompt { get; init; }
+
+    /// <summary>
+    /// In place of <c>prompt</c>: 1 to 8 weighted prompts. The score is
+    /// Σ wᵢ · AugCLIP(x, textᵢ) / Σ of the positive weights; a negative weight pushes the image
+    /// away from its text. Weights between -10 and 10, not 0; at least one positive.
+    /// </summary>
+    public IReadOnlyList<PromptInput?>? Prompts { get; init; }
+
+    /// <summary>
+    /// The CLIP models that score, 1 to 3, each { model, weight } (weight above 0, at most 10;
+    /// omitted: 1): the score is their weighted mean. Omitted: the worker's default CLIP. The
+    /// ids a worker has are listed by <c>/v1/models</c> under <c>clips</c>.
+    /// </summary>
+    public IReadOnlyList<ClipInput?>? Clips { get; init; }
 
     /// <summary>The generator: <c>biggan-256</c> or <c>biggan-512</c>.</summary>
     public string? Model { get; init; }
@@ -31,6 +45,26 @@ public sealed record CreateGenerationRequest
 
     /// <summary>Which events go to <c>webhook</c>: <c>start</c>, <c>progress</c> (throttled), <c>completed</c> (omitted: completed only).</summary>
     public IReadOnlyList<string>? WebhookEvents { get; init; }
+}
+
+/// <summary>One CLIP of a request's ensemble.</summary>
+public sealed record ClipInput
+{
+    /// <summary>A CLIP model id from <c>/v1/models</c>, e.g. <c>clip-vit-b-32</c>.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Relative weight, above 0 and at most 10 (omitted: 1).</summary>
+    public double? Weight { get; init; }
+}
+
+/// <summary>One weighted prompt of a request.</summary>
+public sealed record PromptInput
+{
+    /// <summary>The text; at most 77 CLIP tokens.</summary>
+    public string? Text { get; init; }
+
+    /// <summary>Between -10 and 10, not 0 (omitted: 1); negative: push the image away from the text.</summary>
+    public double? Weight { get; init; }
 }
 
 /// <summary>One webhook event's delivery: its attempts and the receiver's last answer.</summary>
@@ -102,10 +136,18 @@ public sealed record GenerationPage(IReadOnlyList<GenerationResponse> Items, str
 public sealed record TraceResponse(Guid GenerationId, double? AugClipScore, IReadOnlyList<TracePoint> Points);
 
 /// <summary>What the connected workers can run.</summary>
-public sealed record ModelsResponse(IReadOnlyList<ModelAvailability> Models, IReadOnlyList<WorkerResponse> Workers);
+public sealed record ModelsResponse(IReadOnlyList<ModelAvailability> Models, IReadOnlyList<WorkerResponse> Workers)
+{
+    /// <summary>The CLIP models live workers have loaded, which a request may name in <c>clips</c>.</summary>
+    public IReadOnlyList<ModelAvailability> Clips { get; init; } = [];
+}
 
 /// <summary>A model id, and how many worker threads (GPUs) can run it now.</summary>
 public sealed record ModelAvailability(string Id, int WorkerThreads);
 
 /// <summary>A live worker process: what it runs and since when. Not its name: that is the host's, for the logs and the heartbeat table.</summary>
-public sealed record WorkerResponse(IReadOnlyList<string> Models, int Threads, DateTimeOffset StartedAt, DateTimeOffset LastSeen);
+public sealed record WorkerResponse(IReadOnlyList<string> Models, int Threads, DateTimeOffset StartedAt, DateTimeOffset LastSeen)
+{
+    /// <summary>The CLIP models it loaded, its default first.</summary>
+    public IReadOnlyList<string> Clips { get; init; } = [];
+}

@@ -66,9 +66,25 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         }
 
         // The prompt's cheap checks first; tokenizing waits until everything else passed (below).
-        var promptShape = PromptRules.ShapeProblem(body.Prompt);
-        if (promptShape is not null)
+        // Weighted prompts are checked with the options, which carry them.
+        ValueList<WeightedPrompt>? weighted = null;
+        if (body.Prompts is { } prompts)
+        {
+            if (body.Prompt is not null)
+                Add("prompts", "give either 'prompt' (one text) or 'prompts' (weighted texts), not both");
+            for (var i = 0; i < prompts.Count; i++)
+                if (prompts[i] is null) Add($"prompts[{i}]", "must be an object { \"text\": …, \"weight\": … }");
+            weighted = new([.. prompts.Select(p => new WeightedPrompt(p?.Text ?? "", p?.Weight ?? 1.0))]);
+        }
+        else if (PromptRules.ShapeProblem(body.Prompt) is { } promptShape)
             Add("prompt", promptShape);
+        ValueList<ClipWeight>? clips = null;
+        if (body.Clips is { } clipInputs)
+        {
+            for (var i = 0; i < clipInputs.Count; i++)
+                if (clipInputs[i] is null) Add($"clips[{i}]", "must be an object { \"model\": …, \"weight\": … }");
+            clips = new([.. clipInputs.Select(c => new ClipWeight(c?.Model ?? "", c?.Weight ?? 1.0))]);
+        }
 
         if (string.IsNullOrWhiteSpace(body.Model))
             Add("model", $"is required: one of {string.Join(", ", GenerationOptions.Models.All)}");
@@ -80,10 +96,14 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         {
             Model = body.Model ?? "",
             PreviewEvery = body.PreviewEvery ?? 0,
+            Prompts = weighted,
+            Clips = clips,
         }, unlimitedCost ? new GenerationLimits { MaxClipEvaluations = long.MaxValue } : limits.Value);
         foreach (var (field, reason) in requested.Problems)
         {
             if (field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
+            if ((field.StartsWith(nameof(GenerationOptions.Prompts) + "[", StringComparison.Ordinal) || field.StartsWith(nameof(GenerationOptions.Clips) + "[", StringComparison.Ordinal))
+                && errors.ContainsKey(FieldOf(field)[..FieldOf(field).IndexOf(']')] + "]")) continue;
             Add(field switch { RequestedOptions.PresetField => "preset", RequestedOptions.CostField => "options", _ => FieldOf(field) }, reason);
         }
 
@@ -96,13 +116,18 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         }
 
         // Tokenizing is the one costly check: only a request that is otherwise valid pays for it.
-        if (errors.Count == 0 && tokenCounter.TokenProblem(body.Prompt!) is { } tokenProblem)
+        if (errors.Count == 0 && weighted is not null)
+        {
+            for (var i = 0; i < weighted.Count; i++)
+                if (tokenCounter.TokenProblem(weighted[i].Text) is { } problem) Add($"prompts[{i}].text", problem);
+        }
+        else if (errors.Count == 0 && tokenCounter.TokenProblem(body.Prompt!) is { } tokenProblem)
             Add("prompt", tokenProblem);
 
         if (errors.Count > 0)
             return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
         var hash = GenerationSubmission.HashOf(body, Json);
-        return (new ValidatedGeneration(body.Prompt!, body.Seed, requested.Preset!, requested.Options, hash)
+        return (new ValidatedGeneration(weighted is null ? body.Prompt! : WeightedPrompts.Format(weighted), body.Seed, requested.Preset!, requested.Options, hash)
         {
             Webhook = body.Webhook,
             WebhookEvents = body.Webhook is null ? [] : [.. (body.WebhookEvents ?? FuseDream.Webhooks.WebhookEvents.Default).Distinct()],
@@ -112,6 +137,9 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
     /// <summary>The JSON field of a <see cref="GenerationOptions"/> property.</summary>
     public static string FieldOf(string optionsProperty) => optionsProperty switch
     {
+        _ when optionsProperty.StartsWith(nameof(GenerationOptions.Prompts), StringComparison.Ordinal)
+            || optionsProperty.StartsWith(nameof(GenerationOptions.Clips), StringComparison.Ordinal) =>
+            string.Join('.', optionsProperty.Split('.').Select(JsonNamingPolicy.CamelCase.ConvertName)),
         nameof(GenerationOptions.Model) => "model",
         nameof(GenerationOptions.PreviewEvery) => "previewEvery",
         _ => "options." + JsonNamingPolicy.CamelCase.ConvertName(optionsProperty),
@@ -129,7 +157,10 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
             var name = start > 0 ? ex.Message[start..ex.Message.IndexOf('\'', start)] : "?";
             var parent = path is null ? null : path.Contains('.') ? path[..path.LastIndexOf('.')] : (path == name ? null : path);
             var field = parent is null ? name : $"{parent}.{name}";
-            var known = parent == "options" ? KnownFields(typeof(GenerationOverrides)) : KnownFields(typeof(CreateGenerationRequest));
+            var known = parent == "options" ? KnownFields(typeof(GenerationOverrides))
+                : parent is not null && parent.StartsWith("prompts[", StringComparison.Ordinal) ? KnownFields(typeof(PromptInput))
+                : parent is not null && parent.StartsWith("clips[", StringComparison.Ordinal) ? KnownFields(typeof(ClipInput))
+                : KnownFields(typeof(CreateGenerationRequest));
             return Error(field, $"is not a known field; known fields here: {known}");
         }
         if (path is null)
@@ -144,11 +175,18 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
     {
         var type = typeof(CreateGenerationRequest);
         PropertyInfo? property = null;
-        foreach (var part in path.Split('.'))
+        foreach (var segment in path.Split('.'))
         {
+            // prompts[0].weight: the list's element type, then its property.
+            var indexed = segment.IndexOf('[');
+            var part = indexed < 0 ? segment : segment[..indexed];
             property = type.GetProperties().FirstOrDefault(p => string.Equals(p.Name, part, StringComparison.OrdinalIgnoreCase));
             if (property is null) return "valid JSON of the documented type";
             type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (indexed >= 0 && type.IsGenericType && type.GetGenericArguments() is [var element])
+                type = Nullable.GetUnderlyingType(element) ?? element;
+            else if (indexed < 0 && type != typeof(string) && type.IsGenericType && typeof(System.Collections.IEnumerable).IsAssignableFrom(type))
+                return "a JSON array";
         }
         return type switch
         {

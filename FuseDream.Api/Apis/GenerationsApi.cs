@@ -160,6 +160,10 @@ public static class GenerationsApi
             SubmitOutcome.QueueUnavailable =>
                 QueueUnavailable("Nothing was stored; try again."),
             SubmitOutcome.TooManyActive tooMany => TooManyActive(request.HttpContext.Response, tooMany),
+            SubmitOutcome.ClipsUnavailable unavailable =>
+                TypedResults.ValidationProblem(
+                    unavailable.Missing.GroupBy(m => $"clips[{m.Index}].model").ToDictionary(g => g.Key, g => g.Select(m => m.Reason).ToArray()),
+                    title: "The request is invalid."),
             SubmitOutcome.NoWorker noWorker =>
                 TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
                     title: $"No worker serves {noWorker.Model}.", detail: $"Nothing was stored: {noWorker.Reason}"),
@@ -279,11 +283,20 @@ public static class GenerationsApi
         var points = await services.Repository.GetTraceAsync(id, cancellationToken);
         if (!WantsCsv(request)) return TypedResults.Ok(new TraceResponse(id, record.Score, points));
 
-        var csv = new StringBuilder("step,loss,aug_clip\n");
+        // With weighted prompts, one more column per prompt: its AugCLIP where the step was measured.
+        var prompts = record.Options.Prompts?.Count ?? 0;
+        var csv = new StringBuilder("step,loss,aug_clip");
+        for (var i = 1; i <= prompts; i++) csv.Append(",aug_clip_prompt_").Append(i.ToString(CultureInfo.InvariantCulture));
+        csv.Append('\n');
         foreach (var point in points)
+        {
             csv.Append(point.Step.ToString(CultureInfo.InvariantCulture)).Append(',')
                .Append(point.Loss.ToString("R", CultureInfo.InvariantCulture)).Append(',')
-               .Append(point.AugClip?.ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+               .Append(point.AugClip?.ToString("R", CultureInfo.InvariantCulture));
+            for (var i = 0; i < prompts; i++)
+                csv.Append(',').Append(point.PromptAugClip is { } scores && i < scores.Count ? scores[i].ToString("R", CultureInfo.InvariantCulture) : "");
+            csv.Append('\n');
+        }
         return TypedResults.Text(csv.ToString(), "text/csv; charset=utf-8");
     }
 

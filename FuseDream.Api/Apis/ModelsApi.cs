@@ -26,7 +26,16 @@ public static class ModelsApi
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new ModelAvailability(g.Key, g.Sum(x => x.WorkerCount)))
             .ToList();
+        var clips = workers
+            .SelectMany(w => w.Clips.Select(c => (Clip: c, w.WorkerCount)))
+            .GroupBy(x => x.Clip, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new ModelAvailability(g.Key, g.Sum(x => x.WorkerCount)))
+            .ToList();
         return TypedResults.Ok(new ModelsResponse(models,
-            [.. workers.Select(w => new WorkerResponse(w.Models, w.WorkerCount, w.StartedAt, w.LastSeen))]));
+            [.. workers.Select(w => new WorkerResponse(w.Models, w.WorkerCount, w.StartedAt, w.LastSeen) { Clips = w.Clips })])
+        {
+            Clips = clips,
+        });
     }
 }

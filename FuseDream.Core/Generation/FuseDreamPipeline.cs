@@ -20,10 +20,12 @@ namespace FuseDream.Generation;
 public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 {
     private readonly ClipModel _clip;
+    private readonly Dictionary<string, ClipModel> _clips; // by ClipModelIds.Of; _clip is the default
     private readonly Dictionary<string, BigGanGenerator> _generators;
     private readonly Device _device;
     private readonly IReadOnlyDictionary<string, string> _clipHash;
     private readonly Dictionary<string, string> _generatorHashes;
+    private readonly Dictionary<string, string> _extraClipHashes;
     private readonly PipelineTuning _tuning;
     private readonly bool _ownsModels;
 
@@ -34,13 +36,39 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     {
     }
 
+    /// <summary>
+    /// Wraps already loaded models with several CLIPs: the first is the default, every one may be
+    /// named in <see cref="GenerationOptions.Clips"/> by its <see cref="ClipModelIds"/> id. Hashes
+    /// are by role: <c>clip</c> for the first, the CLIP's id for the others, the model id for generators.
+    /// </summary>
+    public FuseDreamPipeline(IReadOnlyList<ClipModel> clips, IEnumerable<BigGanGenerator> generators, Device device,
+        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null)
+        : this(clips, generators, device, modelHashes, tuning, ownsModels: false)
+    {
+    }
+
     private FuseDreamPipeline(ClipModel clip, IEnumerable<BigGanGenerator> generators, Device device,
         IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, bool ownsModels)
+        : this([clip], generators, device, modelHashes, tuning, ownsModels)
     {
-        ArgumentNullException.ThrowIfNull(clip);
+    }
+
+    private FuseDreamPipeline(IReadOnlyList<ClipModel> clips, IEnumerable<BigGanGenerator> generators, Device device,
+        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, bool ownsModels)
+    {
+        ArgumentNullException.ThrowIfNull(clips);
         ArgumentNullException.ThrowIfNull(generators);
         ArgumentNullException.ThrowIfNull(device);
-        _clip = clip;
+        if (clips.Count == 0 || clips[0] is null) throw new ArgumentException("no CLIP model given", nameof(clips));
+        _clip = clips[0];
+        _clips = new Dictionary<string, ClipModel>(StringComparer.Ordinal);
+        foreach (var clip in clips)
+        {
+            ArgumentNullException.ThrowIfNull(clip, nameof(clips));
+            var id = ClipModelIds.Of(clip.Config);
+            if (!_clips.TryAdd(id, clip))
+                throw new ArgumentException($"two CLIP checkpoints of one shape ({id}); give each CLIP model once", nameof(clips));
+        }
         _device = device;
         _tuning = tuning ?? new PipelineTuning();
         if (_tuning.BasisBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(tuning), $"BasisBatchSize must be at least 1 (got {_tuning.BasisBatchSize})");
@@ -56,8 +84,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         if (_generators.Count == 0) throw new ArgumentException("no BigGAN generator given", nameof(generators));
         var hashes = modelHashes ?? new Dictionary<string, string>();
         _clipHash = hashes.TryGetValue("clip", out var clipHash) ? new Dictionary<string, string> { ["clip"] = clipHash } : new Dictionary<string, string>();
+        _extraClipHashes = _clips.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
         _generatorHashes = _generators.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
-        Freeze(_clip);
+        foreach (var clip in _clips.Values) Freeze(clip);
         foreach (var generator in _generators.Values) Freeze(generator);
     }
 
@@ -73,18 +102,25 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         if (settings.BigGans.Count == 0)
             throw new ArgumentException("no BigGAN checkpoint given; pass the path of biggan-256.pth or biggan-512.pth");
         RequireFile(settings.Clip.Path, "CLIP model");
+        foreach (var file in settings.ExtraClips) RequireFile(file.Path, "CLIP model");
         foreach (var file in settings.BigGans) RequireFile(file.Path, "BigGAN generator");
 
         var hashes = new Dictionary<string, string> { ["clip"] = settings.Clip.Sha256 };
-        ClipModel clip;
-        try { clip = ClipCheckpoint.Load(settings.Clip.Path, device); }
-        catch (Exception ex) when (ex is not FileNotFoundException)
-        {
-            throw new InvalidDataException($"'{settings.Clip.Path}' could not be loaded as a CLIP model: {ex.Message}", ex);
-        }
+        var clips = new List<ClipModel>();
         var generators = new List<BigGanGenerator>();
         try
         {
+            foreach (var file in (IEnumerable<ModelFile>)[settings.Clip, .. settings.ExtraClips])
+            {
+                ClipModel loaded;
+                try { loaded = ClipCheckpoint.Load(file.Path, device); }
+                catch (Exception ex) when (ex is not FileNotFoundException)
+                {
+                    throw new InvalidDataException($"'{file.Path}' could not be loaded as a CLIP model: {ex.Message}", ex);
+                }
+                clips.Add(loaded);
+                if (clips.Count > 1) hashes[ClipModelIds.Of(loaded.Config)] = file.Sha256;
+            }
             foreach (var file in settings.BigGans)
             {
                 var path = file.Path;
@@ -97,11 +133,11 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 generators.Add(generator);
                 hashes[ModelId(generator)] = file.Sha256;
             }
-            return new FuseDreamPipeline(clip, generators, device, hashes, settings.Tuning, ownsModels: true);
+            return new FuseDreamPipeline(clips, generators, device, hashes, settings.Tuning, ownsModels: true);
         }
         catch
         {
-            clip.Dispose();
+            foreach (var c in clips) c.Dispose();
             foreach (var g in generators) g.Dispose();
             throw;
         }
@@ -112,6 +148,19 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     public Device Device => _device;
 
     public ClipModel Clip => _clip;
+
+    /// <summary>The ids of the CLIPs loaded (<see cref="ClipModelIds"/>), the default first.</summary>
+    public IReadOnlyList<string> Clips => [.. _clips.Keys];
+
+    /// <summary>The CLIPs and weights that score <paramref name="options"/>: its <see cref="GenerationOptions.Clips"/>, or the default CLIP alone.</summary>
+    public IReadOnlyList<(ClipModel Clip, double Weight)> ScoringClips(GenerationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Clips is null) return [(_clip, 1.0)];
+        return [.. options.Clips.Select((c, i) => _clips.TryGetValue(c.Model, out var clip)
+            ? (clip, c.Weight)
+            : throw new ClipNotLoadedException($"Clips[{i}].Model: CLIP '{c.Model}' is not loaded by this worker; loaded: {string.Join(", ", _clips.Keys)}", nameof(options)))];
+    }
 
     public BigGanGenerator Generator(string model) =>
         _generators.TryGetValue(model, out var generator)
@@ -130,6 +179,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         if (string.IsNullOrWhiteSpace(request.Prompt))
             throw new ArgumentException("Prompt: empty; give a text describing the image", nameof(request));
         var generator = Generator(options.Model);
+        ScoringClips(options); // an unknown CLIP fails here, before any work
         cancellationToken.ThrowIfCancellationRequested();
 
         var reporter = new ProgressReporter(progress);
@@ -141,7 +191,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         LatentOptimizer? optimizer = null;
         try
         {
-            scorer = AugClipScorer.ForPrompt(_clip, request.Prompt, _device);
+            scorer = options.Prompts is null && options.Clips is null
+                ? AugClipScorer.ForPrompt(_clip, request.Prompt, _device)
+                : AugClipScorer.ForPrompts(ScoringClips(options), request.ScoredPrompts, _device);
 
             var search = new BasisSearchSettings(options.BasisIterations, options.SamplesPerIteration, options.TopK, _tuning.BasisBatchSize);
             basis = BasisSearch.Run(generator, scorer, search, random, _device,
@@ -149,7 +201,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 cancellationToken: cancellationToken);
             double basisAugClip;
             using (NewDisposeScope())
-                basisAugClip = MeasureLatents(generator, scorer, basis.Z.narrow(0, 0, 1), basis.Y.narrow(0, 0, 1), options.FinalAugmentations, measureRandom);
+                basisAugClip = MeasureLatents(generator, scorer, basis.Z.narrow(0, 0, 1), basis.Y.narrow(0, 0, 1), options.FinalAugmentations, measureRandom).Score;
 
             optimizer = new LatentOptimizer(generator, scorer, basis.Z, basis.Y, LatentOptimizerSettings.From(options), random, _device);
             using var best = new BestLatent();
@@ -163,6 +215,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 var loss = optimizer.Step();
                 stepsRun = step;
                 double? measured = null;
+                double[]? perPrompt = null;
                 if (options.ScoreEvery > 0 && step % options.ScoreEvery == 0)
                 {
                     var (z, y) = optimizer.Combine();
@@ -170,11 +223,11 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     using (y)
                     using (var draws = MeasurementDraws(request.Seed, step))
                     {
-                        measured = MeasureLatents(generator, scorer, z, y, options.Augmentations, draws);
+                        (measured, perPrompt) = MeasureLatents(generator, scorer, z, y, options.Augmentations, draws);
                         if (options.KeepBest) best.Offer(step, measured.Value, z, y);
                     }
                 }
-                trace.Add(new TracePoint(step, loss, measured));
+                trace.Add(new TracePoint(step, loss, measured) { PromptAugClip = perPrompt is null ? null : new ValueList<double>(perPrompt) });
                 var stop = measured is { } score && flat.Add(score);
                 // Stopping early completes the phase at this step, so its progress and ETA stay true.
                 reporter.Report(GenerationPhase.Optimizing, step, stop ? step : options.Steps, measured ?? -loss);
@@ -199,15 +252,18 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             using (finalY)
             using (var image = Render(generator, finalZ, finalY))
             {
-                var score = scorer.MeasureAugClip(image, options.FinalAugmentations, measureRandom, _tuning.MeasureBatchSize);
+                var (score, promptScores) = scorer.PromptCount > 1
+                    ? scorer.MeasurePrompts(image, options.FinalAugmentations, measureRandom, _tuning.MeasureBatchSize)
+                    : (scorer.MeasureAugClip(image, options.FinalAugmentations, measureRandom, _tuning.MeasureBatchSize), null);
                 var provenance = new ImageProvenance
                 {
                     Prompt = request.Prompt,
                     Seed = request.Seed,
                     Options = options,
-                    ModelSha256 = ModelHashes(options.Model),
+                    ModelSha256 = ModelHashes(options),
                     Device = _device.type.ToString().ToLowerInvariant(),
                     AugClipScore = score,
+                    PromptScores = promptScores,
                 };
                 var png = ProvenancePng.Encode(image, provenance);
                 reporter.Report(GenerationPhase.Finished, stepsRun, stepsRun, score);
@@ -218,6 +274,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     ResultStep = resultStep,
                     BasisScores = basis.Scores,
                     BasisAugClip = basisAugClip,
+                    PromptScores = promptScores,
                     Provenance = provenance,
                 };
             }
@@ -240,18 +297,24 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     public static TorchRandomSource MeasurementDraws(long seed, int step) =>
         new(TorchRandomSource.DeriveSeed(seed, 2 + (ulong)step));
 
-    /// <summary>SHA-256 of the model files behind <paramref name="model"/>, by role.</summary>
-    private IReadOnlyDictionary<string, string> ModelHashes(string model)
+    /// <summary>SHA-256 of the model files behind <paramref name="options"/> (its generator and CLIPs), by role.</summary>
+    private IReadOnlyDictionary<string, string> ModelHashes(GenerationOptions options)
     {
         var hashes = new Dictionary<string, string>(_clipHash);
-        if (_generatorHashes.TryGetValue(model, out var hash)) hashes["biggan"] = hash;
+        if (_generatorHashes.TryGetValue(options.Model, out var hash)) hashes["biggan"] = hash;
+        // An ensemble's other CLIPs by their ids; the default keeps its role name "clip".
+        foreach (var clip in (IEnumerable<ClipWeight>?)options.Clips ?? [])
+            if (_extraClipHashes.TryGetValue(clip.Model, out var clipHash)) hashes[clip.Model] = clipHash;
         return hashes;
     }
 
-    private double MeasureLatents(BigGanGenerator generator, AugClipScorer scorer, Tensor z, Tensor y, int count, IRandomSource random)
+    /// <summary>The score of the latents' image and, with several prompts, each prompt's (null with one).</summary>
+    private (double Score, double[]? PerPrompt) MeasureLatents(BigGanGenerator generator, AugClipScorer scorer, Tensor z, Tensor y, int count, IRandomSource random)
     {
         using var image = Render(generator, z, y);
-        return scorer.MeasureAugClip(image, count, random, _tuning.MeasureBatchSize);
+        if (scorer.PromptCount == 1) return (scorer.MeasureAugClip(image, count, random, _tuning.MeasureBatchSize), null);
+        var (score, perPrompt) = scorer.MeasurePrompts(image, count, random, _tuning.MeasureBatchSize);
+        return (score, perPrompt);
     }
 
     private static Tensor Render(BigGanGenerator generator, Tensor z, Tensor y)
@@ -295,7 +358,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     public void Dispose()
     {
         if (!_ownsModels) return;
-        _clip.Dispose();
+        foreach (var clip in _clips.Values) clip.Dispose();
         foreach (var generator in _generators.Values) generator.Dispose();
     }
 }

@@ -8,6 +8,12 @@ public sealed record FuseDreamPipelineSettings
     /// <summary>CLIP checkpoint (OpenAI TorchScript <c>.pt</c>, <c>torch.save</c> state dict or safetensors).</summary>
     public required ModelFile Clip { get; init; }
 
+    /// <summary>
+    /// Further CLIP checkpoints a request may name in <see cref="GenerationOptions.Clips"/> (each
+    /// known by <see cref="Clip.ClipModelIds"/>); <see cref="Clip"/> stays the default.
+    /// </summary>
+    public IReadOnlyList<ModelFile> ExtraClips { get; init; } = [];
+
     /// <summary>BigGAN generator checkpoints; each is offered as <c>biggan-&lt;resolution&gt;</c>.</summary>
     public required IReadOnlyList<ModelFile> BigGans { get; init; }
 

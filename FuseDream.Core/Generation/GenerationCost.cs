@@ -11,7 +11,8 @@ namespace FuseDream.Generation;
 /// <item>basis search: <c>BasisIterations × SamplesPerIteration</c>;</item>
 /// <item>optimisation: <c>Steps × Augmentations</c> (each with a backward pass);</item>
 /// <item>the score trace: <c>⌊Steps ÷ ScoreEvery⌋ × Augmentations</c> (none when ScoreEvery is 0);</item>
-/// <item>the basis's and the final image's AugCLIP: <c>2 × FinalAugmentations</c>.</item>
+/// <item>the basis's and the final image's AugCLIP: <c>2 × FinalAugmentations</c>;</item>
+/// <item>all of it once per CLIP of an ensemble (<see cref="GenerationOptions.Clips"/>); more prompts cost nothing here (their texts are encoded once).</item>
 /// </list>
 /// The paper's settings cost 61,100; every option at its maximum about 7.7 million.
 /// </summary>
@@ -25,7 +26,8 @@ public static class GenerationCost
         long steps = (long)options.Steps * options.Augmentations;
         long trace = options.ScoreEvery > 0 ? (long)(options.Steps / options.ScoreEvery) * options.Augmentations : 0;
         long measurements = 2L * options.FinalAugmentations;
-        return basis + steps + trace + measurements;
+        long clips = options.Clips?.Count is > 0 and var count ? count : 1;
+        return (basis + steps + trace + measurements) * clips;
     }
 
     /// <summary>
@@ -39,8 +41,8 @@ public static class GenerationCost
         if (cost <= limit.MaxClipEvaluations) return null;
         var c = CultureInfo.InvariantCulture;
         return string.Format(c, "costs {0:N0} CLIP image evaluations, over this service's limit of {1:N0} ({2}:{3}). "
-            + "The cost is basisIterations × samplesPerIteration + steps × augmentations + ⌊steps ÷ scoreEvery⌋ × augmentations + 2 × finalAugmentations; "
-            + "lower steps, augmentations, basisIterations or samplesPerIteration, or start from a cheaper preset (balanced: {4:N0}, fast: {5:N0})",
+            + "The cost is (basisIterations × samplesPerIteration + steps × augmentations + ⌊steps ÷ scoreEvery⌋ × augmentations + 2 × finalAugmentations) × the number of CLIPs; "
+            + "lower steps, augmentations, basisIterations or samplesPerIteration, score with fewer CLIPs, or start from a cheaper preset (balanced: {4:N0}, fast: {5:N0})",
             cost, limit.MaxClipEvaluations, GenerationLimits.Section, nameof(GenerationLimits.MaxClipEvaluations),
             Of(GenerationPresets.Balanced), Of(GenerationPresets.Fast));
     }

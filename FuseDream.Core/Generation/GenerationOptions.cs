@@ -71,6 +71,18 @@ public sealed record GenerationOptions
     [Range(0.0, 1.0)]
     public double MinImprovement { get; init; } = 0.001;
 
+    /// <summary>
+    /// Weighted prompts (<see cref="WeightedPrompts"/>: 1 to 8, weights in ±10 and not 0, at least
+    /// one positive) scored in place of the request's one prompt; null: the request's prompt at weight 1.
+    /// </summary>
+    public ValueList<WeightedPrompt>? Prompts { get; init; }
+
+    /// <summary>
+    /// The CLIP models that score, with relative weights (1 to 3; the score is the weighted mean
+    /// of each CLIP's); null: the worker's first CLIP alone.
+    /// </summary>
+    public ValueList<ClipWeight>? Clips { get; init; }
+
     /// <summary>The model ids the generator understands.</summary>
     public static class Models
     {
@@ -148,6 +160,10 @@ public sealed record GenerationOptions
             errors.Add(new(nameof(Init), $"unknown start '{Init}'; allowed: {string.Join(", ", LatentInit.All)}"));
         if (Patience > 0 && ScoreEvery == 0)
             errors.Add(new(nameof(Patience), $"needs measurements to compare: set ScoreEvery above 0, or Patience to 0 (got Patience {Patience} with ScoreEvery 0)"));
+        if (Prompts is not null)
+            errors.AddRange(WeightedPrompts.Validate(Prompts));
+        if (Clips is not null)
+            errors.AddRange(ClipWeight.Validate(Clips));
         if (TopK > (long)BasisIterations * SamplesPerIteration)
             errors.Add(new(nameof(TopK), $"cannot exceed the number of basis samples, BasisIterations × SamplesPerIteration = {(long)BasisIterations * SamplesPerIteration} (got {TopK})"));
         return errors;

@@ -5,7 +5,7 @@ namespace FuseDream.Generation;
 
 /// <summary>
 /// The human-readable <c>parameters</c> text in the style AUTOMATIC1111's web UI writes: the
-/// prompt, then one line of <c>Key: value</c> pairs separated by <c>", "</c>. Tools that show
+/// prompt (weighted prompts as <c>(text:weight), …</c>, see <see cref="WeightedPrompts.Format"/>), then one line of <c>Key: value</c> pairs separated by <c>", "</c>. Tools that show
 /// A1111 metadata show it as is; the JSON chunk beside it is the exact record.
 /// </summary>
 internal static class GenerationParameters
@@ -39,7 +39,8 @@ internal static class GenerationParameters
         if (provenance.Device is { } device) pairs.Add(("Device", device));
         pairs.Add(("Version", $"FuseDream {provenance.ProgramVersion}"));
 
-        var text = new StringBuilder(provenance.Prompt);
+        // Weighted prompts in A1111's attention syntax, whatever display text the prompt holds.
+        var text = new StringBuilder(o.Prompts is { } prompts ? WeightedPrompts.Format(prompts) : provenance.Prompt);
         text.Append('\n');
         text.AppendJoin(", ", pairs.Select(p => $"{p.Item1}: {p.Item2}"));
         return text.ToString();

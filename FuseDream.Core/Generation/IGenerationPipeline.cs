@@ -1,7 +1,11 @@
 namespace FuseDream.Generation;
 
 /// <summary>What to generate: the prompt, the seed and the options.</summary>
-public sealed record GenerationRequest(string Prompt, long Seed, GenerationOptions Options);
+public sealed record GenerationRequest(string Prompt, long Seed, GenerationOptions Options)
+{
+    /// <summary>What is scored: the options' weighted prompts, or the prompt at weight 1.</summary>
+    public IReadOnlyList<WeightedPrompt> ScoredPrompts => Options?.Prompts ?? (IReadOnlyList<WeightedPrompt>)[new WeightedPrompt(Prompt, 1.0)];
+}
 
 /// <summary>Phases of one run, in order.</summary>
 public enum GenerationPhase
@@ -22,8 +26,15 @@ public sealed record GenerationProgress(
     TimeSpan Elapsed,
     TimeSpan? Eta);
 
-/// <summary>One point of the score trace: the loss of every step, AugCLIP where it was measured.</summary>
-public sealed record TracePoint(int Step, double Loss, double? AugClip);
+/// <summary>
+/// One point of the score trace: the loss of every step, AugCLIP where it was measured (the
+/// weighted score with several prompts) and, with several prompts, each prompt's AugCLIP in
+/// the options' order.
+/// </summary>
+public sealed record TracePoint(int Step, double Loss, double? AugClip)
+{
+    public ValueList<double>? PromptAugClip { get; init; }
+}
 
 /// <summary>A preview written during optimisation.</summary>
 public sealed record GenerationPreview(int Step, byte[] Png);
@@ -40,6 +51,9 @@ public sealed record GenerationResult(
 {
     /// <summary>Plain CLIP cosine of each basis sample, best first (empty when not reported).</summary>
     public IReadOnlyList<float> BasisScores { get; init; } = [];
+
+    /// <summary>With several prompts, each one's final AugCLIP in the options' order (the score is their weighted sum).</summary>
+    public IReadOnlyList<double>? PromptScores { get; init; }
 
     /// <summary>AugCLIP of the best basis sample before optimisation, when measured.</summary>
     public double? BasisAugClip { get; init; }
@@ -75,6 +89,9 @@ public interface IGenerationPipeline
 {
     /// <summary>Model ids this pipeline can run (e.g. <c>biggan-256</c>).</summary>
     IReadOnlyList<string> Models { get; }
+
+    /// <summary>CLIP model ids a request may name in <see cref="GenerationOptions.Clips"/>, the default first (none: only the default, unnamed).</summary>
+    IReadOnlyList<string> Clips => [];
 
     Task<GenerationResult> RunAsync(
         GenerationRequest request,

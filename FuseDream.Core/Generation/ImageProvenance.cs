@@ -3,7 +3,8 @@ using System.Reflection;
 namespace FuseDream.Generation;
 
 /// <summary>
-/// Everything needed to reproduce an image, embedded in its PNG: the prompt, the seed, every
+/// Everything needed to reproduce an image, embedded in its PNG: the prompt (with weighted
+/// prompts, their A1111 text; the exact list is <see cref="GenerationOptions.Prompts"/>), the seed, every
 /// option, the SHA-256 of each model file, the device kind and the program version.
 /// </summary>
 public sealed record ImageProvenance
@@ -18,8 +19,11 @@ public sealed record ImageProvenance
     /// <summary>The device kind the image was computed on (<c>cpu</c>, <c>cuda</c>): results are reproducible per device kind.</summary>
     public string? Device { get; init; }
 
-    /// <summary>The final AugCLIP score, when known.</summary>
+    /// <summary>The final AugCLIP score, when known (with several prompts, the weighted score).</summary>
     public double? AugClipScore { get; init; }
+
+    /// <summary>With several prompts (<see cref="GenerationOptions.Prompts"/>), each one's final AugCLIP, in their order.</summary>
+    public IReadOnlyList<double>? PromptScores { get; init; }
 
     public string ProgramVersion { get; init; } = CurrentProgramVersion;
 

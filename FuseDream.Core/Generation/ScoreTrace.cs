@@ -23,6 +23,9 @@ public sealed record ScoreTrace
 
     public double? FinalAugClip { get; init; }
 
+    /// <summary>With several prompts, each one's final AugCLIP in the options' order (<see cref="FinalAugClip"/> is their weighted sum).</summary>
+    public IReadOnlyList<double>? FinalPromptAugClip { get; init; }
+
     /// <summary>Optimisation steps taken (fewer than the options' when it stopped early).</summary>
     public int? StepsRun { get; init; }
 

@@ -55,6 +55,12 @@ public abstract record SubmitOutcome
     /// </summary>
     public sealed record TooManyActive(int Limit, long Active) : SubmitOutcome;
 
+    /// <summary>
+    /// The request names CLIPs (<see cref="GenerationOptions.Clips"/>) that no live worker serving its
+    /// model has loaded; nothing was stored. <paramref name="Missing"/>: the index in the list and why.
+    /// </summary>
+    public sealed record ClipsUnavailable(IReadOnlyList<(int Index, string Reason)> Missing) : SubmitOutcome;
+
     /// <summary>No live worker serves <paramref name="Model"/>; nothing was stored. <paramref name="Reason"/> says how to start one.</summary>
     public sealed record NoWorker(string Model, string Reason) : SubmitOutcome;
 }

@@ -65,6 +65,9 @@ public sealed class GenerationService
         // workers serving the model take from.
         if (await _servingWorkers.RefusalAsync(submission.Options.Model, cancellationToken) is { } reason)
             return new SubmitOutcome.NoWorker(submission.Options.Model, reason);
+        if (submission.Options.Clips is { } clips
+            && await _servingWorkers.MissingClipsAsync(submission.Options.Model, clips, cancellationToken) is { Count: > 0 } missing)
+            return new SubmitOutcome.ClipsUnavailable(missing);
         var seed = submission.Seed ?? Random.Shared.NextInt64(0, int.MaxValue);
         var row = new NewGeneration(Guid.CreateVersion7(), submission.IdempotencyKey, submission.RequestHash, submission.Prompt, seed, submission.Preset, submission.Options)
         {

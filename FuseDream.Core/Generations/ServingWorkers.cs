@@ -28,6 +28,29 @@ internal sealed class ServingWorkers(WorkerRegistry registry, IOptions<WorkerOpt
                    : $"The live workers serve: {string.Join(", ", served)}.");
     }
 
+    /// <summary>
+    /// The CLIPs of <paramref name="clips"/> that no live worker serving <paramref name="model"/> has
+    /// loaded, as (index, reason); empty when every one is served, or when no such worker is live
+    /// (then nothing is known, and a worker that lacks one fails the generation with a clear error).
+    /// </summary>
+    public async Task<IReadOnlyList<(int Index, string Reason)>> MissingClipsAsync(string model, IReadOnlyList<ClipWeight> clips, CancellationToken cancellationToken)
+    {
+        var live = (await registry.GetLiveWorkersAsync(workers.Value.HeartbeatTimeout, cancellationToken))
+            .Where(w => w.Models.Contains(model, StringComparer.Ordinal)).ToList();
+        if (live.Count == 0) return [];
+        // One worker runs a generation, so one worker must have every CLIP named.
+        if (live.Any(w => clips.All(c => w.Clips.Contains(c.Model, StringComparer.Ordinal)))) return [];
+        var loaded = live.SelectMany(w => w.Clips).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var have = loaded.Count == 0 ? "none" : string.Join(", ", loaded);
+        var missing = new List<(int, string)>();
+        for (var i = 0; i < clips.Count; i++)
+            if (!loaded.Contains(clips[i].Model, StringComparer.Ordinal))
+                missing.Add((i, $"no live worker serving {model} has CLIP '{clips[i].Model}'; the CLIPs they have: {have} (see /v1/models)"));
+        if (missing.Count == 0)
+            missing.Add((0, $"no single live worker serving {model} has all of {string.Join(", ", clips.Select(c => c.Model))}; see /v1/models"));
+        return missing;
+    }
+
     private static string SettingOf(string model) => model switch
     {
         GenerationOptions.Models.BigGan512 => "Models__BigGan512",

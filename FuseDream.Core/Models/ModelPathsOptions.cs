@@ -8,6 +8,13 @@ public sealed class ModelPathsOptions
     /// <summary>CLIP weights (OpenAI TorchScript <c>.pt</c> or a state dict). Setting <c>Models:Clip</c>.</summary>
     public string? Clip { get; set; }
 
+    /// <summary>
+    /// Further CLIP checkpoints (<c>Models:ExtraClips:0</c>, <c>:1</c>, …; env <c>Models__ExtraClips__0</c>):
+    /// loaded beside <see cref="Clip"/>, which stays the default, so that requests may name them in
+    /// <c>clips</c> for an ensemble. Each is known by its shape's id (<c>clip-vit-b-16</c>, <c>clip-vit-l-14</c>, …).
+    /// </summary>
+    public List<string> ExtraClips { get; set; } = [];
+
     /// <summary>BigGAN 256 generator state dict. Setting <c>Models:BigGan256</c>; optional if only biggan-512 is served.</summary>
     public string? BigGan256 { get; set; }
 
@@ -45,6 +52,8 @@ public sealed class ModelPathsOptions
     {
         var errors = new List<string>();
         CheckFile(errors, nameof(Clip), Clip, required: true);
+        for (var i = 0; i < ExtraClips.Count; i++)
+            CheckFile(errors, $"{nameof(ExtraClips)}:{i}", ExtraClips[i], required: true);
         CheckFile(errors, nameof(BigGan256), BigGan256, required: false);
         CheckFile(errors, nameof(BigGan512), BigGan512, required: false);
         if (DeviceSelector.CheckWorkerSetting(Device, $"{Section}:Device (env {Section}__Device)") is { } deviceError)
@@ -59,7 +68,7 @@ public sealed class ModelPathsOptions
 
     private void CheckFile(List<string> errors, string key, string? path, bool required)
     {
-        var setting = $"{Section}:{key} (env {Section}__{key})";
+        var setting = $"{Section}:{key} (env {Section}__{key.Replace(":", "__", StringComparison.Ordinal)})";
         if (string.IsNullOrWhiteSpace(path))
         {
             if (required)

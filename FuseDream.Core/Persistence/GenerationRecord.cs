@@ -60,7 +60,11 @@ internal sealed record NewGeneration(
 }
 
 /// <summary>A worker process as its latest heartbeat describes it.</summary>
-public sealed record WorkerRecord(string Name, IReadOnlyList<string> Models, int WorkerCount, DateTimeOffset StartedAt, DateTimeOffset LastSeen);
+public sealed record WorkerRecord(string Name, IReadOnlyList<string> Models, int WorkerCount, DateTimeOffset StartedAt, DateTimeOffset LastSeen)
+{
+    /// <summary>The CLIP models the worker loaded (ids of <see cref="Clip.ClipModelIds"/>), its default first.</summary>
+    public IReadOnlyList<string> Clips { get; init; } = [];
+}
 
 /// <summary>What the API shows of a generation: its row, its place in the queue (1-based, null when not queued) and its previews by step.</summary>
 public sealed record GenerationDetails(GenerationRecord Record, long? QueuePosition, IReadOnlyList<PreviewRecord> Previews)

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FuseDream.Generation;
 using Npgsql;
 using NpgsqlTypes;
@@ -139,12 +140,15 @@ public sealed class GenerationRepository(NpgsqlDataSource dataSource)
     public Task<IReadOnlyList<TracePoint>> GetTraceAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync<IReadOnlyList<TracePoint>>(dataSource, async () =>
     {
         await using var command = dataSource.CreateCommand(
-            "select step, loss, aug_clip from fusedream.generation_trace where generation_id = @id order by ordinal");
+            "select step, loss, aug_clip, prompt_aug_clip::text from fusedream.generation_trace where generation_id = @id order by ordinal");
         command.Parameters.AddWithValue("id", id);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<TracePoint>();
         while (await reader.ReadAsync(cancellationToken))
-            list.Add(new(reader.GetInt32(0), reader.GetDouble(1), reader.IsDBNull(2) ? null : reader.GetDouble(2)));
+            list.Add(new(reader.GetInt32(0), reader.GetDouble(1), reader.IsDBNull(2) ? null : reader.GetDouble(2))
+            {
+                PromptAugClip = reader.IsDBNull(3) ? null : JsonSerializer.Deserialize<ValueList<double>>(reader.GetString(3)),
+            });
         return list;
     });
 

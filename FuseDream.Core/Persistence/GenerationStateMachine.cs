@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FuseDream.Generation;
 using Npgsql;
 using NpgsqlTypes;
@@ -100,9 +101,9 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
 
         await using (var trace = new NpgsqlCommand(
             """
-            insert into fusedream.generation_trace (generation_id, ordinal, step, loss, aug_clip)
-            select @id, t.ordinal - 1, t.step, t.loss, t.aug
-            from unnest(@steps, @losses, @augs) with ordinality as t(step, loss, aug, ordinal)
+            insert into fusedream.generation_trace (generation_id, ordinal, step, loss, aug_clip, prompt_aug_clip)
+            select @id, t.ordinal - 1, t.step, t.loss, t.aug, t.prompts::jsonb
+            from unnest(@steps, @losses, @augs, @prompts) with ordinality as t(step, loss, aug, prompts, ordinal)
             """, connection, transaction))
         {
             trace.Parameters.AddWithValue("id", id);
@@ -111,6 +112,10 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
             trace.Parameters.Add(new NpgsqlParameter("augs", NpgsqlDbType.Array | NpgsqlDbType.Double)
             {
                 Value = result.Trace.Select(p => p.AugClip is { } a ? (object)a : DBNull.Value).ToArray(),
+            });
+            trace.Parameters.Add(new NpgsqlParameter("prompts", NpgsqlDbType.Array | NpgsqlDbType.Text)
+            {
+                Value = result.Trace.Select(p => p.PromptAugClip is { } scores ? (object)JsonSerializer.Serialize(scores) : DBNull.Value).ToArray(),
             });
             await trace.ExecuteNonQueryAsync(cancellationToken);
         }

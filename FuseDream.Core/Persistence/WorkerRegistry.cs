@@ -8,17 +8,22 @@ namespace FuseDream.Persistence;
 /// </summary>
 public sealed class WorkerRegistry(NpgsqlDataSource dataSource)
 {
-    public async Task HeartbeatAsync(string name, IReadOnlyList<string> models, int workerCount, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    public Task HeartbeatAsync(string name, IReadOnlyList<string> models, int workerCount, DateTimeOffset startedAt, CancellationToken cancellationToken) =>
+        HeartbeatAsync(name, models, [], workerCount, startedAt, cancellationToken);
+
+    /// <summary>A heartbeat announcing the generator models and the CLIP models (<paramref name="clips"/>) the worker loaded.</summary>
+    public async Task HeartbeatAsync(string name, IReadOnlyList<string> models, IReadOnlyList<string> clips, int workerCount, DateTimeOffset startedAt, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             """
-            insert into fusedream.workers (name, models, worker_count, started_at, last_seen)
-            values (@name, @models, @count, @started, now())
-            on conflict (name) do update set models = excluded.models, worker_count = excluded.worker_count,
+            insert into fusedream.workers (name, models, clips, worker_count, started_at, last_seen)
+            values (@name, @models, @clips, @count, @started, now())
+            on conflict (name) do update set models = excluded.models, clips = excluded.clips, worker_count = excluded.worker_count,
                 started_at = excluded.started_at, last_seen = now()
             """);
         command.Parameters.AddWithValue("name", name);
         command.Parameters.AddWithValue("models", models.ToArray());
+        command.Parameters.AddWithValue("clips", clips.ToArray());
         command.Parameters.AddWithValue("count", workerCount);
         command.Parameters.AddWithValue("started", startedAt);
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -57,13 +62,16 @@ public sealed class WorkerRegistry(NpgsqlDataSource dataSource)
         GenerationRows.ReadRetryingAsync<IReadOnlyList<WorkerRecord>>(dataSource, async () =>
     {
         await using var command = dataSource.CreateCommand(
-            "select name, models, worker_count, started_at, last_seen from fusedream.workers where last_seen > now() - @age order by name");
+            "select name, models, worker_count, started_at, last_seen, clips from fusedream.workers where last_seen > now() - @age order by name");
         command.Parameters.AddWithValue("age", maxAge);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<WorkerRecord>();
         while (await reader.ReadAsync(cancellationToken))
             list.Add(new(reader.GetString(0), reader.GetFieldValue<string[]>(1), reader.GetInt32(2),
-                reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4)));
+                reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4))
+            {
+                Clips = reader.GetFieldValue<string[]>(5),
+            });
         return list;
     });
 }

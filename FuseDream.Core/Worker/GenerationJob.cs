@@ -158,6 +158,14 @@ internal sealed class GenerationJob(
             logger.LogWarning(ex, "Generation {GenerationId} hit a transient failure; Hangfire will retry", generationId);
             throw;
         }
+        catch (ClipNotLoadedException ex)
+        {
+            // Permanent on this worker: the request names a CLIP it has not loaded (no live
+            // worker was known at submit, or the one that had it stopped). Said as such.
+            if (await states.MarkFailedAsync(generationId, FailureReasons.For(FailureReasons.ClipNotLoaded, generationId), CancellationToken.None))
+                metrics.Finish(record, GenerationStatus.Failed);
+            logger.LogError(ex, "Generation {GenerationId} failed: {Reason}", generationId, ex.Message);
+        }
         catch (Exception ex)
         {
             // Permanent: the same input would fail the same way, so record it and do not retry

@@ -13,7 +13,7 @@ namespace FuseDream.Worker;
 internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, Models.ModelStore store, ILogger<ModelPipelineFactory> logger) : IGenerationPipelineFactory
 {
     // One ModelFile per file for all worker threads, so each file is hashed (at most) once.
-    private (ModelFile Clip, ModelFile[] BigGans)? _files;
+    private (ModelFile Clip, ModelFile[] ExtraClips, ModelFile[] BigGans)? _files;
 
     public IReadOnlyList<string> Models => options.Value.ConfiguredModels;
 
@@ -25,7 +25,7 @@ internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, 
             throw new InvalidOperationException("The worker cannot load its models: " + string.Join(" ", errors));
         EnsureTorchAvailable();
         var o = options.Value;
-        _files = (new ModelFile(o.Clip!), [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => new ModelFile(p!))]);
+        _files = (new ModelFile(o.Clip!), [.. o.ExtraClips.Select(p => new ModelFile(p))], [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => new ModelFile(p!))]);
     }
 
     public IGenerationPipeline Create(int workerIndex)
@@ -34,6 +34,7 @@ internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, 
         return FuseDreamPipeline.Load(new FuseDreamPipelineSettings
         {
             Clip = files.Clip,
+            ExtraClips = files.ExtraClips,
             BigGans = files.BigGans,
             Device = DeviceSelector.ForWorker(options.Value.Device, workerIndex),
         });

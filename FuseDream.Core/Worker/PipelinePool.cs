@@ -16,6 +16,9 @@ internal sealed class PipelinePool : IAsyncDisposable
     /// <summary>Model ids every pipeline of the pool can run.</summary>
     public IReadOnlyList<string> Models { get; private set; } = [];
 
+    /// <summary>CLIP model ids every pipeline of the pool can score with.</summary>
+    public IReadOnlyList<string> Clips { get; private set; } = [];
+
     public bool IsStarted => _all.Count > 0;
 
     public void Start(IGenerationPipelineFactory factory, int count)
@@ -29,6 +32,7 @@ internal sealed class PipelinePool : IAsyncDisposable
             _free.Writer.TryWrite(pipeline);
         }
         Models = [.. _all.Select(p => (IEnumerable<string>)p.Models).Aggregate((a, b) => a.Intersect(b)).Order(StringComparer.Ordinal)];
+        Clips = [.. _all.Select(p => (IEnumerable<string>)p.Clips).Aggregate((a, b) => a.Intersect(b))];
     }
 
     /// <summary>Takes a pipeline for one job; dispose the lease to give it back.</summary>

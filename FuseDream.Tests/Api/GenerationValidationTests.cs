@@ -38,6 +38,23 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         { """{"prompt":"a dog","model":"biggan-256","options":{"stepz":5}}""", "options.stepz", "not a known field" },
         { """{"prompt":"a dog","model":"biggan-256","colour":"red"}""", "colour", "not a known field" },
         { """{"prompt":"a dog", """, "body", "not valid JSON" },
+        { """{"model":"biggan-256","prompts":[]}""", "prompts", "must list 1 to 8" },
+        { """{"prompt":"a dog","model":"biggan-256","prompts":[{"text":"a cat","weight":1}]}""", "prompts", "not both" },
+        { """{"model":"biggan-256","prompts":[{"text":"a dog","weight":-1}]}""", "prompts", "at least one prompt with a positive weight" },
+        { """{"model":"biggan-256","prompts":[{"text":"a dog","weight":1},{"text":"a cat","weight":0}]}""", "prompts[1].weight", "not 0 (got 0)" },
+        { """{"model":"biggan-256","prompts":[{"text":"a dog","weight":12}]}""", "prompts[0].weight", "between -10 and 10" },
+        { """{"model":"biggan-256","prompts":[{"text":"a dog"},{"weight":-1}]}""", "prompts[1].text", "required" },
+        { """{"model":"biggan-256","prompts":[null]}""", "prompts[0]", "must be an object" },
+        { """{"model":"biggan-256","prompts":[{"text":"a dog","weight":"heavy"}]}""", "prompts[0].weight", "must be a number" },
+        { """{"model":"biggan-256","prompts":"a dog"}""", "prompts", "must be a JSON array" },
+        { """{"model":"biggan-256","prompts":[{"text":"a dog","colour":"red"}]}""", "prompts[0].colour", "known fields here: text, weight" },
+        { $$"""{"model":"biggan-256","prompts":[{"text":"a dog"},{"text":"{{LongPrompt}}","weight":-1}]}""", "prompts[1].text", "82 CLIP tokens" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[]}""", "clips", "1 to 3 CLIP models" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[{"model":"clip-vit-b-32","weight":0}]}""", "clips[0].weight", "above 0" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[{"weight":1}]}""", "clips[0].model", "required" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[{"model":"clip-vit-b-32"},{"model":"clip-vit-b-32"}]}""", "clips[1].model", "twice" },
+        { """{"prompt":"a dog","model":"biggan-256","clips":[{"model":"clip-vit-b-32","size":1}]}""", "clips[0].size", "known fields here: model, weight" },
+        { """{"model":"biggan-256","prompts":[{"text":"a","weight":1},{"text":"b","weight":1},{"text":"c","weight":1},{"text":"d","weight":1},{"text":"e","weight":1},{"text":"f","weight":1},{"text":"g","weight":1},{"text":"h","weight":1},{"text":"i","weight":1}]}""", "prompts", "at most 8 prompts (got 9)" },
     };
 
     [Theory]

@@ -17,6 +17,16 @@ public class GenerationCostTests
     }
 
     [Fact]
+    public void AnEnsemble_CostsItsRunOncePerClip_AndPromptsCostNothing()
+    {
+        var fast = GenerationCost.Of(GenerationPresets.Fast);
+        Assert.Equal(2 * fast, GenerationCost.Of(GenerationPresets.Fast with { Clips = new([new("clip-vit-b-32", 1), new("clip-vit-b-16", 3)]) }));
+        Assert.Equal(fast, GenerationCost.Of(GenerationPresets.Fast with { Prompts = new([new("a", 1), new("b", -1)]) }));
+        // The paper's settings on two CLIPs (122,200) are over the default limit.
+        Assert.NotNull(GenerationCost.Problem(GenerationPresets.Paper with { Clips = new([new("clip-vit-b-32", 1), new("clip-vit-b-16", 1)]) }, new GenerationLimits()));
+    }
+
+    [Fact]
     public void EveryPreset_FitsTheDefaultLimit()
     {
         foreach (var (name, preset) in GenerationPresets.All)

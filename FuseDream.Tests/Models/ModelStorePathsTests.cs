@@ -18,6 +18,21 @@ public sealed class ModelStorePathsTests : IDisposable
         File.Copy(Path.Combine(FixtureSets.Root, fixture), _store.PathFor(id));
 
     [Fact]
+    public void ExtraClips_AreCheckedOneByOne_NamingTheirSetting()
+    {
+        var clip = Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt");
+        var options = new ModelPathsOptions
+        {
+            Clip = clip,
+            BigGan256 = Path.Combine(FixtureSets.Root, "biggan", "G256_tiny.pth"),
+            ExtraClips = [Path.Combine(FixtureSets.Root, "clip", "clip_tiny_state_dict.pt"), Path.Combine(_dir.FullName, "missing.safetensors")],
+        };
+        var error = Assert.Single(options.Validate());
+        Assert.Contains("Models:ExtraClips:1 (env Models__ExtraClips__1)", error);
+        Assert.Contains("missing.safetensors', which does not exist", error);
+    }
+
+    [Fact]
     public void UnsetPaths_AreFilledFromTheStore_ForWhatIsPresent()
     {
         Place("clip-vit-b-32", "clip/clip_tiny_jit.pt");

@@ -18,7 +18,8 @@ public static class GenerateCommand
     public static Command Create()
     {
         var promptArgument = new Argument<string?>("prompt") { Description = "The text to draw (or --prompt).", Arity = ArgumentArity.ZeroOrOne };
-        var prompt = new Option<string?>("--prompt", "-p") { Description = "The text to draw." };
+        var prompt = new Option<string[]>("--prompt", "-p") { Description = $"The text to draw; repeat it for several prompts, each \"text:weight\" (weight between -{WeightedPrompts.MaxAbsWeight:G} and {WeightedPrompts.MaxAbsWeight:G}, default 1; at most {WeightedPrompts.MaxPrompts} prompts in all)." };
+        var negative = new Option<string[]>("--negative") { Description = $"A text to push the image away from (a prompt of weight {WeightedPrompts.NegativeWeight:G}); repeatable." };
         var clip = new Option<string?>("--clip") { Description = "CLIP checkpoint (OpenAI ViT-B-32.pt, a torch.save state dict or safetensors)." };
         var bigGan = new Option<string?>("--biggan") { Description = "BigGAN generator checkpoint (biggan-256.pth or biggan-512.pth)." };
         var modelDir = new Option<string?>("--model-dir") { Description = $"Folder holding {string.Join(" or ", ModelResolver.ClipFileNames)} and biggan-256.pth / biggan-512.pth (used for what --clip/--biggan leave out; default: the model store, FUSEDREAM_MODELS)." };
@@ -32,7 +33,7 @@ public static class GenerateCommand
 
         var command = new Command("generate", "Generate one image from a prompt with FuseDream (AugCLIP + over-parameterised BigGAN latents).")
         {
-            promptArgument, prompt, clip, bigGan, modelDir, output, preset, seed,
+            promptArgument, prompt, negative, clip, bigGan, modelDir, output, preset, seed,
         };
         runtime.AddTo(command);
         command.Options.Add(basisBatch);
@@ -43,10 +44,8 @@ public static class GenerateCommand
         {
             try
             {
-                var text = parse.GetValue(prompt) ?? parse.GetValue(promptArgument);
-                if (string.IsNullOrWhiteSpace(text))
-                    throw new ArgumentException("no prompt: give it as the first argument or with --prompt, e.g. generate \"a photo of a cute corgi\"");
-                var options = overrides.Apply(GenerationPresets.Get(parse.GetValue(preset)!), parse);
+                var (text, weighted) = Prompts(parse.GetValue(promptArgument), parse.GetValue(prompt) ?? [], parse.GetValue(negative) ?? []);
+                var options = overrides.Apply(GenerationPresets.Get(parse.GetValue(preset)!), parse) with { Prompts = weighted };
                 var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
                 var deviceName = runtime.DeviceName(parse);
                 runtime.ParseDevice(parse);
@@ -97,6 +96,7 @@ public static class GenerateCommand
                     BasisAugClip = result.BasisAugClip,
                     Points = result.Trace,
                     FinalAugClip = result.AugClipScore,
+                    FinalPromptAugClip = result.PromptScores,
                     StepsRun = result.StepsRun,
                     StopReason = result.StopReason,
                     ResultStep = result.ResultStep,
@@ -126,6 +126,31 @@ public static class GenerateCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// The prompt to show and, when the run is weighted (several prompts, a weight, or a
+    /// negative), the weighted prompts; one plain prompt runs as it always has.
+    /// </summary>
+    public static (string Text, ValueList<WeightedPrompt>? Weighted) Prompts(string? argument, string[] prompts, string[] negatives)
+    {
+        var all = new List<WeightedPrompt>();
+        if (!string.IsNullOrWhiteSpace(argument)) all.Add(new WeightedPrompt(argument.Trim(), 1.0));
+        all.AddRange(prompts.Select(WeightedPrompts.Parse));
+        all.AddRange(negatives.Select(n => new WeightedPrompt(n.Trim(), WeightedPrompts.NegativeWeight)));
+        if (all.Count == 0)
+            throw new ArgumentException("no prompt: give it as the first argument or with --prompt, e.g. generate \"a photo of a cute corgi\"");
+        if (all.Count == 1 && all[0].Weight == 1.0 && negatives.Length == 0)
+        {
+            if (string.IsNullOrWhiteSpace(all[0].Text))
+                throw new ArgumentException("no prompt: give it as the first argument or with --prompt, e.g. generate \"a photo of a cute corgi\"");
+            return (all[0].Text, null);
+        }
+        var errors = WeightedPrompts.Validate(all);
+        if (errors.Count > 0)
+            throw new ArgumentException("invalid prompts (--prompt \"text:weight\", --negative \"text\"): " +
+                string.Join("; ", errors.Select(e => $"{e.Field}: {e.Reason}")));
+        return (WeightedPrompts.Format(all), new ValueList<WeightedPrompt>(all));
     }
 }
 

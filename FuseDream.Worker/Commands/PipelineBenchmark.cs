@@ -14,7 +14,8 @@ namespace FuseDream.Worker.Commands;
 /// <summary>
 /// <c>bench pipeline</c>: seconds per basis batch and per optimisation step (with 8 and 50
 /// augmentations by default) and memory, for given model files (e.g. the test fixtures' tiny
-/// models) and, when asked, for full-size BigGAN-256/512 + CLIP ViT-B/32 with random weights.
+/// models) and, when asked, for full-size BigGAN-256/512 + CLIP ViT-B/32 with random weights;
+/// with <c>--ensemble</c>, the step cost of each CLIP alone and of all of them as one ensemble.
 /// </summary>
 public static class PipelineBenchmark
 {
@@ -23,6 +24,13 @@ public static class PipelineBenchmark
         var clip = new Option<string?>("--clip") { Description = "CLIP checkpoint to measure (with --biggan)." };
         var bigGan = new Option<string[]>("--biggan") { Description = "BigGAN checkpoint(s) to measure with --clip.", AllowMultipleArgumentsPerToken = true };
         var full = new Option<int[]>("--full") { Description = "Also measure full-size random-weight models at these resolutions (256, 512) with CLIP ViT-B/32.", AllowMultipleArgumentsPerToken = true };
+        var ensemble = new Option<string[]>("--ensemble")
+        {
+            Description = "Time a step with each of these CLIPs alone, then with all of them as an equal-weight ensemble: " +
+                          $"{string.Join(", ", RandomClips.Keys)} (full size, random weights) or CLIP checkpoint files; " +
+                          "with the first --biggan file, else BigGAN-256 with random weights.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var runtime = new RuntimeOptions();
         var augmentations = new Option<int[]>("--augmentations") { Description = "Augmentation counts to time a step with.", DefaultValueFactory = _ => [8, 50], AllowMultipleArgumentsPerToken = true };
         var steps = new Option<int>("--steps") { Description = "Timed optimisation steps per configuration (after one warm-up step).", DefaultValueFactory = _ => 3 };
@@ -31,7 +39,7 @@ public static class PipelineBenchmark
 
         var command = new Command("pipeline", "Time basis search and optimisation steps; print a table with memory.")
         {
-            clip, bigGan, full,
+            clip, bigGan, full, ensemble,
         };
         runtime.AddTo(command);
         foreach (var option in new Option[] { augmentations, steps, basisBatch, basisBatches }) command.Options.Add(option);
@@ -47,8 +55,9 @@ public static class PipelineBenchmark
                 var clipPath = parse.GetValue(clip);
                 var bigGanPaths = parse.GetValue(bigGan) ?? [];
                 var resolutions = parse.GetValue(full) ?? [];
-                if (clipPath is null && resolutions.Length == 0)
-                    throw new ArgumentException("nothing to measure: give --clip <file> --biggan <file> (e.g. the test fixtures' tiny models) and/or --full 256 512");
+                var ensembleClips = parse.GetValue(ensemble) ?? [];
+                if (clipPath is null && resolutions.Length == 0 && ensembleClips.Length == 0)
+                    throw new ArgumentException("nothing to measure: give --clip <file> --biggan <file> (e.g. the test fixtures' tiny models), --full 256 512 and/or --ensemble vit-b-32 vit-b-16");
                 if (clipPath is not null && bigGanPaths.Length == 0)
                     throw new ArgumentException("--clip needs --biggan <file>");
 
@@ -74,6 +83,8 @@ public static class PipelineBenchmark
                         rows.AddRange(Measure($"BigGAN-{resolution} + ViT-B/32 (random weights)", clipModel, generator, dev, settings, ct));
                     }
                 }
+                if (ensembleClips.Length > 0)
+                    rows.AddRange(MeasureEnsemble(ensembleClips, bigGanPaths.FirstOrDefault(), dev, settings, ct));
                 Print(rows);
                 return Task.FromResult(0);
             }
@@ -100,31 +111,89 @@ public static class PipelineBenchmark
 
     private sealed record Row(string Models, string Measure, double Seconds, string Rate, long LiveTensorDelta, double PeakRssMb, double? GpuUsedMb);
 
+    /// <summary>The full-size CLIPs <c>--ensemble</c> can build with random weights (the cost does not depend on the weights).</summary>
+    private static readonly IReadOnlyDictionary<string, ClipConfig> RandomClips = new Dictionary<string, ClipConfig>
+    {
+        ["vit-b-32"] = ClipConfig.VitB32,
+        ["vit-b-16"] = ClipConfig.VitB16,
+        ["vit-l-14"] = ClipConfig.VitL14,
+        ["vit-l-14-336"] = ClipConfig.VitL14 with { ImageResolution = 336 },
+    };
+
+    /// <summary>Rows of each CLIP's step alone (no basis search), then of the ensemble of all of them.</summary>
+    private static List<Row> MeasureEnsemble(string[] names, string? bigGanPath, Device device, Settings settings, CancellationToken ct)
+    {
+        if (names.Length < 2) throw new ArgumentException($"--ensemble needs at least two CLIPs (got {names.Length})");
+        var clips = new List<(string Name, ClipModel Clip)>();
+        BigGanGenerator? generator = null;
+        try
+        {
+            foreach (var name in names)
+            {
+                var clip = RandomClips.TryGetValue(name, out var config) ? ClipRandomInit.Create(config, new Generator(1), device)
+                    : File.Exists(name) ? ClipCheckpoint.Load(name, device)
+                    : throw new ArgumentException($"--ensemble: '{name}' is neither one of {string.Join(", ", RandomClips.Keys)} nor a CLIP checkpoint file");
+                clip.eval();
+                foreach (var parameter in clip.parameters()) parameter.requires_grad = false;
+                clips.Add((RandomClips.ContainsKey(name) ? $"{name} (random weights, {clip.InputResolution} px)" : Path.GetFileName(name), clip));
+            }
+            if (bigGanPath is not null) generator = BigGanCheckpoint.Load(bigGanPath, null, device);
+            else
+            {
+                generator = BigGanRandomInit.Create(BigGanConfig.ForResolution(256), seed: 1);
+                generator.to(device);
+            }
+            var gan = bigGanPath is null ? "BigGAN-256 (random weights)" : Path.GetFileName(bigGanPath);
+            WeightedPrompt[] prompt = [new("a photo of a cute corgi", 1.0)];
+            var rows = new List<Row>();
+            foreach (var (name, clip) in clips)
+            {
+                using var scorer = AugClipScorer.ForPrompts([(clip, 1.0)], prompt, device);
+                rows.AddRange(Measure($"{gan} + {name}", scorer, generator, device, settings, ct, basis: false));
+            }
+            using (var scorer = AugClipScorer.ForPrompts([.. clips.Select(c => (c.Clip, 1.0))], prompt, device))
+                rows.AddRange(Measure($"{gan} + ensemble of {string.Join(", ", names.Select(n => RandomClips.ContainsKey(n) ? n : Path.GetFileName(n)))}", scorer, generator, device, settings, ct, basis: false));
+            return rows;
+        }
+        finally
+        {
+            generator?.Dispose();
+            foreach (var (_, clip) in clips) clip.Dispose();
+        }
+    }
+
     private static IEnumerable<Row> Measure(string name, ClipModel clip, BigGanGenerator generator, Device device, Settings settings, CancellationToken ct)
     {
-        Console.Error.WriteLine($"Measuring {name}…");
         using var scorer = AugClipScorer.ForPrompt(clip, "a photo of a cute corgi", device);
+        foreach (var row in Measure(name, scorer, generator, device, settings, ct, basis: true)) yield return row;
+    }
+
+    private static IEnumerable<Row> Measure(string name, AugClipScorer scorer, BigGanGenerator generator, Device device, Settings settings, CancellationToken ct, bool basis)
+    {
+        Console.Error.WriteLine($"Measuring {name}…");
         using var random = new TorchRandomSource(1);
         var gpu = new GpuMemory(device);
-
-        // Basis search: one warm-up batch, then the timed ones.
-        var search = new BasisSearchSettings(1 + settings.BasisBatches, settings.BasisBatch, 1, settings.BasisBatch);
         var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         var clock = new Stopwatch();
-        var batches = 0;
-        using (BasisSearch.Run(generator, scorer, search, random, device, onProgress: (done, _) =>
+        if (basis)
         {
-            Synchronize(device);
-            if (batches++ == 0) clock.Restart();
-            gpu.Sample();
-        }, cancellationToken: ct))
-        {
+            // Basis search: one warm-up batch, then the timed ones.
+            var search = new BasisSearchSettings(1 + settings.BasisBatches, settings.BasisBatch, 1, settings.BasisBatch);
+            var batches = 0;
+            using (BasisSearch.Run(generator, scorer, search, random, device, onProgress: (done, _) =>
+            {
+                Synchronize(device);
+                if (batches++ == 0) clock.Restart();
+                gpu.Sample();
+            }, cancellationToken: ct))
+            {
+            }
+            clock.Stop();
+            var perBatch = clock.Elapsed.TotalSeconds / settings.BasisBatches;
+            yield return new Row(name, $"basis batch of {settings.BasisBatch}", perBatch,
+                $"{(settings.BasisBatch / perBatch).ToString("0.00", CultureInfo.InvariantCulture)} samples/s",
+                DisposeScopeManager.Statistics.ThreadTotalLiveCount - before, PeakRssMb(), gpu.PeakMb);
         }
-        clock.Stop();
-        var perBatch = clock.Elapsed.TotalSeconds / settings.BasisBatches;
-        yield return new Row(name, $"basis batch of {settings.BasisBatch}", perBatch,
-            $"{(settings.BasisBatch / perBatch).ToString("0.00", CultureInfo.InvariantCulture)} samples/s",
-            DisposeScopeManager.Statistics.ThreadTotalLiveCount - before, PeakRssMb(), gpu.PeakMb);
 
         using var basisZ = randn([5, generator.DimZ], generator: new Generator(2)).clamp(-2, 2).to(device);
         using var classes = randint(0, generator.NumClasses, [5], generator: new Generator(3)).to(device);

@@ -78,6 +78,9 @@ public static class QueueCommands
                     case SubmitOutcome.KeyConflict conflict:
                         error.WriteLine($"error: --idempotency-key was already used for generation {conflict.ExistingId} with a different request; use a new key for a new request");
                         return Refused;
+                    case SubmitOutcome.ClipsUnavailable unavailable:
+                        error.WriteLine($"error: nothing was queued: {string.Join("; ", unavailable.Missing.Select(m => m.Reason))}");
+                        return Refused;
                     case SubmitOutcome.NoWorker noWorker:
                         error.WriteLine($"error: nothing was queued: {noWorker.Reason}");
                         return Unavailable;
