@@ -117,7 +117,7 @@ internal sealed class SceneFusion : IDisposable
             var xi = _xi.Select(t => t.detach().requires_grad_(true)).ToArray();
             var loss = LowerLoss(xi, masked, features);
             var gradients = autograd.grad([loss], xi);
-            losses.Add(loss.item<double>());
+            losses.Add(loss.ToDouble());
             using (no_grad())
             {
                 var (p, m, v) = UnrolledAdam.Step([.. xi.Select(t => t.detach())], [.. gradients], _first, _second, InnerStepsTaken + 1, _options.InnerLearningRate);
@@ -149,7 +149,7 @@ internal sealed class SceneFusion : IDisposable
         }
         InnerStepsTaken += _options.InnerSteps;
         OuterStepsTaken++;
-        return new FusionStep(lowerStart, lowerEnd, upper.item<double>());
+        return new FusionStep(lowerStart, lowerEnd, upper.ToDouble());
     }
 
     /// <summary>
@@ -164,7 +164,7 @@ internal sealed class SceneFusion : IDisposable
         _outer.zero_grad();
         var (upper, _, _, _, _, _) = Unroll(draws);
         if (withGradient) upper.backward();
-        return upper.item<double>();
+        return upper.ToDouble();
     }
 
     /// <summary>The lower level's distance of the current ξ to the current targets.</summary>
@@ -173,7 +173,7 @@ internal sealed class SceneFusion : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var (masked, features) = Targets();
-        return LowerLoss(_xi, masked, features).item<double>();
+        return LowerLoss(_xi, masked, features).ToDouble();
     }
 
     private (Tensor Upper, Tensor[] Xi, Tensor[] First, Tensor[] Second, double LowerStart, double LowerEnd) Unroll(IRandomSource draws)
@@ -185,7 +185,7 @@ internal sealed class SceneFusion : IDisposable
         for (var k = 1; k <= _options.InnerSteps; k++)
         {
             var loss = LowerLoss(xi, masked, features);
-            var value = loss.item<double>();
+            var value = loss.ToDouble();
             if (k == 1) lowerStart = value;
             lowerEnd = value;
             var gradients = autograd.grad([loss], xi, retain_graph: true, create_graph: true);

@@ -111,6 +111,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 
     public Device Device => _device;
 
+    /// <summary>Batch sizes this pipeline runs with.</summary>
+    public PipelineTuning Tuning => _tuning;
+
     public ClipModel Clip => _clip;
 
     public BigGanGenerator Generator(string model) =>
@@ -241,7 +244,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         new(TorchRandomSource.DeriveSeed(seed, 2 + (ulong)step));
 
     /// <summary>SHA-256 of the model files behind <paramref name="model"/>, by role.</summary>
-    private IReadOnlyDictionary<string, string> ModelHashes(string model)
+    internal IReadOnlyDictionary<string, string> ModelHashes(string model)
     {
         var hashes = new Dictionary<string, string>(_clipHash);
         if (_generatorHashes.TryGetValue(model, out var hash)) hashes["biggan"] = hash;
@@ -254,7 +257,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         return scorer.MeasureAugClip(image, count, random, _tuning.MeasureBatchSize);
     }
 
-    private static Tensor Render(BigGanGenerator generator, Tensor z, Tensor y)
+    internal static Tensor Render(BigGanGenerator generator, Tensor z, Tensor y)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -268,7 +271,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         return PngImage.Encode(Render(generator, z, y));
     }
 
-    private static float[] ToArray(Tensor t)
+    internal static float[] ToArray(Tensor t)
     {
         using var scope = NewDisposeScope();
         return t.detach().to(float32).cpu().contiguous().data<float>().ToArray();

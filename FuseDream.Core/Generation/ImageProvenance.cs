@@ -21,6 +21,12 @@ public sealed record ImageProvenance
     /// <summary>The final AugCLIP score, when known.</summary>
     public double? AugClipScore { get; init; }
 
+    /// <summary>A composed generation's components (prompt, box, feather), background first; null for a single prompt.</summary>
+    public IReadOnlyList<FuseDream.Composition.SceneComponent>? Components { get; init; }
+
+    /// <summary>A composed generation's fusion options; null for a single prompt.</summary>
+    public FuseDream.Composition.CompositionOptions? Composition { get; init; }
+
     public string ProgramVersion { get; init; } = CurrentProgramVersion;
 
     /// <summary>The informational version of this program (set by the build).</summary>
