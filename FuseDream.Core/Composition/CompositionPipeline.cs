@@ -98,6 +98,7 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+            using var scoringScope = NewDisposeScope(); // the crops' and slices' views
             reporter.Report(GenerationPhase.Scoring, 0, 1, points.LastOrDefault()?.SceneAugClip);
             using var fused = fusion.RenderFused();           // [1, 3, R, R]
             using var components = fusion.RenderComponents(); // [n, 3, R, R]

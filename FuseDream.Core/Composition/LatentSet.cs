@@ -24,6 +24,7 @@ internal static class LatentSet
     public static Tensor[] DetachedCopy(IReadOnlyList<Tensor> parts)
     {
         var copies = new Tensor[parts.Count];
+        using var scope = NewDisposeScope(); // takes the detached views
         for (var i = 0; i < parts.Count; i++)
             copies[i] = parts[i].detach().clone().DetachFromDisposeScope();
         return copies;

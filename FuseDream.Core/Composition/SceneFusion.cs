@@ -11,7 +11,7 @@ namespace FuseDream.Composition;
 /// <param name="LowerStart">The lower level's distance at the step's first inner step (ξ warm-started).</param>
 /// <param name="LowerEnd">The distance at its last inner step.</param>
 /// <param name="Upper">The upper objective at ξ_K: AugCLIP(G(ξ_K), T) + μ Σᵢ AugCLIP(crop_Rᵢ(G(ξ_K)), Tᵢ).</param>
-internal readonly record struct FusionStep(double LowerStart, double LowerEnd, double Upper);
+public readonly record struct FusionStep(double LowerStart, double LowerEnd, double Upper);
 
 /// <summary>
 /// Stage 2 of a composed generation, the bi-level fusion (docs/composition.md).
@@ -29,7 +29,7 @@ internal readonly record struct FusionStep(double LowerStart, double LowerEnd, d
 /// The models stay frozen; only θ (by outer Adam) and ξ with its Adam moments (by the unrolled
 /// steps) change. Every step runs in its own dispose scope, so memory stays flat.
 /// </summary>
-internal sealed class SceneFusion : IDisposable
+public sealed class SceneFusion : IDisposable
 {
     private readonly BigGanGenerator _generator;
     private readonly ClipModel _clip;
