@@ -16,10 +16,10 @@ public static class CompositionPresets
     /// <summary>Each component at the single-prompt <c>balanced</c> preset; 100 fusion steps, K = 3.</summary>
     public static readonly CompositionPreset Balanced = new(GenerationPresets.Balanced, new CompositionOptions());
 
-    /// <summary>A quick draft: each component with 200 basis samples and 30 steps × 8 augmentations; 10 fusion steps at K = 1 (first order) with 4 augmentations.</summary>
+    /// <summary>A quick draft: each component with 50 basis samples and 15 steps × 8 augmentations; 8 fusion steps at K = 1 (first order) with 4 augmentations.</summary>
     public static readonly CompositionPreset Fast = new(
-        GenerationPresets.Fast with { BasisIterations = 20, Steps = 30, Augmentations = 8, ScoreEvery = 10, FinalAugmentations = 8 },
-        new CompositionOptions { InnerSteps = 1, FusionSteps = 10, WarmupSteps = 10, FusionAugmentations = 4, FusionScoreEvery = 5 });
+        GenerationPresets.Fast with { BasisIterations = 5, Steps = 15, Augmentations = 8, ScoreEvery = 5, FinalAugmentations = 8 },
+        new CompositionOptions { InnerSteps = 1, FusionSteps = 8, WarmupSteps = 5, FusionAugmentations = 4, FusionScoreEvery = 4 });
 
     /// <summary>Each component at the paper's settings; 200 fusion steps, K = 3, 16 augmentations per AugCLIP term.</summary>
     public static readonly CompositionPreset Paper = new(GenerationPresets.Paper,
