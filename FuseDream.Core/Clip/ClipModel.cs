@@ -88,7 +88,8 @@ public sealed class ClipModel : Module
                 nameof(image));
         if (!image.is_floating_point())
             throw new ArgumentException($"Expected a floating-point image tensor; got {image.dtype}.", nameof(image));
-        return _visual.Forward(image.to(float32, Device), tap);
+        // The weights' type (float32 unless the model was converted, e.g. to float64 for gradient checks).
+        return _visual.Forward(image.to(_positionalEmbedding.dtype, Device), tap);
     }
 
     /// <summary>Text features: [B, 77] int64 token ids (from ClipTokenizer) → [B, EmbedDim] (not normalised).</summary>

@@ -40,9 +40,56 @@ internal sealed class ClipSelfAttention : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var qkv = functional.linear(x, _inProjWeight, _inProjBias);             // [batch, tokens, 3·width]
         var chunks = qkv.view(batch, tokens, 3, _heads, headDim).permute(2, 0, 3, 1, 4); // [3, batch, heads, tokens, head_dim]
-        var attended = functional.scaled_dot_product_attention(chunks[0], chunks[1], chunks[2], is_casual: _causal); // [batch, heads, tokens, head_dim]
+        var attended = SecondOrderAttention.Active
+            ? Explicit(chunks[0], chunks[1], chunks[2], headDim)
+            : functional.scaled_dot_product_attention(chunks[0], chunks[1], chunks[2], is_casual: _causal); // [batch, heads, tokens, head_dim]
         var merged = attended.transpose(1, 2).reshape(batch, tokens, width);       // [batch, tokens, width]
         return _outProj.forward(merged).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>softmax(q kᵀ / √head_dim) v written out: the same numbers as the fused kernel, differentiable twice.</summary>
+    private Tensor Explicit(Tensor q, Tensor k, Tensor v, long headDim)
+    {
+        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(headDim); // [batch, heads, tokens, tokens]
+        if (_causal)
+        {
+            var tokens = q.shape[2];
+            using var future = ones(tokens, tokens, ScalarType.Bool, q.device).triu(1); // [tokens, tokens]
+            scores = scores.masked_fill(future, double.NegativeInfinity);
+        }
+        return softmax(scores, -1).matmul(v); // [batch, heads, tokens, head_dim]
+    }
+}
+
+/// <summary>
+/// Makes CLIP's attention, on this thread and while the scope is open, run as written-out
+/// matrix products instead of the fused <c>scaled_dot_product_attention</c> kernel, whose backward
+/// is not itself differentiable (libtorch: "derivative for …_flash_attention…_backward is not
+/// implemented"). Needed wherever a gradient is differentiated again (the composed generation's
+/// hypergradient); slower and larger, so off otherwise.
+/// </summary>
+internal static class SecondOrderAttention
+{
+    [ThreadStatic] private static int _depth;
+
+    public static bool Active => _depth > 0;
+
+    public static IDisposable Enable()
+    {
+        _depth++;
+        return new Scope();
+    }
+
+    private sealed class Scope : IDisposable
+    {
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _depth--;
+        }
     }
 }
 

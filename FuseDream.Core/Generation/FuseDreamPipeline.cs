@@ -147,6 +147,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 
     public Device Device => _device;
 
+    /// <summary>Batch sizes this pipeline runs with.</summary>
+    public PipelineTuning Tuning => _tuning;
+
     public ClipModel Clip => _clip;
 
     /// <summary>The ids of the CLIPs loaded (<see cref="ClipModelIds"/>), the default first.</summary>
@@ -298,7 +301,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         new(TorchRandomSource.DeriveSeed(seed, 2 + (ulong)step));
 
     /// <summary>SHA-256 of the model files behind <paramref name="options"/> (its generator and CLIPs), by role.</summary>
-    private IReadOnlyDictionary<string, string> ModelHashes(GenerationOptions options)
+    internal IReadOnlyDictionary<string, string> ModelHashes(GenerationOptions options)
     {
         var hashes = new Dictionary<string, string>(_clipHash);
         if (_generatorHashes.TryGetValue(options.Model, out var hash)) hashes["biggan"] = hash;
@@ -317,7 +320,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         return (score, perPrompt);
     }
 
-    private static Tensor Render(BigGanGenerator generator, Tensor z, Tensor y)
+    internal static Tensor Render(BigGanGenerator generator, Tensor z, Tensor y)
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
@@ -331,7 +334,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         return PngImage.Encode(Render(generator, z, y));
     }
 
-    private static float[] ToArray(Tensor t)
+    internal static float[] ToArray(Tensor t)
     {
         using var scope = NewDisposeScope();
         return t.detach().to(float32).cpu().contiguous().data<float>().ToArray();

@@ -35,6 +35,18 @@ internal static class GenerationParameters
             pairs.Add(("Patience", Invariant(o.Patience)));
             pairs.Add(("Min improvement", o.MinImprovement.ToString("G", CultureInfo.InvariantCulture)));
         }
+        if (provenance.Composition is { } c)
+        {
+            pairs.Add(("Fusion steps", Invariant(c.FusionSteps)));
+            pairs.Add(("Inner steps", Invariant(c.InnerSteps)));
+            pairs.Add(("Warmup", Invariant(c.WarmupSteps)));
+            pairs.Add(("Inner lr", c.InnerLearningRate.ToString("G", CultureInfo.InvariantCulture)));
+            pairs.Add(("Outer lr", c.OuterLearningRate.ToString("G", CultureInfo.InvariantCulture)));
+            pairs.Add(("Mu", c.ComponentWeight.ToString("G", CultureInfo.InvariantCulture)));
+            pairs.Add(("Pixel weight", c.PixelWeight.ToString("G", CultureInfo.InvariantCulture)));
+            pairs.Add(("Feature weight", c.FeatureWeight.ToString("G", CultureInfo.InvariantCulture)));
+            pairs.Add(("Fusion augmentations", Invariant(c.FusionAugmentations)));
+        }
         if (provenance.AugClipScore is { } score) pairs.Add(("AugCLIP", score.ToString("0.0000", CultureInfo.InvariantCulture)));
         if (provenance.Device is { } device) pairs.Add(("Device", device));
         pairs.Add(("Version", $"FuseDream {provenance.ProgramVersion}"));
@@ -42,6 +54,14 @@ internal static class GenerationParameters
         // Weighted prompts in A1111's attention syntax, whatever display text the prompt holds.
         var text = new StringBuilder(o.Prompts is { } prompts ? WeightedPrompts.Format(prompts) : provenance.Prompt);
         text.Append('\n');
+        // A composed scene: one line per component (prompt @ box, feather) before the pairs.
+        foreach (var (component, i) in (provenance.Components ?? []).Select((c, i) => (c, i)))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"Component {i + 1}: {component.Prompt}");
+            if (component.Box is { } box) text.Append(CultureInfo.InvariantCulture, $" @ {box}");
+            if (component.Feather is { } feather) text.Append(CultureInfo.InvariantCulture, $", feather {feather:G}");
+            text.Append('\n');
+        }
         text.AppendJoin(", ", pairs.Select(p => $"{p.Item1}: {p.Item2}"));
         return text.ToString();
     }

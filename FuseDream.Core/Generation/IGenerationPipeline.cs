@@ -13,6 +13,9 @@ public enum GenerationPhase
     Loading,
     BasisSearch,
     Optimizing,
+
+    /// <summary>A composed generation's stage 2: the bi-level fusion of its components (after each component's basis search and optimisation).</summary>
+    Fusion,
     Scoring,
     Finished,
 }
@@ -24,7 +27,14 @@ public sealed record GenerationProgress(
     int Total,
     double? AugClip,
     TimeSpan Elapsed,
-    TimeSpan? Eta);
+    TimeSpan? Eta)
+{
+    /// <summary>In a composed generation's stage 1: which component (from 1) the phase is running for.</summary>
+    public int? Component { get; init; }
+
+    /// <summary>In a composed generation: how many components the scene has.</summary>
+    public int? Components { get; init; }
+}
 
 /// <summary>
 /// One point of the score trace: the loss of every step, AugCLIP where it was measured (the

@@ -25,6 +25,12 @@ public sealed record ImageProvenance
     /// <summary>With several prompts (<see cref="GenerationOptions.Prompts"/>), each one's final AugCLIP, in their order.</summary>
     public IReadOnlyList<double>? PromptScores { get; init; }
 
+    /// <summary>A composed generation's components (prompt, box, feather), background first; null for a single prompt.</summary>
+    public IReadOnlyList<FuseDream.Composition.SceneComponent>? Components { get; init; }
+
+    /// <summary>A composed generation's fusion options; null for a single prompt.</summary>
+    public FuseDream.Composition.CompositionOptions? Composition { get; init; }
+
     public string ProgramVersion { get; init; } = CurrentProgramVersion;
 
     /// <summary>The informational version of this program (set by the build).</summary>

@@ -13,6 +13,7 @@ public static class BenchCommand
         command.Subcommands.Add(ClipBenchmark.Create());
         command.Subcommands.Add(BigGanBenchmarkCommand.Create());
         command.Subcommands.Add(PipelineBenchmark.Create());
+        command.Subcommands.Add(FusionBenchmark.Create());
         command.Subcommands.Add(MemoryBenchmark.Create());
         command.Subcommands.Add(QualityBenchmark.Create());
         return command;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
+using FuseDream.Composition;
 using FuseDream.Generation;
 using FuseDream.Models;
 using FuseDream.Text;
@@ -30,6 +31,7 @@ public static class GenerateCommand
         var basisBatch = new Option<int>("--basis-batch") { Description = "Basis samples rendered per batch (speed/memory only).", DefaultValueFactory = _ => new PipelineTuning().BasisBatchSize };
         var measureBatch = new Option<int>("--measure-batch") { Description = "Augmented copies scored per batch when measuring AugCLIP.", DefaultValueFactory = _ => new PipelineTuning().MeasureBatchSize };
         var overrides = new OptionOverrides();
+        var scene = new SceneFlags();
 
         var command = new Command("generate", "Generate one image from a prompt with FuseDream (AugCLIP + over-parameterised BigGAN latents).")
         {
@@ -39,13 +41,17 @@ public static class GenerateCommand
         command.Options.Add(basisBatch);
         command.Options.Add(measureBatch);
         overrides.AddTo(command);
+        scene.AddTo(command);
 
         command.SetAction(async (parse, cancellationToken) =>
         {
             try
             {
                 var (text, weighted) = Prompts(parse.GetValue(promptArgument), parse.GetValue(prompt) ?? [], parse.GetValue(negative) ?? []);
-                var options = overrides.Apply(GenerationPresets.Get(parse.GetValue(preset)!), parse) with { Prompts = weighted };
+                var components = scene.Components(parse);
+                if (components is not null && weighted is not null)
+                    throw new ArgumentException("--component takes one scene prompt: weighted prompts (--prompt \"text:weight\", --negative) are for a single-prompt run");
+                var options = overrides.Apply(components is null ? GenerationPresets.Get(parse.GetValue(preset)!) : CompositionPresets.Get(parse.GetValue(preset)!).Components, parse) with { Prompts = weighted };
                 var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
                 var deviceName = runtime.DeviceName(parse);
                 runtime.ParseDevice(parse);
@@ -56,6 +62,10 @@ public static class GenerateCommand
                 var models = ModelResolver.Default().Resolve(parse.GetValue(clip), parse.GetValue(bigGan), parse.GetValue(modelDir), parse.GetValue(overrides.Model) ?? options.Model);
                 runtime.ApplyThreads(parse);
                 var paths = OutputPaths.For(parse.GetValue(output)!);
+                if (components is not null)
+                    return await ComposedGenerate.RunAsync(new ComposedGenerate.Inputs(text, components, parse.GetValue(preset)!, runSeed, deviceName,
+                        new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch) }, models, paths),
+                        parse, overrides, scene, cancellationToken);
                 // Fail fast, before the models load; the model id is settled once they have.
                 var modelGiven = parse.GetValue(overrides.Model) is not null;
                 var errors = options.Validate().Where(e => modelGiven || e.Field != nameof(GenerationOptions.Model)).ToList();
@@ -160,6 +170,15 @@ public sealed record OutputPaths(string Image, string Trace, string Previews)
     /// <summary>The trace drawn as a plot, beside the trace's JSON.</summary>
     public string TracePlot => Trace[..^".json".Length] + ".png";
 
+    /// <summary>A composed generation's naive composite, beside the image.</summary>
+    public string Composite => Beside("composite");
+
+    /// <summary>A composed generation's component <paramref name="index"/> (from 1), beside the image.</summary>
+    public string Component(int index) => Beside($"component-{index}");
+
+    private string Beside(string name) =>
+        Path.GetFileName(Image) == "image.png" ? Path.Combine(Path.GetDirectoryName(Image)!, name + ".png") : Image[..^4] + "." + name + ".png";
+
     public static OutputPaths For(string output)
     {
         if (output.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
@@ -177,11 +196,13 @@ public sealed class ProgressLine(TextWriter writer) : IProgress<GenerationProgre
     private readonly bool _interactive = !Console.IsErrorRedirected;
     private DateTime _lastWrite = DateTime.MinValue;
     private GenerationPhase? _lastPhase;
+    private int? _lastComponent;
 
     public void Report(GenerationProgress p)
     {
         var now = DateTime.UtcNow;
-        var phaseChanged = p.Phase != _lastPhase;
+        var phaseChanged = p.Phase != _lastPhase || p.Component != _lastComponent;
+        _lastComponent = p.Component;
         var interval = _interactive ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(5);
         if (!phaseChanged && now - _lastWrite < interval && p.Step != p.Total) return;
         if (phaseChanged && _lastPhase is not null && _interactive) writer.WriteLine();
@@ -205,13 +226,15 @@ public sealed class ProgressLine(TextWriter writer) : IProgress<GenerationProgre
         var bar = new string('#', filled) + new string('-', width - filled);
         var score = p.AugClip is { } s ? $"  AugCLIP {s.ToString("0.0000", CultureInfo.InvariantCulture)}" : "";
         var eta = p.Eta is { } e ? $"  ETA {Clock(e)}" : "";
-        return $"{Phase(p.Phase),-12} [{bar}] {p.Step}/{p.Total}{score}  elapsed {Clock(p.Elapsed)}{eta}";
+        var phase = Phase(p.Phase) + (p.Component is { } c ? $" {c}/{p.Components}" : "");
+        return $"{phase,-12} [{bar}] {p.Step}/{p.Total}{score}  elapsed {Clock(p.Elapsed)}{eta}";
     }
 
     private static string Phase(GenerationPhase phase) => phase switch
     {
         GenerationPhase.BasisSearch => "basis search",
         GenerationPhase.Optimizing => "optimising",
+        GenerationPhase.Fusion => "fusion",
         _ => phase.ToString().ToLowerInvariant(),
     };
 
