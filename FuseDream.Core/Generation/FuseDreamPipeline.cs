@@ -27,15 +27,19 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     private readonly PipelineTuning _tuning;
     private readonly bool _ownsModels;
 
-    /// <summary>Wraps already loaded models (the pipeline freezes them; it does not dispose them).</summary>
+    /// <summary>
+    /// Wraps already loaded models (the pipeline freezes them and converts them to
+    /// <paramref name="precision"/>, by default the device's (<see cref="ModelPrecision.DefaultFor"/>);
+    /// it does not dispose them).
+    /// </summary>
     public FuseDreamPipeline(ClipModel clip, IEnumerable<BigGanGenerator> generators, Device device,
-        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null)
-        : this(clip, generators, device, modelHashes, tuning, ownsModels: false)
+        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null, Precision? precision = null)
+        : this(clip, generators, device, modelHashes, tuning, precision, ownsModels: false)
     {
     }
 
     private FuseDreamPipeline(ClipModel clip, IEnumerable<BigGanGenerator> generators, Device device,
-        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, bool ownsModels)
+        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, Precision? precision, bool ownsModels)
     {
         ArgumentNullException.ThrowIfNull(clip);
         ArgumentNullException.ThrowIfNull(generators);
@@ -57,8 +61,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         var hashes = modelHashes ?? new Dictionary<string, string>();
         _clipHash = hashes.TryGetValue("clip", out var clipHash) ? new Dictionary<string, string> { ["clip"] = clipHash } : new Dictionary<string, string>();
         _generatorHashes = _generators.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
-        Freeze(_clip);
-        foreach (var generator in _generators.Values) Freeze(generator);
+        Precision = precision ?? ModelPrecision.DefaultFor(device);
+        Freeze(_clip, Precision);
+        foreach (var generator in _generators.Values) Freeze(generator, Precision);
     }
 
     /// <summary>
@@ -70,6 +75,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         var device = DeviceSelector.Parse(settings.Device);
+        var precision = ModelPrecision.Resolve(settings.Precision, device);
         if (settings.BigGans.Count == 0)
             throw new ArgumentException("no BigGAN checkpoint given; pass the path of biggan-256.pth or biggan-512.pth");
         RequireFile(settings.Clip.Path, "CLIP model");
@@ -97,7 +103,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 generators.Add(generator);
                 hashes[ModelId(generator)] = file.Sha256;
             }
-            return new FuseDreamPipeline(clip, generators, device, hashes, settings.Tuning, ownsModels: true);
+            return new FuseDreamPipeline(clip, generators, device, hashes, settings.Tuning, precision, ownsModels: true);
         }
         catch
         {
@@ -110,6 +116,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     public IReadOnlyList<string> Models => [.. _generators.Keys.Order(StringComparer.Ordinal)];
 
     public Device Device => _device;
+
+    /// <summary>What the models compute in: fp32, or bf16 with float32 latents, loss and Adam state.</summary>
+    public Precision Precision { get; }
 
     public ClipModel Clip => _clip;
 
@@ -207,6 +216,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     Options = options,
                     ModelSha256 = ModelHashes(options.Model),
                     Device = _device.type.ToString().ToLowerInvariant(),
+                    Precision = ModelPrecision.Name(Precision),
                     AugClipScore = score,
                 };
                 var png = ProvenancePng.Encode(image, provenance);
@@ -286,10 +296,11 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             throw new FileNotFoundException($"{what} file not found: '{Path.GetFullPath(path)}'", path);
     }
 
-    private static void Freeze(nn.Module module)
+    private static void Freeze(nn.Module module, Precision precision)
     {
         module.eval();
         foreach (var parameter in module.parameters()) parameter.requires_grad = false;
+        ModelPrecision.ApplyTo(module, precision);
     }
 
     public void Dispose()

@@ -14,6 +14,12 @@ public sealed record FuseDreamPipelineSettings
     /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c> (see <see cref="DeviceSelector"/>).</summary>
     public string Device { get; init; } = "cpu";
 
+    /// <summary>
+    /// <c>auto</c> (the device's default: bf16 on CUDA, fp32 on the CPU), <c>fp32</c> or <c>bf16</c>
+    /// (see <see cref="ModelPrecision"/>). bf16 changes the numbers slightly; fp32 is exact.
+    /// </summary>
+    public string Precision { get; init; } = ModelPrecision.Auto;
+
     public PipelineTuning Tuning { get; init; } = new();
 }
 

@@ -36,6 +36,7 @@ internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, 
             Clip = files.Clip,
             BigGans = files.BigGans,
             Device = DeviceSelector.ForWorker(options.Value.Device, workerIndex),
+            Precision = options.Value.Precision,
         });
     }
 
