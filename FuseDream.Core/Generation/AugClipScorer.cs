@@ -1,5 +1,6 @@
 using FuseDream.Clip;
 using FuseDream.Text;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FuseDream.Generation;
@@ -101,31 +102,48 @@ public sealed class AugClipScorer : IDisposable
     internal double AugmentedLossBackward(Tensor image, int replicate, IRandomSource random, int batchSize, AugmentPolicy? policy = null)
     {
         ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(replicate, 1);
+        using var draws = DiffAugment.Draw(policy ?? AugmentPolicy.FuseDream, replicate, image.shape[^2], image.shape[^1], image.device, random);
+        using var loss = AugmentedLossBackward(image, draws, batchSize);
+        return LatentOptimizer.ReadLoss(loss);
+    }
+
+    /// <summary>
+    /// <see cref="AugmentedLossBackward(Tensor, int, IRandomSource, int, AugmentPolicy?)"/> with the
+    /// draws already made (on the image's device), returning the loss as a 0-d tensor that has not
+    /// been read back (float32, or float64 when the copies went through CLIP in parts: the parts
+    /// are summed in float64, as the host would), so a CUDA step does not wait for it. Caller owns it.
+    /// </summary>
+    internal Tensor AugmentedLossBackward(Tensor image, AugmentDraws draws, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(draws);
         if (image.dim() != 4 || image.shape[0] != 1)
             throw new ArgumentException($"expected one image [1, 3, H, W], got shape [{string.Join(", ", image.shape)}]", nameof(image));
-        ArgumentOutOfRangeException.ThrowIfLessThan(replicate, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var replicate = draws.Batch;
         using var scope = NewDisposeScope();
-        using var draws = DiffAugment.Draw(policy ?? AugmentPolicy.FuseDream, replicate, image.shape[2], image.shape[3], image.device, random);
         if (replicate <= batchSize)
         {
             var loss = -Cosine(DiffAugment.Apply(image.expand(replicate, -1, -1, -1), draws, 0)).mean();
             loss.backward();
-            return loss.item<float>();
+            return loss.detach().MoveToOuterDisposeScope();
         }
         var leaf = image.detach().requires_grad_(true); // [1, 3, H, W]: where the parts' gradients meet
-        var total = 0.0;
-        for (var start = 0; start < replicate; start += batchSize)
+        Tensor? total = null;
+        for (long start = 0; start < replicate; start += batchSize)
         {
             using var part = NewDisposeScope();
             var n = Math.Min(batchSize, replicate - start);
             var cosine = Cosine(DiffAugment.Apply(leaf.expand(n, -1, -1, -1), draws, start)); // [n]
             var partLoss = -cosine.sum() / replicate;
             partLoss.backward();
-            total += partLoss.item<float>();
+            var sum = (total is null ? partLoss.detach().to(ScalarType.Float64) : total + partLoss.detach().to(ScalarType.Float64)).MoveToOuterDisposeScope();
+            total?.Dispose();
+            total = sum;
         }
         image.backward([leaf.grad!]);
-        return total;
+        return total!.MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FuseDream.Generation;
@@ -31,15 +33,46 @@ internal static class BilinearResize
     {
         var inSize = x.shape[dim];
         if (inSize == outSize) return x.alias();
-        var (first, second, weightSecond) = Taps(inSize, outSize, singlePrecisionScale: x.dtype != ScalarType.Float64);
-        var shape = new long[] { 1, 1, 1, 1 };
-        shape[dim] = outSize;
-        var index0 = tensor(first, device: x.device);
-        var index1 = tensor(second, device: x.device);
-        var w1 = tensor(weightSecond, device: x.device).to(x.dtype).view(shape);
-        var w0 = 1 - w1;
+        var (index0, index1, w0, w1) = CachedTaps(x.device, x.dtype, dim, inSize, outSize);
         return x.index_select(dim, index0) * w0 + x.index_select(dim, index1) * w1;
     }
+
+    // Taps as tensors, made once per device, type, axis and size pair: a resize then copies no
+    // index or weight arrays to the device. The augmentation's ratios give at most a few hundred
+    // size pairs per image size, each a few kilobytes.
+    private static readonly ConcurrentDictionary<(string Device, ScalarType Type, int Dim, long In, long Out), (Tensor Index0, Tensor Index1, Tensor W0, Tensor W1)> TapCache = new();
+
+    private static readonly ConcurrentDictionary<(string Device, ScalarType Type, long In, long Low, long High), bool> Prepared = new();
+
+    /// <summary>
+    /// Makes the taps of every resize of a <paramref name="inSize"/>-square image to sizes
+    /// <paramref name="low"/> … <paramref name="high"/> at once (the resize augmentation's whole
+    /// range), so the cache is complete after the first call rather than growing step by step.
+    /// </summary>
+    public static void Prepare(Device device, ScalarType type, long inSize, long low, long high)
+    {
+        if (!Prepared.TryAdd((device.ToString(), type, inSize, low, high), true)) return;
+        for (var outSize = Math.Max(1, low); outSize <= high; outSize++)
+        {
+            if (outSize == inSize) continue;
+            CachedTaps(device, type, 2, inSize, outSize);
+            CachedTaps(device, type, 3, inSize, outSize);
+        }
+    }
+
+    private static (Tensor Index0, Tensor Index1, Tensor W0, Tensor W1) CachedTaps(Device device, ScalarType type, int dim, long inSize, long outSize) =>
+        TapCache.GetOrAdd((device.ToString(), type, dim, inSize, outSize), key =>
+        {
+            var (first, second, weightSecond) = Taps(inSize, outSize, singlePrecisionScale: type != ScalarType.Float64);
+            var shape = new long[] { 1, 1, 1, 1 };
+            shape[dim] = outSize;
+            using var scope = NewDisposeScope();
+            var index0 = tensor(first, device: device);
+            var index1 = tensor(second, device: device);
+            var w1 = tensor(weightSecond, device: device).to(type).view(shape);
+            var w0 = 1 - w1;
+            return (index0.DetachFromDisposeScope(), index1.DetachFromDisposeScope(), w0.DetachFromDisposeScope(), w1.DetachFromDisposeScope());
+        });
 
     /// <summary>PyTorch's <c>area_pixel_compute_scale</c>, <c>area_pixel_compute_source_index</c> and <c>compute_source_index_and_lambda</c>.</summary>
     internal static (long[] First, long[] Second, double[] WeightSecond) Taps(long inSize, long outSize, bool singlePrecisionScale)

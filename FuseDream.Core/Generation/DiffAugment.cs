@@ -184,6 +184,7 @@ internal static class DiffAugment
         var resizedSize = (long)(ratio * size);
         if (resizedSize < 1)
             throw new ArgumentOutOfRangeException(nameof(ratio), ratio, $"resize ratio {ratio} shrinks a {size}-pixel image to nothing");
+        BilinearResize.Prepare(x.device, x.dtype, size, (long)(MinResizeRatio * size), (long)(MaxResizeRatio * size));
         var resized = BilinearResize.Resize(x, resizedSize, resizedSize); // [batch, channels, s, s]
         Tensor result;
         if (resizedSize < size)
@@ -251,6 +252,18 @@ internal sealed class AugmentDraws(long batch, IReadOnlyList<AugmentDraw> steps)
 {
     public long Batch { get; } = batch;
     public IReadOnlyList<AugmentDraw> Steps { get; } = steps;
+
+    /// <summary>Every tensor of the draws, in order.</summary>
+    public IEnumerable<Tensor> Tensors => Steps.SelectMany(step => step.Tensors);
+
+    /// <summary>The same draws with <paramref name="moved"/> in place of <see cref="Tensors"/> (same order); takes ownership of them.</summary>
+    public AugmentDraws With(IReadOnlyList<Tensor> moved)
+    {
+        var next = 0;
+        var steps = Steps.Select(step => step with { Tensors = [.. step.Tensors.Select(_ => moved[next++])] }).ToList();
+        if (next != moved.Count) throw new ArgumentException($"expected {next} tensors, got {moved.Count}", nameof(moved));
+        return new AugmentDraws(Batch, steps);
+    }
 
     public void Dispose()
     {

@@ -29,17 +29,17 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 
     /// <summary>
     /// Wraps already loaded models (the pipeline freezes them and converts them to
-    /// <paramref name="precision"/>, by default the device's (<see cref="ModelPrecision.DefaultFor"/>);
-    /// it does not dispose them).
+    /// <paramref name="precision"/>, by default fp32, which leaves them as they are; it does not
+    /// dispose them). <see cref="Load"/> resolves <c>auto</c> to the device's default.
     /// </summary>
     public FuseDreamPipeline(ClipModel clip, IEnumerable<BigGanGenerator> generators, Device device,
-        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null, Precision? precision = null)
+        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null, Precision precision = Precision.Fp32)
         : this(clip, generators, device, modelHashes, tuning, precision, ownsModels: false)
     {
     }
 
     private FuseDreamPipeline(ClipModel clip, IEnumerable<BigGanGenerator> generators, Device device,
-        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, Precision? precision, bool ownsModels)
+        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, Precision precision, bool ownsModels)
     {
         ArgumentNullException.ThrowIfNull(clip);
         ArgumentNullException.ThrowIfNull(generators);
@@ -61,7 +61,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         var hashes = modelHashes ?? new Dictionary<string, string>();
         _clipHash = hashes.TryGetValue("clip", out var clipHash) ? new Dictionary<string, string> { ["clip"] = clipHash } : new Dictionary<string, string>();
         _generatorHashes = _generators.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
-        Precision = precision ?? ModelPrecision.DefaultFor(device);
+        Precision = precision;
         Freeze(_clip, Precision);
         foreach (var generator in _generators.Values) Freeze(generator, Precision);
     }
@@ -166,37 +166,71 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             var trace = new List<TracePoint>(options.Steps);
             var stepsRun = 0;
             var stopReason = StopReasons.Steps;
-            for (var step = 1; step <= options.Steps; step++)
+            // A step's loss is read back when the next step has been queued (or when the host
+            // has to wait anyway: a measurement, a preview, the end), so on a GPU the device is
+            // never idle while the host reads it. Its trace point and progress follow then.
+            (int Step, Tensor Loss)? pending = null;
+            void Settle(double? measured)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var loss = optimizer.Step();
-                stepsRun = step;
-                double? measured = null;
-                if (options.ScoreEvery > 0 && step % options.ScoreEvery == 0)
+                if (pending is not { } p) return;
+                double loss;
+                using (p.Loss) loss = LatentOptimizer.ReadLoss(p.Loss);
+                pending = null;
+                trace.Add(new TracePoint(p.Step, loss, measured));
+                reporter.Report(GenerationPhase.Optimizing, p.Step, options.Steps, measured ?? -loss);
+            }
+            try
+            {
+                for (var step = 1; step <= options.Steps; step++)
                 {
-                    var (z, y) = optimizer.Combine();
-                    using (z)
-                    using (y)
-                    using (var draws = MeasurementDraws(request.Seed, step))
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var loss = optimizer.StepWithoutReading();
+                    Settle(null); // the previous step's, now that this one is queued
+                    pending = (step, loss);
+                    stepsRun = step;
+                    var measuring = options.ScoreEvery > 0 && step % options.ScoreEvery == 0;
+                    var previewing = onPreview is not null && PreviewSchedule.IsPreviewStep(options, step);
+                    if (!measuring && !previewing) continue;
+                    double? measured = null;
+                    if (measuring)
                     {
-                        measured = MeasureLatents(generator, scorer, z, y, options.Augmentations, draws);
-                        if (options.KeepBest) best.Offer(step, measured.Value, z, y);
+                        var (z, y) = optimizer.Combine();
+                        using (z)
+                        using (y)
+                        using (var draws = MeasurementDraws(request.Seed, step))
+                        {
+                            measured = MeasureLatents(generator, scorer, z, y, options.Augmentations, draws);
+                            if (options.KeepBest) best.Offer(step, measured.Value, z, y);
+                        }
+                    }
+                    var stop = measured is { } score && flat.Add(score);
+                    if (stop)
+                    {
+                        // Stopping early completes the phase at this step, so its progress and ETA stay true.
+                        var (doneStep, doneLoss) = pending!.Value;
+                        double lossValue;
+                        using (doneLoss) lossValue = LatentOptimizer.ReadLoss(doneLoss);
+                        pending = null;
+                        trace.Add(new TracePoint(doneStep, lossValue, measured));
+                        reporter.Report(GenerationPhase.Optimizing, doneStep, doneStep, measured ?? -lossValue);
+                    }
+                    else Settle(measured);
+                    if (previewing)
+                    {
+                        var png = RenderCurrent(generator, optimizer);
+                        await onPreview!(new GenerationPreview(step, png), cancellationToken).ConfigureAwait(false);
+                    }
+                    if (stop)
+                    {
+                        stopReason = StopReasons.Flat;
+                        break;
                     }
                 }
-                trace.Add(new TracePoint(step, loss, measured));
-                var stop = measured is { } score && flat.Add(score);
-                // Stopping early completes the phase at this step, so its progress and ETA stay true.
-                reporter.Report(GenerationPhase.Optimizing, step, stop ? step : options.Steps, measured ?? -loss);
-                if (onPreview is not null && PreviewSchedule.IsPreviewStep(options, step))
-                {
-                    var png = RenderCurrent(generator, optimizer);
-                    await onPreview(new GenerationPreview(step, png), cancellationToken).ConfigureAwait(false);
-                }
-                if (stop)
-                {
-                    stopReason = StopReasons.Flat;
-                    break;
-                }
+                Settle(null);
+            }
+            finally
+            {
+                pending?.Loss.Dispose();
             }
 
             cancellationToken.ThrowIfCancellationRequested();

@@ -15,6 +15,7 @@ public static class BenchCommand
         command.Subcommands.Add(PipelineBenchmark.Create());
         command.Subcommands.Add(MemoryBenchmark.Create());
         command.Subcommands.Add(QualityBenchmark.Create());
+        command.Subcommands.Add(PrecisionBenchmark.Create());
         return command;
     }
 }

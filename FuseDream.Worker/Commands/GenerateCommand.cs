@@ -28,6 +28,7 @@ public static class GenerateCommand
         var runtime = new RuntimeOptions();
         var basisBatch = new Option<int>("--basis-batch") { Description = "Basis samples rendered per batch (speed/memory only).", DefaultValueFactory = _ => new PipelineTuning().BasisBatchSize };
         var measureBatch = new Option<int>("--measure-batch") { Description = "Augmented copies scored per batch when measuring AugCLIP.", DefaultValueFactory = _ => new PipelineTuning().MeasureBatchSize };
+        var precision = RuntimeOptions.CreatePrecisionOption(several: false);
         var overrides = new OptionOverrides();
 
         var command = new Command("generate", "Generate one image from a prompt with FuseDream (AugCLIP + over-parameterised BigGAN latents).")
@@ -37,6 +38,7 @@ public static class GenerateCommand
         runtime.AddTo(command);
         command.Options.Add(basisBatch);
         command.Options.Add(measureBatch);
+        command.Options.Add(precision);
         overrides.AddTo(command);
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -49,7 +51,8 @@ public static class GenerateCommand
                 var options = overrides.Apply(GenerationPresets.Get(parse.GetValue(preset)!), parse);
                 var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
                 var deviceName = runtime.DeviceName(parse);
-                runtime.ParseDevice(parse);
+                var device = runtime.ParseDevice(parse);
+                var precisionUsed = RuntimeOptions.ParsePrecisions(parse, precision, device)[0];
                 if (parse.GetValue(basisBatch) < 1)
                     throw new ArgumentException($"--basis-batch must be at least 1 (got {parse.GetValue(basisBatch)})");
                 if (parse.GetValue(measureBatch) < 1)
@@ -69,6 +72,7 @@ public static class GenerateCommand
                     Clip = models.Clip,
                     BigGans = [models.Generator],
                     Device = deviceName,
+                    Precision = ModelPrecision.Name(precisionUsed),
                     Tuning = new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch) },
                 });
                 if (!modelGiven && !pipeline.Models.Contains(options.Model))
@@ -76,7 +80,7 @@ public static class GenerateCommand
                 options.EnsureValid();
 
                 Console.Error.WriteLine($"Prompt: {text}");
-                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}");
+                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}   Precision: {ModelPrecision.Name(pipeline.Precision)}");
                 var bar = new ProgressLine(Console.Error);
                 var result = await pipeline.RunAsync(new GenerationRequest(text, runSeed, options), bar,
                     async (preview, ct) =>

@@ -8,13 +8,16 @@ using FuseDream.Generation;
 using TorchSharp;
 using static TorchSharp.torch;
 using FuseDream.Checkpoints;
+using FuseDream.Models;
 
 namespace FuseDream.Worker.Commands;
 
 /// <summary>
 /// <c>bench pipeline</c>: seconds per basis batch and per optimisation step (with 8 and 50
 /// augmentations by default) and memory, for given model files (e.g. the test fixtures' tiny
-/// models) and, when asked, for full-size BigGAN-256/512 + CLIP ViT-B/32 with random weights.
+/// models) and, when asked, for full-size BigGAN-256/512 + CLIP ViT-B/32 with random weights;
+/// each configuration in every precision asked for (<c>--precision fp32 bf16</c>). Each figure
+/// is the median of the timed runs, after one warm-up run.
 /// </summary>
 public static class PipelineBenchmark
 {
@@ -24,23 +27,25 @@ public static class PipelineBenchmark
         var bigGan = new Option<string[]>("--biggan") { Description = "BigGAN checkpoint(s) to measure with --clip.", AllowMultipleArgumentsPerToken = true };
         var full = new Option<int[]>("--full") { Description = "Also measure full-size random-weight models at these resolutions (256, 512) with CLIP ViT-B/32.", AllowMultipleArgumentsPerToken = true };
         var runtime = new RuntimeOptions();
+        var precision = RuntimeOptions.CreatePrecisionOption(several: true);
         var augmentations = new Option<int[]>("--augmentations") { Description = "Augmentation counts to time a step with.", DefaultValueFactory = _ => [8, 50], AllowMultipleArgumentsPerToken = true };
-        var steps = new Option<int>("--steps") { Description = "Timed optimisation steps per configuration (after one warm-up step).", DefaultValueFactory = _ => 3 };
+        var steps = new Option<int>("--steps") { Description = "Timed optimisation steps per configuration (after one warm-up step); the median is reported.", DefaultValueFactory = _ => 3 };
         var basisBatch = new Option<int>("--basis-batch") { Description = "Samples per basis batch.", DefaultValueFactory = _ => 10 };
-        var basisBatches = new Option<int>("--basis-batches") { Description = "Timed basis batches (after one warm-up batch).", DefaultValueFactory = _ => 3 };
+        var basisBatches = new Option<int>("--basis-batches") { Description = "Timed basis batches (after one warm-up batch); the median is reported.", DefaultValueFactory = _ => 3 };
 
-        var command = new Command("pipeline", "Time basis search and optimisation steps; print a table with memory.")
+        var command = new Command("pipeline", "Time basis search and optimisation steps (median of the timed runs after a warm-up); print a table with memory, precision and threads.")
         {
             clip, bigGan, full,
         };
         runtime.AddTo(command);
-        foreach (var option in new Option[] { augmentations, steps, basisBatch, basisBatches }) command.Options.Add(option);
+        foreach (var option in new Option[] { precision, augmentations, steps, basisBatch, basisBatches }) command.Options.Add(option);
         command.SetAction((ParseResult parse, CancellationToken ct) =>
         {
             try
             {
                 var deviceName = runtime.DeviceName(parse);
                 var dev = runtime.ParseDevice(parse);
+                var precisions = RuntimeOptions.ParsePrecisions(parse, precision, dev);
                 runtime.ApplyThreads(parse);
                 var settings = new Settings(parse.GetValue(augmentations)!, parse.GetValue(steps), parse.GetValue(basisBatch), parse.GetValue(basisBatches));
                 settings.EnsureValid();
@@ -51,29 +56,38 @@ public static class PipelineBenchmark
                     throw new ArgumentException("nothing to measure: give --clip <file> --biggan <file> (e.g. the test fixtures' tiny models) and/or --full 256 512");
                 if (clipPath is not null && bigGanPaths.Length == 0)
                     throw new ArgumentException("--clip needs --biggan <file>");
+                if (resolutions.FirstOrDefault(r => r is not (256 or 512)) is var bad and not 0)
+                    throw new ArgumentException($"--full: resolution {bad} is not one of 256, 512");
 
                 var rows = new List<Row>();
-                Console.WriteLine($"Device: {deviceName}   CPU threads: {get_num_threads()}   Processor count: {Environment.ProcessorCount}   {RuntimeInformation.OSDescription}");
+                var threads = get_num_threads();
+                Console.WriteLine($"Device: {deviceName}   CPU threads: {threads}   Processor count: {Environment.ProcessorCount}   " +
+                                  $"Build: {BuildConfiguration}   Runs: median of {settings.BasisBatches} basis batches and {settings.Steps} steps, after one warm-up each   {RuntimeInformation.OSDescription}");
+                var configurations = new List<(string Name, Func<(ClipModel, BigGanGenerator)> Load)>();
                 if (clipPath is not null)
-                {
-                    using var clipModel = ClipCheckpoint.Load(clipPath, dev);
                     foreach (var path in bigGanPaths)
+                        configurations.Add(($"{Path.GetFileName(path)} + {Path.GetFileName(clipPath)}",
+                            () => (ClipCheckpoint.Load(clipPath, dev), BigGanCheckpoint.Load(path, null, dev))));
+                foreach (var resolution in resolutions)
+                    configurations.Add(($"BigGAN-{resolution} + ViT-B/32 (random weights)", () =>
                     {
-                        using var generator = BigGanCheckpoint.Load(path, null, dev);
-                        rows.AddRange(Measure($"{Path.GetFileName(path)} + {Path.GetFileName(clipPath)}", clipModel, generator, dev, settings, ct));
-                    }
-                }
-                if (resolutions.Length > 0)
-                {
-                    using var clipModel = ClipRandomInit.Create(ClipConfig.VitB32, new Generator(1), dev);
-                    foreach (var resolution in resolutions)
-                    {
-                        if (resolution is not (256 or 512)) throw new ArgumentException($"--full: resolution {resolution} is not one of 256, 512");
-                        using var generator = BigGanRandomInit.Create(BigGanConfig.ForResolution(resolution), seed: 1);
+                        var generator = BigGanRandomInit.Create(BigGanConfig.ForResolution(resolution), seed: 1);
                         generator.to(dev);
-                        rows.AddRange(Measure($"BigGAN-{resolution} + ViT-B/32 (random weights)", clipModel, generator, dev, settings, ct));
+                        return (ClipRandomInit.Create(ClipConfig.VitB32, new Generator(1), dev), generator);
+                    }));
+                foreach (var (name, load) in configurations)
+                    foreach (var p in precisions)
+                    {
+                        // Fresh fp32 models for every precision: converting to bf16 and back would not give fp32's weights.
+                        var (clipModel, generator) = load();
+                        using (clipModel)
+                        using (generator)
+                        {
+                            Freeze(clipModel, p);
+                            Freeze(generator, p);
+                            rows.AddRange(Measure(name, ModelPrecision.Name(p), threads, clipModel, generator, dev, settings, ct));
+                        }
                     }
-                }
                 Print(rows);
                 return Task.FromResult(0);
             }
@@ -85,6 +99,12 @@ public static class PipelineBenchmark
         });
         return command;
     }
+
+#if DEBUG
+    private const string BuildConfiguration = "Debug (figures are not representative: use -c Release)";
+#else
+    private const string BuildConfiguration = "Release";
+#endif
 
     private sealed record Settings(int[] Augmentations, int Steps, int BasisBatch, int BasisBatches)
     {
@@ -98,33 +118,50 @@ public static class PipelineBenchmark
         }
     }
 
-    private sealed record Row(string Models, string Measure, double Seconds, string Rate, long LiveTensorDelta, double PeakRssMb, double? GpuUsedMb);
+    private sealed record Row(string Models, string Precision, int Threads, string Measure, double MedianSeconds, int Runs,
+        double? SamplesPerSecond, double? HoursPer1000Steps, long LiveTensorDelta, double PeakRssMb, double? GpuUsedMb);
 
-    private static IEnumerable<Row> Measure(string name, ClipModel clip, BigGanGenerator generator, Device device, Settings settings, CancellationToken ct)
+    /// <summary>The median of <paramref name="values"/> (the mean of the middle two for an even count).</summary>
+    internal static double Median(IReadOnlyList<double> values)
     {
-        Console.Error.WriteLine($"Measuring {name}…");
+        if (values.Count == 0) throw new ArgumentException("no values", nameof(values));
+        var sorted = values.Order().ToArray();
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    private static void Freeze(nn.Module module, Precision precision)
+    {
+        module.eval();
+        foreach (var parameter in module.parameters()) parameter.requires_grad = false;
+        ModelPrecision.ApplyTo(module, precision);
+    }
+
+    private static IEnumerable<Row> Measure(string name, string precision, int threads, ClipModel clip, BigGanGenerator generator, Device device, Settings settings, CancellationToken ct)
+    {
+        Console.Error.WriteLine($"Measuring {name} in {precision}…");
         using var scorer = AugClipScorer.ForPrompt(clip, "a photo of a cute corgi", device);
         using var random = new TorchRandomSource(1);
         var gpu = new GpuMemory(device);
 
-        // Basis search: one warm-up batch, then the timed ones.
+        // Basis search: one warm-up batch, then the timed ones, each timed on its own.
         var search = new BasisSearchSettings(1 + settings.BasisBatches, settings.BasisBatch, 1, settings.BasisBatch);
         var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        var clock = new Stopwatch();
+        var clock = Stopwatch.StartNew();
+        var batchSeconds = new List<double>();
         var batches = 0;
         using (BasisSearch.Run(generator, scorer, search, random, device, onProgress: (done, _) =>
         {
             Synchronize(device);
-            if (batches++ == 0) clock.Restart();
+            if (batches++ > 0) batchSeconds.Add(clock.Elapsed.TotalSeconds);
             gpu.Sample();
+            clock.Restart();
         }, cancellationToken: ct))
         {
         }
-        clock.Stop();
-        var perBatch = clock.Elapsed.TotalSeconds / settings.BasisBatches;
-        yield return new Row(name, $"basis batch of {settings.BasisBatch}", perBatch,
-            $"{(settings.BasisBatch / perBatch).ToString("0.00", CultureInfo.InvariantCulture)} samples/s",
-            DisposeScopeManager.Statistics.ThreadTotalLiveCount - before, PeakRssMb(), gpu.PeakMb);
+        var perBatch = Median(batchSeconds);
+        yield return new Row(name, precision, threads, $"basis batch of {settings.BasisBatch}", perBatch, batchSeconds.Count,
+            settings.BasisBatch / perBatch, null, DisposeScopeManager.Statistics.ThreadTotalLiveCount - before, PeakRssMb(), gpu.PeakMb);
 
         using var basisZ = randn([5, generator.DimZ], generator: new Generator(2)).clamp(-2, 2).to(device);
         using var classes = randint(0, generator.NumClasses, [5], generator: new Generator(3)).to(device);
@@ -137,18 +174,18 @@ public static class PipelineBenchmark
             optimizer.Step(); // warm-up
             Synchronize(device);
             var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-            clock.Restart();
+            var stepSeconds = new List<double>();
             for (var i = 0; i < settings.Steps; i++)
             {
+                clock.Restart();
                 optimizer.Step();
                 Synchronize(device);
+                stepSeconds.Add(clock.Elapsed.TotalSeconds);
                 gpu.Sample();
             }
-            clock.Stop();
-            var perStep = clock.Elapsed.TotalSeconds / settings.Steps;
-            yield return new Row(name, $"step, {augmentations} augmentations", perStep,
-                $"{(1000 * perStep / 3600).ToString("0.00", CultureInfo.InvariantCulture)} h per 1000 steps",
-                DisposeScopeManager.Statistics.ThreadTotalLiveCount - live, PeakRssMb(), gpu.PeakMb);
+            var perStep = Median(stepSeconds);
+            yield return new Row(name, precision, threads, $"step, {augmentations} augmentations", perStep, stepSeconds.Count,
+                null, 1000 * perStep / 3600, DisposeScopeManager.Statistics.ThreadTotalLiveCount - live, PeakRssMb(), gpu.PeakMb);
         }
     }
 
@@ -166,10 +203,13 @@ public static class PipelineBenchmark
 
     private static void Print(List<Row> rows)
     {
-        string[] header = ["models", "measure", "seconds", "rate", "live tensors Δ", "peak RSS MB", "GPU used MB"];
+        string[] header = ["models", "precision", "threads", "measure", "median s", "runs", "samples/s", "h per 1000 steps", "live tensors Δ", "peak RSS MB", "GPU used MB"];
+        static string Optional(double? value) => value is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) : "";
         var cells = rows.Select(r => new[]
         {
-            r.Models, r.Measure, r.Seconds.ToString("0.000", CultureInfo.InvariantCulture), r.Rate,
+            r.Models, r.Precision, r.Threads.ToString(CultureInfo.InvariantCulture), r.Measure,
+            r.MedianSeconds.ToString("0.000", CultureInfo.InvariantCulture), r.Runs.ToString(CultureInfo.InvariantCulture),
+            Optional(r.SamplesPerSecond), Optional(r.HoursPer1000Steps),
             r.LiveTensorDelta.ToString(CultureInfo.InvariantCulture), r.PeakRssMb.ToString("0", CultureInfo.InvariantCulture),
             r.GpuUsedMb is { } g ? g.ToString("0", CultureInfo.InvariantCulture) : "n/a",
         }).ToList();
