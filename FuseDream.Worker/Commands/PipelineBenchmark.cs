@@ -122,7 +122,7 @@ public static class PipelineBenchmark
         double? SamplesPerSecond, double? HoursPer1000Steps, long LiveTensorDelta, double PeakRssMb, double? GpuUsedMb);
 
     /// <summary>The median of <paramref name="values"/> (the mean of the middle two for an even count).</summary>
-    internal static double Median(IReadOnlyList<double> values)
+    public static double Median(IReadOnlyList<double> values)
     {
         if (values.Count == 0) throw new ArgumentException("no values", nameof(values));
         var sorted = values.Order().ToArray();

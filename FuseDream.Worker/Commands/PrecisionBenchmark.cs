@@ -89,7 +89,7 @@ public static class PrecisionBenchmark
     }
 
     /// <summary>A short run with every random part of the algorithm: basis search, Adam steps with noise and augmentations, a final measurement.</summary>
-    internal static GenerationOptions RunOptions(int steps) => new()
+    public static GenerationOptions RunOptions(int steps) => new()
     {
         BasisIterations = 5,
         SamplesPerIteration = 4,
@@ -101,7 +101,7 @@ public static class PrecisionBenchmark
     };
 
     /// <summary>The per-seed table and the summary: mean and largest |bf16 − fp32| against the standard deviation of fp32 across seeds.</summary>
-    internal static string Report(IReadOnlyList<double> fp32, IReadOnlyList<double> bf16)
+    public static string Report(IReadOnlyList<double> fp32, IReadOnlyList<double> bf16)
     {
         var lines = new List<string> { "| seed | fp32 AugCLIP | bf16 AugCLIP | bf16 − fp32 |", "|---:|---:|---:|---:|" };
         for (var i = 0; i < fp32.Count; i++)
@@ -115,7 +115,7 @@ public static class PrecisionBenchmark
     }
 
     /// <summary>PSNR (dB, images mapped to [0, 1]) of a bf16 BigGAN forward pass against the fp32 one, same weights and inputs.</summary>
-    internal static double ForwardPsnr(int resolution, int batch, Device device)
+    public static double ForwardPsnr(int resolution, int batch, Device device)
     {
         using var generator = BigGanRandomInit.Create(BigGanConfig.ForResolution(resolution), seed: 1);
         generator.to(device);
@@ -132,7 +132,7 @@ public static class PrecisionBenchmark
     }
 
     /// <summary>PSNR of two [-1, 1] image batches, read as [0, 1] images (peak 1).</summary>
-    internal static double Psnr(Tensor reference, Tensor other)
+    public static double Psnr(Tensor reference, Tensor other)
     {
         using var scope = NewDisposeScope();
         var mse = ((reference - other) / 2).square().mean().to(ScalarType.Float64).cpu().item<double>();
