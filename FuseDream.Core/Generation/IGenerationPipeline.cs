@@ -20,7 +20,11 @@ public sealed record GenerationProgress(
     int Total,
     double? AugClip,
     TimeSpan Elapsed,
-    TimeSpan? Eta);
+    TimeSpan? Eta)
+{
+    /// <summary>The phase's rate so far, per second: basis samples scored, or optimisation steps taken.</summary>
+    public double? Rate { get; init; }
+}
 
 /// <summary>One point of the score trace: the loss of every step, AugCLIP where it was measured.</summary>
 public sealed record TracePoint(int Step, double Loss, double? AugClip);

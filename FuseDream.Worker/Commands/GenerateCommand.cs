@@ -28,7 +28,7 @@ public static class GenerateCommand
         var runtime = new RuntimeOptions();
         var basisBatch = new Option<int>("--basis-batch") { Description = "Basis samples rendered per batch (speed/memory only).", DefaultValueFactory = _ => new PipelineTuning().BasisBatchSize };
         var measureBatch = new Option<int>("--measure-batch") { Description = "Augmented copies scored per batch when measuring AugCLIP.", DefaultValueFactory = _ => new PipelineTuning().MeasureBatchSize };
-        var precision = RuntimeOptions.CreatePrecisionOption(several: false);
+        var precision = RuntimeOptions.CreatePrecisionOption();
         var overrides = new OptionOverrides();
 
         var command = new Command("generate", "Generate one image from a prompt with FuseDream (AugCLIP + over-parameterised BigGAN latents).")
@@ -52,7 +52,7 @@ public static class GenerateCommand
                 var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
                 var deviceName = runtime.DeviceName(parse);
                 var device = runtime.ParseDevice(parse);
-                var precisionUsed = RuntimeOptions.ParsePrecisions(parse, precision, device)[0];
+                var precisionUsed = RuntimeOptions.ParsePrecision(parse, precision, device);
                 if (parse.GetValue(basisBatch) < 1)
                     throw new ArgumentException($"--basis-batch must be at least 1 (got {parse.GetValue(basisBatch)})");
                 if (parse.GetValue(measureBatch) < 1)
@@ -184,7 +184,8 @@ public sealed class ProgressLine(TextWriter writer) : IProgress<GenerationProgre
         var bar = new string('#', filled) + new string('-', width - filled);
         var score = p.AugClip is { } s ? $"  AugCLIP {s.ToString("0.0000", CultureInfo.InvariantCulture)}" : "";
         var eta = p.Eta is { } e ? $"  ETA {Clock(e)}" : "";
-        return $"{Phase(p.Phase),-12} [{bar}] {p.Step}/{p.Total}{score}  elapsed {Clock(p.Elapsed)}{eta}";
+        var rate = p.Phase == GenerationPhase.BasisSearch && p.Rate is { } r ? $"  {r.ToString("0.00", CultureInfo.InvariantCulture)} samples/s" : "";
+        return $"{Phase(p.Phase),-12} [{bar}] {p.Step}/{p.Total}{score}{rate}  elapsed {Clock(p.Elapsed)}{eta}";
     }
 
     private static string Phase(GenerationPhase phase) => phase switch

@@ -27,7 +27,7 @@ public static class PipelineBenchmark
         var bigGan = new Option<string[]>("--biggan") { Description = "BigGAN checkpoint(s) to measure with --clip.", AllowMultipleArgumentsPerToken = true };
         var full = new Option<int[]>("--full") { Description = "Also measure full-size random-weight models at these resolutions (256, 512) with CLIP ViT-B/32.", AllowMultipleArgumentsPerToken = true };
         var runtime = new RuntimeOptions();
-        var precision = RuntimeOptions.CreatePrecisionOption(several: true);
+        var precision = RuntimeOptions.CreatePrecisionsOption();
         var augmentations = new Option<int[]>("--augmentations") { Description = "Augmentation counts to time a step with.", DefaultValueFactory = _ => [8, 50], AllowMultipleArgumentsPerToken = true };
         var steps = new Option<int>("--steps") { Description = "Timed optimisation steps per configuration (after one warm-up step); the median is reported.", DefaultValueFactory = _ => 3 };
         var basisBatch = new Option<int>("--basis-batch") { Description = "Samples per basis batch.", DefaultValueFactory = _ => 10 };

@@ -9,7 +9,7 @@ namespace FuseDream.Worker.Commands;
 /// The <c>--device</c> and <c>--threads</c> options, defined once for every command that runs
 /// tensors: the same names, the same values (see <see cref="DeviceSelector"/>), the same messages.
 /// A command picks its default device; <c>bench biggan</c> also takes <c>all</c>. Commands that
-/// can run the models in bf16 add <see cref="CreatePrecisionOption"/>.
+/// can run the models in bf16 add <see cref="CreatePrecisionOption"/> (or <see cref="CreatePrecisionsOption"/>).
 /// </summary>
 public sealed class RuntimeOptions
 {
@@ -67,19 +67,27 @@ public sealed class RuntimeOptions
         TorchThreads.Apply(n);
     }
 
-    /// <summary>
-    /// <c>--precision</c>: one value (<c>generate</c>) or several to compare (<c>bench pipeline</c>);
-    /// <c>auto</c> is the device's default (<see cref="ModelPrecision.DefaultFor"/>).
-    /// </summary>
-    public static Option<string[]> CreatePrecisionOption(bool several) => new("--precision")
+    /// <summary><c>--precision</c> for a command that runs once (<c>generate</c>); <c>auto</c> is the device's default (<see cref="ModelPrecision.DefaultFor"/>).</summary>
+    public static Option<string> CreatePrecisionOption() => new("--precision")
     {
-        Description = several
-            ? "Precisions to measure, each in turn: fp32, bf16 or auto (the device's default: bf16 on CUDA, fp32 on the CPU)."
-            : "What the models compute in: fp32 (exact), bf16, or auto (the device's default: bf16 on CUDA, fp32 on the CPU).",
-        DefaultValueFactory = _ => [ModelPrecision.Auto],
-        AllowMultipleArgumentsPerToken = several,
-        Arity = several ? ArgumentArity.OneOrMore : ArgumentArity.ExactlyOne,
+        Description = "What the models compute in: fp32 (exact), bf16, or auto (the device's default: bf16 on CUDA, fp32 on the CPU).",
+        DefaultValueFactory = _ => ModelPrecision.Auto,
     };
+
+    /// <summary><c>--precision</c> for a benchmark that measures each precision given in turn.</summary>
+    public static Option<string[]> CreatePrecisionsOption() => new("--precision")
+    {
+        Description = "Precisions to measure, each in turn: fp32, bf16 or auto (the device's default: bf16 on CUDA, fp32 on the CPU).",
+        DefaultValueFactory = _ => [ModelPrecision.Auto],
+        AllowMultipleArgumentsPerToken = true,
+    };
+
+    /// <summary>The precision named by <paramref name="option"/> on <paramref name="device"/>; throws <see cref="ArgumentException"/> beginning <c>--precision:</c>.</summary>
+    public static Precision ParsePrecision(ParseResult parse, Option<string> option, TorchSharp.torch.Device device)
+    {
+        try { return ModelPrecision.Resolve(parse.GetValue(option), device); }
+        catch (ArgumentException ex) { throw new ArgumentException($"--precision: {ex.Message}"); }
+    }
 
     /// <summary>The precisions named by <paramref name="option"/> on <paramref name="device"/>; throws <see cref="ArgumentException"/> beginning <c>--precision:</c>.</summary>
     public static Precision[] ParsePrecisions(ParseResult parse, Option<string[]> option, TorchSharp.torch.Device device)
