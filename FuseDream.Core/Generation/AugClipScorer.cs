@@ -51,6 +51,9 @@ public sealed class AugClipScorer : IDisposable
         return new AugClipScorer(clip, features);
     }
 
+    /// <summary>Resize with libtorch's fused kernel (<see cref="BilinearResize.ResizeFused"/>) instead of the exact path; off by default.</summary>
+    public bool FusedResize { get; set; }
+
     /// <summary>CLIP's input size (224 for ViT-B/32).</summary>
     public int Resolution { get; }
 
@@ -59,7 +62,9 @@ public sealed class AugClipScorer : IDisposable
     {
         using var scope = NewDisposeScope();
         var in01 = (images + 1) / 2;
-        var resized = BilinearResize.Resize(in01, Resolution, Resolution); // [batch, 3, R, R]
+        var resized = FusedResize
+            ? BilinearResize.ResizeFused(in01, Resolution, Resolution)
+            : BilinearResize.Resize(in01, Resolution, Resolution); // [batch, 3, R, R]
         return ClipPreprocessing.Normalize(resized).MoveToOuterDisposeScope();
     }
 
@@ -84,7 +89,8 @@ public sealed class AugClipScorer : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(replicate, 1);
         using var scope = NewDisposeScope();
         var copies = image.expand(replicate, -1, -1, -1); // [replicate, 3, H, W]
-        var augmented = DiffAugment.Apply(copies, policy ?? AugmentPolicy.FuseDream, random);
+        using var draws = DiffAugment.Draw(policy ?? AugmentPolicy.FuseDream, replicate, image.shape[2], image.shape[3], image.device, random);
+        var augmented = DiffAugment.Apply(copies, draws, 0, FusedResize);
         return Cosine(augmented).MoveToOuterDisposeScope();
     }
 
@@ -125,7 +131,7 @@ public sealed class AugClipScorer : IDisposable
         using var scope = NewDisposeScope();
         if (replicate <= batchSize)
         {
-            var loss = -Cosine(DiffAugment.Apply(image.expand(replicate, -1, -1, -1), draws, 0)).mean();
+            var loss = -Cosine(DiffAugment.Apply(image.expand(replicate, -1, -1, -1), draws, 0, FusedResize)).mean();
             loss.backward();
             return loss.detach().MoveToOuterDisposeScope();
         }
@@ -135,7 +141,7 @@ public sealed class AugClipScorer : IDisposable
         {
             using var part = NewDisposeScope();
             var n = Math.Min(batchSize, replicate - start);
-            var cosine = Cosine(DiffAugment.Apply(leaf.expand(n, -1, -1, -1), draws, start)); // [n]
+            var cosine = Cosine(DiffAugment.Apply(leaf.expand(n, -1, -1, -1), draws, start, FusedResize)); // [n]
             var partLoss = -cosine.sum() / replicate;
             partLoss.backward();
             var sum = (total is null ? partLoss.detach().to(ScalarType.Float64) : total + partLoss.detach().to(ScalarType.Float64)).MoveToOuterDisposeScope();

@@ -29,6 +29,24 @@ internal static class BilinearResize
         return both.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// libtorch's fused bilinear <c>interpolate</c> (<c>align_corners=False</c>, no antialias) and
+    /// its backward: one kernel per direction instead of gathers and blends. Its source coordinate
+    /// is rounded to float32 (PyTorch ≥ 2 kernels), so outputs differ from <see cref="Resize"/> by
+    /// a few 1e-6 (bounded by a test); production may use it (<see cref="PipelineTuning.FusedResize"/>),
+    /// the parity tests use the exact path.
+    /// </summary>
+    public static Tensor ResizeFused(Tensor x, long height, long width)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.dim() != 4)
+            throw new ArgumentException($"expected an image batch [batch, channels, height, width], got shape [{string.Join(", ", x.shape)}]", nameof(x));
+        if (height < 1 || width < 1)
+            throw new ArgumentOutOfRangeException(nameof(height), $"output size must be positive (got {height}×{width})");
+        if (x.shape[2] == height && x.shape[3] == width) return x.alias();
+        return nn.functional.interpolate(x, [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
+    }
+
     private static Tensor ResizeAxis(Tensor x, int dim, long outSize)
     {
         var inSize = x.shape[dim];

@@ -151,6 +151,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         try
         {
             scorer = AugClipScorer.ForPrompt(_clip, request.Prompt, _device);
+            scorer.FusedResize = _tuning.FusedResize;
 
             var search = new BasisSearchSettings(options.BasisIterations, options.SamplesPerIteration, options.TopK, _tuning.BasisBatchSize);
             basis = BasisSearch.Run(generator, scorer, search, random, _device,
@@ -170,14 +171,14 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             // has to wait anyway: a measurement, a preview, the end), so on a GPU the device is
             // never idle while the host reads it. Its trace point and progress follow then.
             (int Step, Tensor Loss)? pending = null;
-            void Settle(double? measured)
+            void Settle(double? measured, int total)
             {
                 if (pending is not { } p) return;
                 double loss;
                 using (p.Loss) loss = LatentOptimizer.ReadLoss(p.Loss);
                 pending = null;
                 trace.Add(new TracePoint(p.Step, loss, measured));
-                reporter.Report(GenerationPhase.Optimizing, p.Step, options.Steps, measured ?? -loss);
+                reporter.Report(GenerationPhase.Optimizing, p.Step, total, measured ?? -loss);
             }
             try
             {
@@ -185,7 +186,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var loss = optimizer.StepWithoutReading();
-                    Settle(null); // the previous step's, now that this one is queued
+                    Settle(null, options.Steps); // the previous step's, now that this one is queued
                     pending = (step, loss);
                     stepsRun = step;
                     var measuring = options.ScoreEvery > 0 && step % options.ScoreEvery == 0;
@@ -204,17 +205,8 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                         }
                     }
                     var stop = measured is { } score && flat.Add(score);
-                    if (stop)
-                    {
-                        // Stopping early completes the phase at this step, so its progress and ETA stay true.
-                        var (doneStep, doneLoss) = pending!.Value;
-                        double lossValue;
-                        using (doneLoss) lossValue = LatentOptimizer.ReadLoss(doneLoss);
-                        pending = null;
-                        trace.Add(new TracePoint(doneStep, lossValue, measured));
-                        reporter.Report(GenerationPhase.Optimizing, doneStep, doneStep, measured ?? -lossValue);
-                    }
-                    else Settle(measured);
+                    // Stopping early completes the phase at this step, so its progress and ETA stay true.
+                    Settle(measured, stop ? step : options.Steps);
                     if (previewing)
                     {
                         var png = RenderCurrent(generator, optimizer);
@@ -226,7 +218,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                         break;
                     }
                 }
-                Settle(null);
+                Settle(null, options.Steps);
             }
             finally
             {

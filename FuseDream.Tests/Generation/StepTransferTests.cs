@@ -60,3 +60,28 @@ public sealed class StepTransferTests
         Assert.Contains(results, r => r.ErrorMessage == "Worker:Threads must be between 0 (libtorch's choice) and 1024.");
     }
 }
+
+/// <summary>libtorch's fused bilinear resize against the exact path the parity tests use.</summary>
+public sealed class FusedResizeTests
+{
+    [Theory]
+    [InlineData(256, 224)] // BigGAN-256 → CLIP
+    [InlineData(512, 224)] // BigGAN-512 → CLIP
+    [InlineData(256, 204)] // the resize augmentation's range at 256: 0.8×
+    [InlineData(256, 307)] // … 1.2×
+    public void Fused_IsWithinAFewMillionthsOfTheExactPath_ValuesAndGradients(int from, int to)
+    {
+        using var scope = NewDisposeScope();
+        var image = rand([2, 3, from, from], generator: new Generator((ulong)(from + to))).requires_grad_(true);
+        var weights = rand([2, 3, to, to], generator: new Generator(1));
+        var exact = BilinearResize.Resize(image, to, to);
+        (exact * weights).sum().backward();
+        var exactGrad = image.grad!.clone();
+        image.grad!.zero_();
+        var fused = BilinearResize.ResizeFused(image, to, to);
+        (fused * weights).sum().backward();
+
+        Support.TensorAssert.Close(exact.detach(), fused.detach(), atol: 2e-5, rtol: 0, name: $"fused resize {from}→{to}");
+        Support.TensorAssert.Close(exactGrad, image.grad!, atol: 2e-4, rtol: 0, name: $"fused resize gradient {from}→{to}");
+    }
+}
