@@ -71,7 +71,10 @@ public sealed class BigGanGenerator : nn.Module
     /// <summary>Where the weights live.</summary>
     public Device Device => _shared.weight!.device;
 
-    /// <summary>The shared class embedding: [B] int64 class indices → [B, <see cref="EmbeddingDim"/>].</summary>
+    /// <summary>The type of the weights: float32 unless converted (<see cref="Models.ModelPrecision.ApplyTo"/>).</summary>
+    public ScalarType WeightType => _shared.weight!.dtype;
+
+    /// <summary>The shared class embedding: [B] int64 class indices → [B, <see cref="EmbeddingDim"/>] (float32 when the weights are bf16).</summary>
     public Tensor ClassEmbedding(Tensor classIndices)
     {
         ArgumentNullException.ThrowIfNull(classIndices);
@@ -88,13 +91,16 @@ public sealed class BigGanGenerator : nn.Module
                     $"Class indices must lie in [0, {NumClasses - 1}]; got values from {min} to {max}.");
         }
         using var indices = classIndices.to(ScalarType.Int64, Device);
-        return _shared.call(indices); // [B, shared_dim]
+        var embedded = _shared.call(indices); // [B, shared_dim]
+        if (!Models.ModelPrecision.IsReduced(embedded.dtype)) return embedded;
+        using (embedded) return embedded.to(ScalarType.Float32);
     }
 
     /// <summary>
     /// The image for latents <paramref name="z"/> [B, <see cref="DimZ"/>] and continuous class
     /// embeddings <paramref name="y"/> [B, <see cref="EmbeddingDim"/>]: [B, 3, R, R] in [-1, 1].
-    /// Gradients flow to z and y; the weights never take gradients.
+    /// Gradients flow to z and y; the weights never take gradients. With bf16 weights, z and y may
+    /// be float32 (they are cast to bf16 here) and the image is float32.
     /// </summary>
     public Tensor Generate(Tensor z, Tensor y) => Forward(z, y, tap: null);
 
@@ -108,6 +114,13 @@ public sealed class BigGanGenerator : nn.Module
     {
         ValidateInputs(z, y);
         using var scope = NewDisposeScope();
+        var weightType = WeightType;
+        var reduced = Models.ModelPrecision.IsReduced(weightType);
+        if (reduced)
+        {
+            z = z.to(weightType);                              // autograd casts the gradient back
+            y = y.to(weightType);
+        }
         var batch = z.shape[0];
         var chunks = z.split(Config.ZChunkSize, dim: 1);       // NumSlots × [B, chunk]
         var h = _linear.call(chunks[0]);                       // [B, 16·ch·bw²]
@@ -137,7 +150,8 @@ public sealed class BigGanGenerator : nn.Module
         h.Dispose();
         var image = _output.Conv.call(activated);              // [B, 3, R, R]
         activated.Dispose();
-        return image.tanh_().MoveToOuterDisposeScope();
+        image = image.tanh_();
+        return (reduced ? image.to(ScalarType.Float32) : image).MoveToOuterDisposeScope();
     }
 
     private void ValidateInputs(Tensor z, Tensor y)
@@ -153,7 +167,8 @@ public sealed class BigGanGenerator : nn.Module
         if (z.shape[0] != y.shape[0])
             throw new ArgumentException($"z and y must have the same batch size; got {z.shape[0]} and {y.shape[0]}.", nameof(y));
         var dtype = _shared.weight!.dtype;
-        if (z.dtype != dtype || y.dtype != dtype)
+        bool Accepted(Tensor t) => t.dtype == dtype || (Models.ModelPrecision.IsReduced(dtype) && t.dtype == ScalarType.Float32);
+        if (!Accepted(z) || !Accepted(y))
             throw new ArgumentException($"z and y must be {dtype} like the generator's weights (float32 unless converted); got {z.dtype} and {y.dtype}.", nameof(z));
         var device = Device;
         if (z.device_type != device.type || y.device_type != device.type)

@@ -10,7 +10,8 @@ namespace FuseDream.Clip;
 /// <summary>
 /// openai/CLIP <c>clip/model.py</c> <c>CLIP</c> with a ViT image encoder, frozen (eval mode, no
 /// parameter gradients; gradients still flow to the input image), computing in fp32 whatever
-/// the stored dtype. Parameter names are the original's, so its state dicts load as they are.
+/// the stored dtype (or in bf16 once converted by <see cref="Models.ModelPrecision.ApplyTo"/>: it
+/// still takes and gives float32). Parameter names are the original's, so its state dicts load as they are.
 /// Deliberate differences: batch-first transformers; attention through
 /// <c>scaled_dot_product_attention</c> (causal flag instead of a mask buffer); no ResNet encoder;
 /// OpenAI's TorchScript archives are read for their tensors only, their graph is never run
@@ -88,8 +89,12 @@ public sealed class ClipModel : Module
                 nameof(image));
         if (!image.is_floating_point())
             throw new ArgumentException($"Expected a floating-point image tensor; got {image.dtype}.", nameof(image));
-        // The weights' type (float32 unless the model was converted, e.g. to float64 for gradient checks).
-        return _visual.Forward(image.to(_positionalEmbedding.dtype, Device), tap);
+        // Reduced-precision weights (bf16) take float32 in and give float32 out; otherwise the image
+        // runs in the weights' type (float32, or float64 where gradients are checked).
+        var weightType = _positionalEmbedding.dtype;
+        if (!Models.ModelPrecision.IsReduced(weightType)) return _visual.Forward(image.to(weightType, Device), tap);
+        using var scope = NewDisposeScope();
+        return _visual.Forward(image.to(weightType, Device), tap).to(float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>Text features: [B, 77] int64 token ids (from ClipTokenizer) → [B, EmbedDim] (not normalised).</summary>
@@ -116,7 +121,8 @@ public sealed class ClipModel : Module
         // Features at the end token: the highest id, first occurrence, as text.argmax(-1) in the original.
         var eot = ids.argmax(-1);                                                    // [batch]
         var pooled = x[arange(x.shape[0], device: x.device), eot];                   // [batch, width]
-        return pooled.matmul(_textProjection).MoveToOuterDisposeScope();             // [batch, embed_dim]
+        var features = pooled.matmul(_textProjection);                              // [batch, embed_dim]
+        return (Models.ModelPrecision.IsReduced(features.dtype) ? features.to(float32) : features).MoveToOuterDisposeScope();
     }
 
     /// <summary>The original's forward: (logits_per_image [B, T], logits_per_text [T, B]).</summary>

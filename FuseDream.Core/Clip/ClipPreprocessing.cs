@@ -19,9 +19,17 @@ public static class ClipPreprocessing
         if (imageIn01.dim() != 4 || imageIn01.shape[1] != 3)
             throw new ArgumentException(
                 $"Expected an image batch [B, 3, H, W]; got [{string.Join(", ", imageIn01.shape)}].", nameof(imageIn01));
+        var (mean, std) = Constants.GetOrAdd((imageIn01.device.ToString(), imageIn01.dtype), key =>
+        {
+            using var scope = NewDisposeScope();
+            var m = tensor(Mean, dtype: key.Type, device: imageIn01.device).view(1, 3, 1, 1);
+            var s = tensor(Std, dtype: key.Type, device: imageIn01.device).view(1, 3, 1, 1);
+            return (m.DetachFromDisposeScope(), s.DetachFromDisposeScope());
+        });
         using var scope = NewDisposeScope();
-        var mean = tensor(Mean, dtype: imageIn01.dtype, device: imageIn01.device).view(1, 3, 1, 1);
-        var std = tensor(Std, dtype: imageIn01.dtype, device: imageIn01.device).view(1, 3, 1, 1);
         return ((imageIn01 - mean) / std).MoveToOuterDisposeScope();
     }
+
+    // Mean and std [1, 3, 1, 1] made once per device and type, not copied to the device per call.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Device, ScalarType Type), (Tensor Mean, Tensor Std)> Constants = new();
 }

@@ -1,3 +1,4 @@
+using FuseDream.Models;
 using FuseDream.BigGan;
 using FuseDream.Generation;
 using FuseDream.Imaging;
@@ -128,6 +129,7 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
                 Composition = composition,
                 ModelSha256 = _pipeline.ModelHashes(options),
                 Device = device.type.ToString().ToLowerInvariant(),
+                Precision = ModelPrecision.Name(_pipeline.Precision),
                 AugClipScore = score,
             };
             var png = ProvenancePng.Encode(fused, provenance);

@@ -1,5 +1,6 @@
 using FuseDream.Clip;
 using FuseDream.Text;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace FuseDream.Generation;
@@ -117,6 +118,9 @@ public sealed class AugClipScorer : IDisposable
         return new AugClipScorer(clip, features);
     }
 
+    /// <summary>Resize with libtorch's fused kernel (<see cref="BilinearResize.ResizeFused"/>) instead of the exact path; off by default.</summary>
+    public bool FusedResize { get; set; }
+
     /// <summary>The first CLIP's input size (224 for ViT-B/32); each CLIP of an ensemble gets its own.</summary>
     public int Resolution { get; }
 
@@ -127,14 +131,19 @@ public sealed class AugClipScorer : IDisposable
     public int ClipCount => _members.Length;
 
     /// <summary>[-1, 1] images [batch, 3, H, W] → the first CLIP's normalised input [batch, 3, R, R].</summary>
-    public Tensor ClipInput(Tensor images) => ClipInput(images, Resolution);
+    public Tensor ClipInput(Tensor images) => ClipInput(images, Resolution, FusedResize);
 
-    /// <summary>[-1, 1] images [batch, 3, H, W] → CLIP's normalised input [batch, 3, R, R] at <paramref name="resolution"/>.</summary>
-    public static Tensor ClipInput(Tensor images, int resolution)
+    /// <summary>
+    /// [-1, 1] images [batch, 3, H, W] → CLIP's normalised input [batch, 3, R, R] at
+    /// <paramref name="resolution"/>; <paramref name="fused"/> resizes with libtorch's kernel.
+    /// </summary>
+    public static Tensor ClipInput(Tensor images, int resolution, bool fused = false)
     {
         using var scope = NewDisposeScope();
         var in01 = (images + 1) / 2;
-        var resized = BilinearResize.Resize(in01, resolution, resolution); // [batch, 3, R, R]
+        var resized = fused
+            ? BilinearResize.ResizeFused(in01, resolution, resolution)
+            : BilinearResize.Resize(in01, resolution, resolution); // [batch, 3, R, R]
         return ClipPreprocessing.Normalize(resized).MoveToOuterDisposeScope();
     }
 
@@ -169,10 +178,10 @@ public sealed class AugClipScorer : IDisposable
         return total!.MoveToOuterDisposeScope();
     }
 
-    private static Tensor MemberCosines(Member member, Tensor images)
+    private Tensor MemberCosines(Member member, Tensor images)
     {
         using var scope = NewDisposeScope();
-        var features = member.Clip.EncodeImage(ClipInput(images, member.Clip.InputResolution)); // [batch, embed]
+        var features = member.Clip.EncodeImage(ClipInput(images, member.Clip.InputResolution, FusedResize)); // [batch, embed]
         return ClipModel.CosineSimilarity(features, member.Text.to(features.device)).MoveToOuterDisposeScope(); // [batch, prompts]
     }
 
@@ -188,7 +197,8 @@ public sealed class AugClipScorer : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(replicate, 1);
         using var scope = NewDisposeScope();
         var copies = image.expand(replicate, -1, -1, -1); // [replicate, 3, H, W]
-        var augmented = DiffAugment.Apply(copies, policy ?? AugmentPolicy.FuseDream, random);
+        using var draws = DiffAugment.Draw(policy ?? AugmentPolicy.FuseDream, replicate, image.shape[2], image.shape[3], image.device, random);
+        var augmented = DiffAugment.Apply(copies, draws, 0, FusedResize);
         return Cosine(augmented).MoveToOuterDisposeScope();
     }
 
@@ -206,31 +216,48 @@ public sealed class AugClipScorer : IDisposable
     internal double AugmentedLossBackward(Tensor image, int replicate, IRandomSource random, int batchSize, AugmentPolicy? policy = null)
     {
         ArgumentNullException.ThrowIfNull(image);
+        ArgumentOutOfRangeException.ThrowIfLessThan(replicate, 1);
+        using var draws = DiffAugment.Draw(policy ?? AugmentPolicy.FuseDream, replicate, image.shape[^2], image.shape[^1], image.device, random);
+        using var loss = AugmentedLossBackward(image, draws, batchSize);
+        return LatentOptimizer.ReadLoss(loss);
+    }
+
+    /// <summary>
+    /// <see cref="AugmentedLossBackward(Tensor, int, IRandomSource, int, AugmentPolicy?)"/> with the
+    /// draws already made (on the image's device), returning the loss as a 0-d tensor that has not
+    /// been read back (float32, or float64 when the copies went through CLIP in parts: the parts
+    /// are summed in float64, as the host would), so a CUDA step does not wait for it. Caller owns it.
+    /// </summary>
+    internal Tensor AugmentedLossBackward(Tensor image, AugmentDraws draws, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(draws);
         if (image.dim() != 4 || image.shape[0] != 1)
             throw new ArgumentException($"expected one image [1, 3, H, W], got shape [{string.Join(", ", image.shape)}]", nameof(image));
-        ArgumentOutOfRangeException.ThrowIfLessThan(replicate, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var replicate = draws.Batch;
         using var scope = NewDisposeScope();
-        using var draws = DiffAugment.Draw(policy ?? AugmentPolicy.FuseDream, replicate, image.shape[2], image.shape[3], image.device, random);
         if (replicate <= batchSize)
         {
-            var loss = -Cosine(DiffAugment.Apply(image.expand(replicate, -1, -1, -1), draws, 0)).mean();
+            var loss = -Cosine(DiffAugment.Apply(image.expand(replicate, -1, -1, -1), draws, 0, FusedResize)).mean();
             loss.backward();
-            return loss.item<float>();
+            return loss.detach().MoveToOuterDisposeScope();
         }
         var leaf = image.detach().requires_grad_(true); // [1, 3, H, W]: where the parts' gradients meet
-        var total = 0.0;
-        for (var start = 0; start < replicate; start += batchSize)
+        Tensor? total = null;
+        for (long start = 0; start < replicate; start += batchSize)
         {
             using var part = NewDisposeScope();
             var n = Math.Min(batchSize, replicate - start);
-            var cosine = Cosine(DiffAugment.Apply(leaf.expand(n, -1, -1, -1), draws, start)); // [n]
+            var cosine = Cosine(DiffAugment.Apply(leaf.expand(n, -1, -1, -1), draws, start, FusedResize)); // [n]
             var partLoss = -cosine.sum() / replicate;
             partLoss.backward();
-            total += partLoss.item<float>();
+            var sum = (total is null ? partLoss.detach().to(ScalarType.Float64) : total + partLoss.detach().to(ScalarType.Float64)).MoveToOuterDisposeScope();
+            total?.Dispose();
+            total = sum;
         }
         image.backward([leaf.grad!]);
-        return total;
+        return total!.MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -34,7 +34,7 @@ internal static class DiffAugment
     /// Every draw <see cref="Apply(Tensor, AugmentPolicy, IRandomSource)"/> makes for a batch of
     /// <paramref name="batch"/> images of <paramref name="height"/> × <paramref name="width"/>,
     /// in the same order. Drawn once for a whole batch and applied to slices of it
-    /// (<see cref="Apply(Tensor, AugmentDraws, long)"/>), a batch can be processed in parts with
+    /// (<see cref="Apply(Tensor, AugmentDraws, long, bool)"/>), a batch can be processed in parts with
     /// exactly the augmentations it would have had in one piece.
     /// </summary>
     public static AugmentDraws Draw(AugmentPolicy policy, long batch, long height, long width, Device device, IRandomSource random)
@@ -81,7 +81,7 @@ internal static class DiffAugment
     /// Applies <paramref name="draws"/> rows <paramref name="start"/> … <paramref name="start"/> + batch − 1
     /// to <c>x</c> [batch, channels, height, width]: the slice of the drawn batch that <c>x</c> is.
     /// </summary>
-    public static Tensor Apply(Tensor x, AugmentDraws draws, long start)
+    public static Tensor Apply(Tensor x, AugmentDraws draws, long start, bool fusedResize = false)
     {
         ArgumentNullException.ThrowIfNull(draws);
         EnsureImageBatch(x);
@@ -97,7 +97,7 @@ internal static class DiffAugment
             {
                 AugmentKind.Color => ContrastBy(SaturationBy(BrightnessBy(result, Rows(0)), Rows(1)), Rows(2)),
                 AugmentKind.Translation => TranslationBy(result, Rows(0), Rows(1)),
-                AugmentKind.Resize => ResizeAt(result, step.Scalar),
+                AugmentKind.Resize => ResizeAt(result, step.Scalar, fusedResize),
                 AugmentKind.Cutout => CutoutAt(result, Rows(0), Rows(1)),
                 _ => throw new ArgumentOutOfRangeException(nameof(draws), step.Kind, "unknown augmentation"),
             };
@@ -176,7 +176,7 @@ internal static class DiffAugment
     }
 
     /// <summary>The resize augmentation at a given ratio (the original's arithmetic, float64, truncating).</summary>
-    public static Tensor ResizeAt(Tensor x, double ratio)
+    public static Tensor ResizeAt(Tensor x, double ratio, bool fused = false)
     {
         EnsureImageBatch(x);
         using var scope = NewDisposeScope();
@@ -184,7 +184,13 @@ internal static class DiffAugment
         var resizedSize = (long)(ratio * size);
         if (resizedSize < 1)
             throw new ArgumentOutOfRangeException(nameof(ratio), ratio, $"resize ratio {ratio} shrinks a {size}-pixel image to nothing");
-        var resized = BilinearResize.Resize(x, resizedSize, resizedSize); // [batch, channels, s, s]
+        Tensor resized; // [batch, channels, s, s]
+        if (fused) resized = BilinearResize.ResizeFused(x, resizedSize, resizedSize);
+        else
+        {
+            BilinearResize.Prepare(x.device, x.dtype, size, (long)(MinResizeRatio * size), (long)(MaxResizeRatio * size));
+            resized = BilinearResize.Resize(x, resizedSize, resizedSize);
+        }
         Tensor result;
         if (resizedSize < size)
         {
@@ -251,6 +257,18 @@ internal sealed class AugmentDraws(long batch, IReadOnlyList<AugmentDraw> steps)
 {
     public long Batch { get; } = batch;
     public IReadOnlyList<AugmentDraw> Steps { get; } = steps;
+
+    /// <summary>Every tensor of the draws, in order.</summary>
+    public IEnumerable<Tensor> Tensors => Steps.SelectMany(step => step.Tensors);
+
+    /// <summary>The same draws with <paramref name="moved"/> in place of <see cref="Tensors"/> (same order); takes ownership of them.</summary>
+    public AugmentDraws With(IReadOnlyList<Tensor> moved)
+    {
+        var next = 0;
+        var steps = Steps.Select(step => step with { Tensors = [.. step.Tensors.Select(_ => moved[next++])] }).ToList();
+        if (next != moved.Count) throw new ArgumentException($"expected {next} tensors, got {moved.Count}", nameof(moved));
+        return new AugmentDraws(Batch, steps);
+    }
 
     public void Dispose()
     {

@@ -29,10 +29,14 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     private readonly PipelineTuning _tuning;
     private readonly bool _ownsModels;
 
-    /// <summary>Wraps already loaded models (the pipeline freezes them; it does not dispose them).</summary>
+    /// <summary>
+    /// Wraps already loaded models (the pipeline freezes them and converts them to
+    /// <paramref name="precision"/>, by default fp32, which leaves them as they are; it does not
+    /// dispose them). <see cref="Load"/> resolves <c>auto</c> to the device's default.
+    /// </summary>
     public FuseDreamPipeline(ClipModel clip, IEnumerable<BigGanGenerator> generators, Device device,
-        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null)
-        : this(clip, generators, device, modelHashes, tuning, ownsModels: false)
+        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null, Precision precision = Precision.Fp32)
+        : this(clip, generators, device, modelHashes, tuning, precision, ownsModels: false)
     {
     }
 
@@ -42,19 +46,19 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     /// are by role: <c>clip</c> for the first, the CLIP's id for the others, the model id for generators.
     /// </summary>
     public FuseDreamPipeline(IReadOnlyList<ClipModel> clips, IEnumerable<BigGanGenerator> generators, Device device,
-        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null)
-        : this(clips, generators, device, modelHashes, tuning, ownsModels: false)
+        IReadOnlyDictionary<string, string>? modelHashes = null, PipelineTuning? tuning = null, Precision precision = Precision.Fp32)
+        : this(clips, generators, device, modelHashes, tuning, precision, ownsModels: false)
     {
     }
 
     private FuseDreamPipeline(ClipModel clip, IEnumerable<BigGanGenerator> generators, Device device,
-        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, bool ownsModels)
-        : this([clip], generators, device, modelHashes, tuning, ownsModels)
+        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, Precision precision, bool ownsModels)
+        : this([clip], generators, device, modelHashes, tuning, precision, ownsModels)
     {
     }
 
     private FuseDreamPipeline(IReadOnlyList<ClipModel> clips, IEnumerable<BigGanGenerator> generators, Device device,
-        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, bool ownsModels)
+        IReadOnlyDictionary<string, string>? modelHashes, PipelineTuning? tuning, Precision precision, bool ownsModels)
     {
         ArgumentNullException.ThrowIfNull(clips);
         ArgumentNullException.ThrowIfNull(generators);
@@ -86,8 +90,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         _clipHash = hashes.TryGetValue("clip", out var clipHash) ? new Dictionary<string, string> { ["clip"] = clipHash } : new Dictionary<string, string>();
         _extraClipHashes = _clips.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
         _generatorHashes = _generators.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
-        foreach (var clip in _clips.Values) Freeze(clip);
-        foreach (var generator in _generators.Values) Freeze(generator);
+        Precision = precision;
+        foreach (var clip in _clips.Values) Freeze(clip, Precision);
+        foreach (var generator in _generators.Values) Freeze(generator, Precision);
     }
 
     /// <summary>
@@ -99,6 +104,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         var device = DeviceSelector.Parse(settings.Device);
+        var precision = ModelPrecision.Resolve(settings.Precision, device);
         if (settings.BigGans.Count == 0)
             throw new ArgumentException("no BigGAN checkpoint given; pass the path of biggan-256.pth or biggan-512.pth");
         RequireFile(settings.Clip.Path, "CLIP model");
@@ -133,7 +139,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 generators.Add(generator);
                 hashes[ModelId(generator)] = file.Sha256;
             }
-            return new FuseDreamPipeline(clips, generators, device, hashes, settings.Tuning, ownsModels: true);
+            return new FuseDreamPipeline(clips, generators, device, hashes, settings.Tuning, precision, ownsModels: true);
         }
         catch
         {
@@ -149,6 +155,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 
     /// <summary>Batch sizes this pipeline runs with.</summary>
     public PipelineTuning Tuning => _tuning;
+
+    /// <summary>What the models compute in: fp32, or bf16 with float32 latents, loss and Adam state.</summary>
+    public Precision Precision { get; }
 
     public ClipModel Clip => _clip;
 
@@ -197,6 +206,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             scorer = options.Prompts is null && options.Clips is null
                 ? AugClipScorer.ForPrompt(_clip, request.Prompt, _device)
                 : AugClipScorer.ForPrompts(ScoringClips(options), request.ScoredPrompts, _device);
+            scorer.FusedResize = _tuning.FusedResize;
 
             var search = new BasisSearchSettings(options.BasisIterations, options.SamplesPerIteration, options.TopK, _tuning.BasisBatchSize);
             basis = BasisSearch.Run(generator, scorer, search, random, _device,
@@ -212,38 +222,63 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             var trace = new List<TracePoint>(options.Steps);
             var stepsRun = 0;
             var stopReason = StopReasons.Steps;
-            for (var step = 1; step <= options.Steps; step++)
+            // A step's loss is read back when the next step has been queued (or when the host
+            // has to wait anyway: a measurement, a preview, the end), so on a GPU the device is
+            // never idle while the host reads it. Its trace point and progress follow then.
+            (int Step, Tensor Loss)? pending = null;
+            void Settle(double? measured, double[]? perPrompt, int total)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var loss = optimizer.Step();
-                stepsRun = step;
-                double? measured = null;
-                double[]? perPrompt = null;
-                if (options.ScoreEvery > 0 && step % options.ScoreEvery == 0)
+                if (pending is not { } p) return;
+                double loss;
+                using (p.Loss) loss = LatentOptimizer.ReadLoss(p.Loss);
+                pending = null;
+                trace.Add(new TracePoint(p.Step, loss, measured) { PromptAugClip = perPrompt is null ? null : new ValueList<double>(perPrompt) });
+                reporter.Report(GenerationPhase.Optimizing, p.Step, total, measured ?? -loss);
+            }
+            try
+            {
+                for (var step = 1; step <= options.Steps; step++)
                 {
-                    var (z, y) = optimizer.Combine();
-                    using (z)
-                    using (y)
-                    using (var draws = MeasurementDraws(request.Seed, step))
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var loss = optimizer.StepWithoutReading();
+                    Settle(null, null, options.Steps); // the previous step's, now that this one is queued
+                    pending = (step, loss);
+                    stepsRun = step;
+                    var measuring = options.ScoreEvery > 0 && step % options.ScoreEvery == 0;
+                    var previewing = onPreview is not null && PreviewSchedule.IsPreviewStep(options, step);
+                    if (!measuring && !previewing) continue;
+                    double? measured = null;
+                    double[]? perPrompt = null;
+                    if (measuring)
                     {
-                        (measured, perPrompt) = MeasureLatents(generator, scorer, z, y, options.Augmentations, draws);
-                        if (options.KeepBest) best.Offer(step, measured.Value, z, y);
+                        var (z, y) = optimizer.Combine();
+                        using (z)
+                        using (y)
+                        using (var draws = MeasurementDraws(request.Seed, step))
+                        {
+                            (measured, perPrompt) = MeasureLatents(generator, scorer, z, y, options.Augmentations, draws);
+                            if (options.KeepBest) best.Offer(step, measured.Value, z, y);
+                        }
+                    }
+                    var stop = measured is { } score && flat.Add(score);
+                    // Stopping early completes the phase at this step, so its progress and ETA stay true.
+                    Settle(measured, perPrompt, stop ? step : options.Steps);
+                    if (previewing)
+                    {
+                        var png = RenderCurrent(generator, optimizer);
+                        await onPreview!(new GenerationPreview(step, png), cancellationToken).ConfigureAwait(false);
+                    }
+                    if (stop)
+                    {
+                        stopReason = StopReasons.Flat;
+                        break;
                     }
                 }
-                trace.Add(new TracePoint(step, loss, measured) { PromptAugClip = perPrompt is null ? null : new ValueList<double>(perPrompt) });
-                var stop = measured is { } score && flat.Add(score);
-                // Stopping early completes the phase at this step, so its progress and ETA stay true.
-                reporter.Report(GenerationPhase.Optimizing, step, stop ? step : options.Steps, measured ?? -loss);
-                if (onPreview is not null && PreviewSchedule.IsPreviewStep(options, step))
-                {
-                    var png = RenderCurrent(generator, optimizer);
-                    await onPreview(new GenerationPreview(step, png), cancellationToken).ConfigureAwait(false);
-                }
-                if (stop)
-                {
-                    stopReason = StopReasons.Flat;
-                    break;
-                }
+                Settle(null, null, options.Steps);
+            }
+            finally
+            {
+                pending?.Loss.Dispose();
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -265,6 +300,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                     Options = options,
                     ModelSha256 = ModelHashes(options),
                     Device = _device.type.ToString().ToLowerInvariant(),
+                    Precision = ModelPrecision.Name(Precision),
                     AugClipScore = score,
                     PromptScores = promptScores,
                 };
@@ -352,10 +388,11 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
             throw new FileNotFoundException($"{what} file not found: '{Path.GetFullPath(path)}'", path);
     }
 
-    private static void Freeze(nn.Module module)
+    private static void Freeze(nn.Module module, Precision precision)
     {
         module.eval();
         foreach (var parameter in module.parameters()) parameter.requires_grad = false;
+        ModelPrecision.ApplyTo(module, precision);
     }
 
     public void Dispose()

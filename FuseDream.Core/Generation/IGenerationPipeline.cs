@@ -32,6 +32,9 @@ public sealed record GenerationProgress(
     /// <summary>In a composed generation's stage 1: which component (from 1) the phase is running for.</summary>
     public int? Component { get; init; }
 
+    /// <summary>The phase's rate so far, per second: basis samples scored, or optimisation steps taken.</summary>
+    public double? Rate { get; init; }
+
     /// <summary>In a composed generation: how many components the scene has.</summary>
     public int? Components { get; init; }
 }

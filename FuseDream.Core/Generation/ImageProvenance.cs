@@ -19,6 +19,9 @@ public sealed record ImageProvenance
     /// <summary>The device kind the image was computed on (<c>cpu</c>, <c>cuda</c>): results are reproducible per device kind.</summary>
     public string? Device { get; init; }
 
+    /// <summary>What the models computed in (<c>fp32</c>, <c>bf16</c>): bf16 images differ slightly from fp32 ones.</summary>
+    public string? Precision { get; init; }
+
     /// <summary>The final AugCLIP score, when known (with several prompts, the weighted score).</summary>
     public double? AugClipScore { get; init; }
 

@@ -128,26 +128,60 @@ public sealed class LatentOptimizer : IDisposable
     /// </summary>
     public double Step(IStepObserver? observer = null)
     {
+        using var loss = StepWithoutReading(observer);
+        return ReadLoss(loss);
+    }
+
+    /// <summary>The value of a loss from <see cref="StepWithoutReading"/> (waits for its step on a GPU).</summary>
+    public static double ReadLoss(Tensor loss)
+    {
+        ArgumentNullException.ThrowIfNull(loss);
+        using var wide = loss.to(ScalarType.Float64);
+        return wide.item<double>();
+    }
+
+    /// <summary>
+    /// <see cref="Step"/> without reading the loss back: it is returned as a 0-d tensor on the
+    /// device (the caller owns it), so the host can queue the next step before this one has run;
+    /// read it when the next step is queued. The step's random draws (noise, then augmentations,
+    /// in the original's order) are made on the CPU and reach the device in one copy.
+    /// </summary>
+    public Tensor StepWithoutReading(IStepObserver? observer = null)
+    {
         using var scope = NewDisposeScope();
         _adam.zero_grad();
         var (z, y) = CombineWithGrad(); // [1, dimZ], [1, embedding]
         SetLast(z, y);
+        var drawn = new List<Tensor>();
+        if (_settings.LatentNoise)
+        {
+            drawn.Add(_random.RandN([.. z.shape], CPU));
+            drawn.Add(_random.RandN([.. y.shape], CPU));
+        }
+        using var cpuDraws = _settings.Augment
+            ? DiffAugment.Draw(AugmentPolicy.FuseDream, _settings.Augmentations, _generator.Resolution, _generator.Resolution, CPU, _random)
+            : null;
+        if (cpuDraws is not null) drawn.AddRange(cpuDraws.Tensors);
+        var placed = DeviceTransfer.MoveTogether(drawn, _device);
+        var noiseCount = _settings.LatentNoise ? 2 : 0;
+        using var draws = cpuDraws?.With(placed[noiseCount..]);
+
         Tensor inputZ = z, inputY = y;
         if (_settings.LatentNoise)
         {
-            inputZ = z + _random.RandN([.. z.shape], _device) * NoiseScale;
-            inputY = y + _random.RandN([.. y.shape], _device) * NoiseScale;
+            inputZ = z + placed[0] * NoiseScale;
+            inputY = y + placed[1] * NoiseScale;
         }
         observer?.OnGeneratorInput(inputZ, inputY);
         var image = _generator.Generate(inputZ, inputY); // [1, 3, R, R]
-        double loss;
-        if (_settings.Augment)
-            loss = _scorer.AugmentedLossBackward(image, _settings.Augmentations, _random, _settings.AugmentationBatchSize);
+        Tensor loss;
+        if (draws is not null)
+            loss = _scorer.AugmentedLossBackward(image, draws, _settings.AugmentationBatchSize);
         else
         {
-            var plain = -_scorer.Cosine(image).mean(); // over [1]
-            plain.backward();
-            loss = plain.item<float>();
+            loss = -_scorer.Cosine(image).mean(); // over [1]
+            loss.backward();
+            loss = loss.detach();
         }
         observer?.OnGradients(this);
         _adam.step();
@@ -155,7 +189,7 @@ public sealed class LatentOptimizer : IDisposable
         using (no_grad())
             BasisZ.clamp_(-ZThreshold, ZThreshold);
         StepsTaken++;
-        return loss;
+        return loss.MoveToOuterDisposeScope();
     }
 
     /// <summary>The current noise-free combination (z [1, dimZ], y [1, embedding]), without gradients.</summary>

@@ -28,6 +28,13 @@ public sealed class ModelPathsOptions
     public string Device { get; set; } = "auto";
 
     /// <summary>
+    /// What the models compute in (<c>Models:Precision</c>): <c>auto</c> (default: bf16 on CUDA,
+    /// fp32 on the CPU), <c>fp32</c> (exact) or <c>bf16</c> (see <see cref="ModelPrecision"/>).
+    /// A worker setting, not a request option: the weights are converted once when they are loaded.
+    /// </summary>
+    public string Precision { get; set; } = ModelPrecision.Auto;
+
+    /// <summary>
     /// Model-store id of the CLIP model used when <see cref="Clip"/> is not set
     /// (<c>Models:ClipModel</c>, default <c>clip-vit-b-32</c>, the paper's choice).
     /// </summary>
@@ -58,6 +65,8 @@ public sealed class ModelPathsOptions
         CheckFile(errors, nameof(BigGan512), BigGan512, required: false);
         if (DeviceSelector.CheckWorkerSetting(Device, $"{Section}:Device (env {Section}__Device)") is { } deviceError)
             errors.Add(deviceError);
+        if (ModelPrecision.CheckSetting(Precision, $"{Section}:Precision (env {Section}__Precision)") is { } precisionError)
+            errors.Add(precisionError);
         if (string.IsNullOrWhiteSpace(BigGan256) && string.IsNullOrWhiteSpace(BigGan512))
             errors.Add($"No generator is configured and none is in the model store{StoreHint}: run `dotnet run --project FuseDream.Worker -- models pull biggan-256` " +
                        "(or biggan-512), set Models:AutoPull=true, or set Models:BigGan256 (env Models__BigGan256) and/or Models:BigGan512 (env Models__BigGan512) to a BigGAN state dict (.pth).");

@@ -10,7 +10,7 @@ namespace FuseDream.Worker;
 /// The production factory: checks the model files named by <see cref="ModelPathsOptions"/>
 /// and the native libtorch at start, then builds the FuseDream pipeline for each worker thread.
 /// </summary>
-internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, Models.ModelStore store, ILogger<ModelPipelineFactory> logger) : IGenerationPipelineFactory
+internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, IOptions<WorkerOptions> workerOptions, Models.ModelStore store, ILogger<ModelPipelineFactory> logger) : IGenerationPipelineFactory
 {
     // One ModelFile per file for all worker threads, so each file is hashed (at most) once.
     private (ModelFile Clip, ModelFile[] ExtraClips, ModelFile[] BigGans)? _files;
@@ -24,6 +24,9 @@ internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, 
         if (errors.Count > 0)
             throw new InvalidOperationException("The worker cannot load its models: " + string.Join(" ", errors));
         EnsureTorchAvailable();
+        var threads = TorchThreads.Apply(workerOptions.Value.Threads);
+        logger.LogInformation("libtorch uses {Threads} CPU threads (Worker:Threads {Setting}; {Cores} cores available to this process); models in {Precision}",
+            threads, workerOptions.Value.Threads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset", TorchThreads.Default, options.Value.Precision);
         var o = options.Value;
         _files = (new ModelFile(o.Clip!), [.. o.ExtraClips.Select(p => new ModelFile(p))], [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => new ModelFile(p!))]);
     }
@@ -37,6 +40,7 @@ internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, 
             ExtraClips = files.ExtraClips,
             BigGans = files.BigGans,
             Device = DeviceSelector.ForWorker(options.Value.Device, workerIndex),
+            Precision = options.Value.Precision,
         });
     }
 

@@ -14,6 +14,14 @@ public sealed class WorkerOptions : IValidatableObject
     [Range(1, 64, ErrorMessage = "Worker:Count must be between 1 and 64 (one per GPU).")]
     public int Count { get; set; } = 1;
 
+    /// <summary>
+    /// libtorch's intra-op CPU threads for this process (<c>Worker:Threads</c>): default the cores
+    /// the process may use (<see cref="TorchThreads.Default"/>), 0 for libtorch's own choice. The
+    /// worker threads of one process share them; two processes on the same cores should split them.
+    /// </summary>
+    [Range(0, 1024, ErrorMessage = "Worker:Threads must be between 0 (libtorch's choice) and 1024.")]
+    public int? Threads { get; set; }
+
     /// <summary>Name in heartbeats and logs (<c>Worker:Name</c>); default: host name and process id.</summary>
     public string? Name { get; set; }
 

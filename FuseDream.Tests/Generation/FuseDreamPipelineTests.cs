@@ -51,6 +51,14 @@ public class FuseDreamPipelineTests(TinyPipeline tiny, ITestOutputHelper output)
         Assert.Equal(Enumerable.Range(1, 4), optimizing.Select(e => e.Step));
         Assert.All(optimizing, e => Assert.Equal(4, e.Total));
         Assert.Equal(4, recorder.Events.Last(e => e.Phase == GenerationPhase.BasisSearch).Step);
+        // Basis search reports its samples/s, optimisation its steps/s, from the phase's second report on.
+        foreach (var phase in new[] { GenerationPhase.BasisSearch, GenerationPhase.Optimizing })
+        {
+            var reports = recorder.Events.Where(e => e.Phase == phase).ToList();
+            Assert.Null(reports[0].Rate);
+            Assert.All(reports.Skip(1), e => Assert.True(e.Rate > 0, $"{e.Phase} step {e.Step}: no rate"));
+        }
+        Assert.All(recorder.Events.Where(e => e.Phase is GenerationPhase.Loading or GenerationPhase.Finished), e => Assert.Null(e.Rate));
 
         Assert.Equal([2, 4], previews.Select(p => p.Step));
         Assert.All(previews, p => Assert.Equal(512, ProvenancePng.Read(p.Png).Width));

@@ -42,17 +42,29 @@ public sealed class RuntimeOptionsTests
     }
 
     [Fact]
-    public void Threads_NegativeIsRejected_ZeroAndAbsentKeepLibtorchsChoice()
+    public void Threads_NegativeIsRejected_AbsentIsTheProcessorsCores_ZeroKeepsLibtorchsChoice()
     {
         var before = torch.get_num_threads();
-        var (options, parse) = Parse(new RuntimeOptions(), "--threads", "-2");
-        var ex = Assert.Throws<ArgumentException>(() => options.ApplyThreads(parse));
-        Assert.Equal("--threads must be at least 1, or 0 for libtorch's choice (got -2)", ex.Message);
+        try
+        {
+            var (options, parse) = Parse(new RuntimeOptions(), "--threads", "-2");
+            var ex = Assert.Throws<ArgumentException>(() => options.ApplyThreads(parse));
+            Assert.Equal("--threads must be at least 1, or 0 for libtorch's choice (got -2)", ex.Message);
 
-        var (zero, zeroParse) = Parse(new RuntimeOptions(), "--threads", "0");
-        zero.ApplyThreads(zeroParse);
-        var (absent, absentParse) = Parse(new RuntimeOptions());
-        absent.ApplyThreads(absentParse);
-        Assert.Equal(before, torch.get_num_threads());
+            var (one, oneParse) = Parse(new RuntimeOptions(), "--threads", "1");
+            one.ApplyThreads(oneParse);
+            Assert.Equal(1, torch.get_num_threads());
+            var (zero, zeroParse) = Parse(new RuntimeOptions(), "--threads", "0");
+            zero.ApplyThreads(zeroParse);
+            Assert.Equal(1, torch.get_num_threads());
+            var (absent, absentParse) = Parse(new RuntimeOptions());
+            absent.ApplyThreads(absentParse);
+            Assert.Equal(Environment.ProcessorCount, torch.get_num_threads());
+            Assert.Equal(Environment.ProcessorCount, FuseDream.Worker.TorchThreads.Default);
+        }
+        finally
+        {
+            torch.set_num_threads(before);
+        }
     }
 }

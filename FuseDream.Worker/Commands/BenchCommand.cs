@@ -16,6 +16,7 @@ public static class BenchCommand
         command.Subcommands.Add(FusionBenchmark.Create());
         command.Subcommands.Add(MemoryBenchmark.Create());
         command.Subcommands.Add(QualityBenchmark.Create());
+        command.Subcommands.Add(PrecisionBenchmark.Create());
         return command;
     }
 }

@@ -116,7 +116,7 @@ internal static class ComposedGenerate
 {
     public sealed record Inputs(
         string Prompt, IReadOnlyList<SceneComponent> Components, string Preset, long Seed, string DeviceName, PipelineTuning Tuning,
-        (ModelFile Clip, ModelFile Generator) Models, OutputPaths Paths);
+        (ModelFile Clip, ModelFile Generator) Models, OutputPaths Paths, string Precision);
 
     public static async Task<int> RunAsync(Inputs inputs, ParseResult parse, OptionOverrides overrides, SceneFlags scene, CancellationToken cancellationToken)
     {
@@ -135,6 +135,7 @@ internal static class ComposedGenerate
             BigGans = [inputs.Models.Generator],
             Device = inputs.DeviceName,
             Tuning = inputs.Tuning,
+            Precision = inputs.Precision,
         });
         if (!modelGiven && !pipeline.Models.Contains(options.Model))
             options = options with { Model = pipeline.Models[0] };

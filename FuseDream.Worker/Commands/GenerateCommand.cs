@@ -30,6 +30,8 @@ public static class GenerateCommand
         var runtime = new RuntimeOptions();
         var basisBatch = new Option<int>("--basis-batch") { Description = "Basis samples rendered per batch (speed/memory only).", DefaultValueFactory = _ => new PipelineTuning().BasisBatchSize };
         var measureBatch = new Option<int>("--measure-batch") { Description = "Augmented copies scored per batch when measuring AugCLIP.", DefaultValueFactory = _ => new PipelineTuning().MeasureBatchSize };
+        var precision = RuntimeOptions.CreatePrecisionOption();
+        var fusedResize = new Option<bool>("--fused-resize") { Description = "Resize with libtorch's fused bilinear kernel (faster; within a few 1e-6 of the exact path the parity tests use)." };
         var overrides = new OptionOverrides();
         var scene = new SceneFlags();
 
@@ -40,6 +42,8 @@ public static class GenerateCommand
         runtime.AddTo(command);
         command.Options.Add(basisBatch);
         command.Options.Add(measureBatch);
+        command.Options.Add(precision);
+        command.Options.Add(fusedResize);
         overrides.AddTo(command);
         scene.AddTo(command);
 
@@ -54,7 +58,8 @@ public static class GenerateCommand
                 var options = overrides.Apply(components is null ? GenerationPresets.Get(parse.GetValue(preset)!) : CompositionPresets.Get(parse.GetValue(preset)!).Components, parse) with { Prompts = weighted };
                 var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
                 var deviceName = runtime.DeviceName(parse);
-                runtime.ParseDevice(parse);
+                var device = runtime.ParseDevice(parse);
+                var precisionUsed = RuntimeOptions.ParsePrecision(parse, precision, device);
                 if (parse.GetValue(basisBatch) < 1)
                     throw new ArgumentException($"--basis-batch must be at least 1 (got {parse.GetValue(basisBatch)})");
                 if (parse.GetValue(measureBatch) < 1)
@@ -64,7 +69,8 @@ public static class GenerateCommand
                 var paths = OutputPaths.For(parse.GetValue(output)!);
                 if (components is not null)
                     return await ComposedGenerate.RunAsync(new ComposedGenerate.Inputs(text, components, parse.GetValue(preset)!, runSeed, deviceName,
-                        new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch) }, models, paths),
+                        new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch) }, models, paths,
+                        ModelPrecision.Name(precisionUsed)),
                         parse, overrides, scene, cancellationToken);
                 // Fail fast, before the models load; the model id is settled once they have.
                 var modelGiven = parse.GetValue(overrides.Model) is not null;
@@ -78,14 +84,15 @@ public static class GenerateCommand
                     Clip = models.Clip,
                     BigGans = [models.Generator],
                     Device = deviceName,
-                    Tuning = new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch) },
+                    Precision = ModelPrecision.Name(precisionUsed),
+                    Tuning = new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch), FusedResize = parse.GetValue(fusedResize) },
                 });
                 if (!modelGiven && !pipeline.Models.Contains(options.Model))
                     options = options with { Model = pipeline.Models[0] };
                 options.EnsureValid();
 
                 Console.Error.WriteLine($"Prompt: {text}");
-                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}");
+                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}   Precision: {ModelPrecision.Name(pipeline.Precision)}");
                 var bar = new ProgressLine(Console.Error);
                 var result = await pipeline.RunAsync(new GenerationRequest(text, runSeed, options), bar,
                     async (preview, ct) =>
@@ -227,7 +234,8 @@ public sealed class ProgressLine(TextWriter writer) : IProgress<GenerationProgre
         var score = p.AugClip is { } s ? $"  AugCLIP {s.ToString("0.0000", CultureInfo.InvariantCulture)}" : "";
         var eta = p.Eta is { } e ? $"  ETA {Clock(e)}" : "";
         var phase = Phase(p.Phase) + (p.Component is { } c ? $" {c}/{p.Components}" : "");
-        return $"{phase,-12} [{bar}] {p.Step}/{p.Total}{score}  elapsed {Clock(p.Elapsed)}{eta}";
+        var rate = p.Phase == GenerationPhase.BasisSearch && p.Rate is { } r ? $"  {r.ToString("0.00", CultureInfo.InvariantCulture)} samples/s" : "";
+        return $"{phase,-12} [{bar}] {p.Step}/{p.Total}{score}{rate}  elapsed {Clock(p.Elapsed)}{eta}";
     }
 
     private static string Phase(GenerationPhase phase) => phase switch

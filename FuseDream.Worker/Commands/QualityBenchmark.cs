@@ -214,7 +214,7 @@ public static class QualityBenchmark
     }
 
     /// <summary>A fixture file, found from the working folder up (the repository root or below it).</summary>
-    private static string Fixture(string group, string file)
+    internal static string Fixture(string group, string file)
     {
         for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir is not null; dir = dir.Parent)
         {
@@ -224,7 +224,7 @@ public static class QualityBenchmark
         throw new FileNotFoundException($"the test fixtures' {file} was not found above '{Environment.CurrentDirectory}'; give --clip and --biggan");
     }
 
-    private static string RequireFile(string path, string option)
+    internal static string RequireFile(string path, string option)
     {
         if (Directory.Exists(path)) throw new ArgumentException($"{option}: '{path}' is a directory; give the file itself");
         if (!File.Exists(path)) throw new FileNotFoundException($"{option}: file not found: '{Path.GetFullPath(path)}'", path);

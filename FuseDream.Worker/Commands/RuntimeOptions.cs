@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FuseDream.Models;
+using FuseDream.Worker;
 using TorchSharp;
 
 namespace FuseDream.Worker.Commands;
@@ -7,7 +8,8 @@ namespace FuseDream.Worker.Commands;
 /// <summary>
 /// The <c>--device</c> and <c>--threads</c> options, defined once for every command that runs
 /// tensors: the same names, the same values (see <see cref="DeviceSelector"/>), the same messages.
-/// A command picks its default device; <c>bench biggan</c> also takes <c>all</c>.
+/// A command picks its default device; <c>bench biggan</c> also takes <c>all</c>. Commands that
+/// can run the models in bf16 add <see cref="CreatePrecisionOption"/> (or <see cref="CreatePrecisionsOption"/>).
 /// </summary>
 public sealed class RuntimeOptions
 {
@@ -26,7 +28,7 @@ public sealed class RuntimeOptions
         };
         Threads = new Option<int?>("--threads")
         {
-            Description = "CPU threads for tensor work (default, or 0: libtorch's choice).",
+            Description = "CPU threads for tensor work (default: the cores this process may use; 0: libtorch's choice).",
         };
     }
 
@@ -54,11 +56,43 @@ public sealed class RuntimeOptions
         catch (ArgumentException ex) { throw new ArgumentException($"--device: {ex.Message}"); }
     }
 
-    /// <summary>Sets libtorch's CPU thread count when <c>--threads</c> is given (0 keeps libtorch's choice).</summary>
+    /// <summary>
+    /// Sets libtorch's CPU thread count: <c>--threads</c> when given (0 keeps libtorch's choice),
+    /// else the cores this process may use (<see cref="TorchThreads.Default"/>).
+    /// </summary>
     public void ApplyThreads(ParseResult parse)
     {
-        if (parse.GetValue(Threads) is not { } n || n == 0) return;
+        var n = parse.GetValue(Threads);
         if (n < 0) throw new ArgumentException($"--threads must be at least 1, or 0 for libtorch's choice (got {n})");
-        torch.set_num_threads(n);
+        TorchThreads.Apply(n);
+    }
+
+    /// <summary><c>--precision</c> for a command that runs once (<c>generate</c>); <c>auto</c> is the device's default (<see cref="ModelPrecision.DefaultFor"/>).</summary>
+    public static Option<string> CreatePrecisionOption() => new("--precision")
+    {
+        Description = "What the models compute in: fp32 (exact), bf16, or auto (the device's default: bf16 on CUDA, fp32 on the CPU).",
+        DefaultValueFactory = _ => ModelPrecision.Auto,
+    };
+
+    /// <summary><c>--precision</c> for a benchmark that measures each precision given in turn.</summary>
+    public static Option<string[]> CreatePrecisionsOption() => new("--precision")
+    {
+        Description = "Precisions to measure, each in turn: fp32, bf16 or auto (the device's default: bf16 on CUDA, fp32 on the CPU).",
+        DefaultValueFactory = _ => [ModelPrecision.Auto],
+        AllowMultipleArgumentsPerToken = true,
+    };
+
+    /// <summary>The precision named by <paramref name="option"/> on <paramref name="device"/>; throws <see cref="ArgumentException"/> beginning <c>--precision:</c>.</summary>
+    public static Precision ParsePrecision(ParseResult parse, Option<string> option, TorchSharp.torch.Device device)
+    {
+        try { return ModelPrecision.Resolve(parse.GetValue(option), device); }
+        catch (ArgumentException ex) { throw new ArgumentException($"--precision: {ex.Message}"); }
+    }
+
+    /// <summary>The precisions named by <paramref name="option"/> on <paramref name="device"/>; throws <see cref="ArgumentException"/> beginning <c>--precision:</c>.</summary>
+    public static Precision[] ParsePrecisions(ParseResult parse, Option<string[]> option, TorchSharp.torch.Device device)
+    {
+        try { return [.. (parse.GetValue(option) ?? [ModelPrecision.Auto]).Select(p => ModelPrecision.Resolve(p, device)).Distinct()]; }
+        catch (ArgumentException ex) { throw new ArgumentException($"--precision: {ex.Message}"); }
     }
 }
