@@ -32,4 +32,7 @@ public static class ClipPreprocessing
 
     // Mean and std [1, 3, 1, 1] made once per device and type, not copied to the device per call.
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Device, ScalarType Type), (Tensor Mean, Tensor Std)> Constants = new();
+
+    /// <summary>Tensors held as per-device constants (mean and std per device and type), for tests that count live tensors.</summary>
+    internal static int CachedTensorCount => Constants.Count * 2;
 }

@@ -62,6 +62,9 @@ internal static class BilinearResize
 
     private static readonly ConcurrentDictionary<(string Device, ScalarType Type, long In, long Low, long High), bool> Prepared = new();
 
+    /// <summary>Tensors held by the tap cache (four per size pair), for tests that count live tensors.</summary>
+    internal static int CachedTensorCount => TapCache.Count * 4;
+
     /// <summary>
     /// Makes the taps of every resize of a <paramref name="inSize"/>-square image to sizes
     /// <paramref name="low"/> … <paramref name="high"/> at once (the resize augmentation's whole

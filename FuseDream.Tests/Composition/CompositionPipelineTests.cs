@@ -1,3 +1,4 @@
+using FuseDream.Tests.Support;
 using FuseDream.Composition;
 using FuseDream.Generation;
 using FuseDream.Tests.Generation;
@@ -36,9 +37,9 @@ public class CompositionPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPip
     public async Task SameSeed_GivesTheSamePngs_OnCpu()
     {
         var pipeline = new CompositionPipeline(tiny.Pipeline);
-        var baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var baseline = LiveTensors.Uncached;
         var first = await pipeline.RunAsync(Request(5), null, null, CancellationToken.None);
-        Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount); // a run leaves no tensor behind
+        Assert.Equal(baseline, LiveTensors.Uncached); // a run leaves no tensor behind
         var second = await pipeline.RunAsync(Request(5), null, null, CancellationToken.None);
         Assert.Equal(first.Png, second.Png);
         Assert.Equal(first.CompositePng, second.CompositePng);
@@ -109,12 +110,12 @@ public class CompositionPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPip
         var recorder = new Recorder(at, cancel);
         var options = TinyPipeline.Options(steps: 3) with { BasisIterations = 3 };
         var request = Request(9) with { Options = options, Composition = TinyFusion with { FusionSteps = 3 } };
-        var baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var baseline = LiveTensors.Uncached;
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
             new CompositionPipeline(tiny.Pipeline).RunAsync(request, recorder, null, cancel.Token));
         Assert.NotNull(recorder.CancelledAt);
         // Nothing ran after the step that saw the cancellation.
         Assert.Equal(recorder.Events.Count - 1, recorder.CancelledAt);
-        Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        Assert.Equal(baseline, LiveTensors.Uncached);
     }
 }

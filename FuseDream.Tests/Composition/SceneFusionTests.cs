@@ -1,3 +1,4 @@
+using FuseDream.Tests.Support;
 using FuseDream.BigGan;
 using FuseDream.Composition;
 using FuseDream.Generation;
@@ -151,13 +152,13 @@ public class SceneFusionTests(TinySceneModels models, ITestOutputHelper output) 
             using var draws = new TorchRandomSource(3);
             fusion.Warmup(2);
             fusion.Step(draws);
-            var baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            var baseline = LiveTensors.Uncached;
             var counts = new List<long>();
             for (var i = 0; i < 10; i++)
             {
                 fusion.Step(draws);
                 fusion.Warmup(1);
-                counts.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount - baseline);
+                counts.Add(LiveTensors.Uncached - baseline);
             }
             Assert.True(counts.All(c => c == 0), $"live tensors grew during the fusion: {string.Join(",", counts.Distinct())}");
             Assert.Equal(11, fusion.OuterStepsTaken);
