@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using FuseDream.Composition;
 using FuseDream.Generation;
 using FuseDream.Tests.Support;
@@ -108,6 +109,44 @@ public class ComposedGenerationTests(ComposedGenerationTests.Factory factory) : 
             Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
             Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
             Assert.Contains("has 2 components, indexed 0 to 1", await missing.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
+    public async Task Progress_NamesTheComponent_AndACancelStopsTheRun_WithNoImages()
+    {
+        using var client = factory.CreateClient();
+        var created = await client.PostAsync(new
+        {
+            prompt = Scene,
+            model = "biggan-256",
+            seed = 8,
+            preset = "fast",
+            components = new object[] { new { prompt = "the surface of the moon" }, new { prompt = "a dog", box = new[] { 0.2, 0.4, 0.8, 1.0 } } },
+            options = new { basisIterations = 1, samplesPerIteration = 2, topK = 1, steps = 10000, augmentations = 1, scoreEvery = 0, finalAugmentations = 1 },
+            composition = new { fusionSteps = 1, innerSteps = 1, warmupSteps = 0, fusionAugmentations = 1, fusionScoreEvery = 0 },
+        });
+        static int? Component(JsonElement g) =>
+            g.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object && p.GetProperty("phase").GetString() == "optimizing"
+            && p.TryGetProperty("component", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : null;
+
+        // Stage 1 says which component it is optimising, of how many.
+        var first = await client.WaitAsync(created.Id(), g => Component(g) is not null, timeout: TimeSpan.FromMinutes(3));
+        Assert.Equal(1, Component(first));
+        Assert.Equal(2, first.GetProperty("progress").GetProperty("components").GetInt32());
+        Assert.Equal(10000, first.GetProperty("progress").GetProperty("total").GetInt32());
+
+        using (var cancel = await client.PostAsync($"/v1/generations/{created.Id()}/cancel", null))
+            Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        var done = await client.WaitAsync(created.Id(), timeout: TimeSpan.FromMinutes(1));
+        Assert.Equal("canceled", done.Status());
+        Assert.Equal(JsonValueKind.Null, done.GetProperty("links").GetProperty("image").ValueKind);
+        Assert.False(done.GetProperty("links").TryGetProperty("composite", out var composite) && composite.ValueKind != JsonValueKind.Null);
+        foreach (var path in new[] { "components/0", "composite" })
+        {
+            using var missing = await client.GetAsync($"/v1/generations/{created.Id()}/{path}");
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+            Assert.Contains("is canceled", await missing.Content.ReadAsStringAsync());
         }
     }
 }
