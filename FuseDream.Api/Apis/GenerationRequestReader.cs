@@ -18,7 +18,7 @@ public sealed record ValidatedGeneration(string Prompt, long? Seed, string Prese
     public IReadOnlyList<string> WebhookEvents { get; init; } = [];
 
     /// <summary>A composed generation's components and fusion options, or null.</summary>
-    public FuseDream.Composition.ComposedScene? Scene { get; init; }
+    public ComposedScene? Scene { get; init; }
 }
 
 /// <summary>

@@ -56,6 +56,7 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         { """{"prompt":"a dog","model":"biggan-256","clips":[{"model":"clip-vit-b-32","size":1}]}""", "clips[0].size", "known fields here: model, weight" },
         { """{"prompt":"a scene","model":"biggan-256","prompts":[{"text":"a dog"}],"components":[{"prompt":"a moon"},{"prompt":"a dog"}]}""", "components", "cannot be combined with 'prompts'" },
         { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"}]}""", "components", "2 to 4 components" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[null,{"prompt":"a dog"}]}""", "components[0]", "missing" },
         { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a"},{"prompt":"b"},{"prompt":"c"},{"prompt":"d"},{"prompt":"e"}]}""", "components", "(got 5)" },
         { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog","box":[0.2,0.2,1.5,0.9]}]}""", "components[1].box", "within [0, 1]" },
         { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog","box":[0.5,0.2,0.5,0.9]}]}""", "components[1].box", "positive area" },
