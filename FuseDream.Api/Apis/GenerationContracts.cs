@@ -45,6 +45,38 @@ public sealed record CreateGenerationRequest
 
     /// <summary>Which events go to <c>webhook</c>: <c>start</c>, <c>progress</c> (throttled), <c>completed</c> (omitted: completed only).</summary>
     public IReadOnlyList<string>? WebhookEvents { get; init; }
+
+    /// <summary>
+    /// A composed generation (docs/composition.md): 2 to 4 components, the background first, each
+    /// drawn by its own prompt in its box and fused into one image of <c>prompt</c> (the scene).
+    /// The preset is then a composition preset (<c>fast</c>, <c>balanced</c>, <c>paper</c>), whose
+    /// stage-1 settings <c>options</c> overrides for every component. Not with <c>prompts</c> or <c>clips</c>.
+    /// </summary>
+    public IReadOnlyList<ComponentInput?>? Components { get; init; }
+
+    /// <summary>With <c>components</c>: overrides of the fusion's settings (stage 2) of the preset.</summary>
+    public FuseDream.Composition.CompositionOverrides? Composition { get; init; }
+}
+
+/// <summary>One component of a composed scene.</summary>
+public sealed record ComponentInput
+{
+    /// <summary>What this component shows; at most 77 CLIP tokens.</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>Its region [x0, y0, x1, y1] in [0, 1] image coordinates (x right, y down), x0 &lt; x1 and y0 &lt; y1. Omitted: the whole frame.</summary>
+    public IReadOnlyList<double>? Box { get; init; }
+
+    /// <summary>The softness of the box's edges, a fraction of the image's side, 0 to 0.5 (omitted: <c>composition.feather</c>).</summary>
+    public double? Feather { get; init; }
+
+    /// <summary>A stored component in the request's shape.</summary>
+    public static ComponentInput From(FuseDream.Composition.SceneComponent component) => new()
+    {
+        Prompt = component.Prompt,
+        Box = component.Box is { } b ? [b.X0, b.Y0, b.X1, b.Y1] : null,
+        Feather = component.Feather,
+    };
 }
 
 /// <summary>One CLIP of a request's ensemble.</summary>
@@ -112,19 +144,38 @@ public sealed record GenerationResponse
     /// <summary>Why it failed (or the last transient failure while it is retried).</summary>
     public string? Error { get; init; }
 
+    /// <summary>A composed generation's components as requested, background first (null: a single prompt).</summary>
+    public IReadOnlyList<ComponentInput>? Components { get; init; }
+
+    /// <summary>A composed generation's effective fusion settings (preset plus <c>composition</c>).</summary>
+    public FuseDream.Composition.CompositionOptions? Composition { get; init; }
+
     public required GenerationLinks Links { get; init; }
 }
 
 /// <summary>Progress of a running generation.</summary>
 public sealed record ProgressResponse(
-    string Phase, int Step, int Total, double Percent, double? AugClip, double? EtaSeconds, DateTimeOffset UpdatedAt);
+    string Phase, int Step, int Total, double Percent, double? AugClip, double? EtaSeconds, DateTimeOffset UpdatedAt)
+{
+    /// <summary>In a composed generation's stage 1 (<c>basisSearch</c>, <c>optimizing</c>): which component, from 1, of <see cref="Components"/>.</summary>
+    public int? Component { get; init; }
+
+    public int? Components { get; init; }
+}
 
 /// <summary>The outcome of a succeeded generation.</summary>
 public sealed record ResultResponse(double AugClipScore, long Seed, string ImageUrl, string TraceUrl);
 
 public sealed record PreviewLink(int Step, string Url);
 
-public sealed record GenerationLinks(string Self, string Cancel, string? Image, string? Trace, string Previews);
+public sealed record GenerationLinks(string Self, string Cancel, string? Image, string? Trace, string Previews)
+{
+    /// <summary>A succeeded composed generation's component images, in the request's order (<c>…/components/0</c> is the background).</summary>
+    public IReadOnlyList<string>? Components { get; init; }
+
+    /// <summary>A succeeded composed generation's naive composite (the components cut and pasted into their boxes).</summary>
+    public string? Composite { get; init; }
+}
 
 /// <summary>One page of a generation's previews, by step; <c>nextCursor</c> fetches the next.</summary>
 public sealed record PreviewPage(Guid GenerationId, int Total, IReadOnlyList<PreviewLink> Items, string? NextCursor);
@@ -133,7 +184,15 @@ public sealed record PreviewPage(Guid GenerationId, int Total, IReadOnlyList<Pre
 public sealed record GenerationPage(IReadOnlyList<GenerationResponse> Items, string? NextCursor);
 
 /// <summary>The score trace: the loss of every step, AugCLIP where it was measured.</summary>
-public sealed record TraceResponse(Guid GenerationId, double? AugClipScore, IReadOnlyList<TracePoint> Points);
+public sealed record TraceResponse(Guid GenerationId, double? AugClipScore, IReadOnlyList<TracePoint> Points)
+{
+    /// <summary>
+    /// A composed generation's whole trace (both stages: each component's search and steps, the
+    /// fusion's warm-up and outer steps, the scene's measurements); <c>points</c> are then the
+    /// fusion's outer steps, with loss −U and the scene's AugCLIP where measured.
+    /// </summary>
+    public FuseDream.Composition.CompositionTrace? Composition { get; init; }
+}
 
 /// <summary>What the connected workers can run.</summary>
 public sealed record ModelsResponse(IReadOnlyList<ModelAvailability> Models, IReadOnlyList<WorkerResponse> Workers)

@@ -189,7 +189,7 @@ public sealed class GenerationEventHub(GenerationRepository repository, IOptions
             var response = GenerationResponses.ToResponse(details);
             var record = details.Record;
             var final = record.Status is GenerationStatus.Succeeded or GenerationStatus.Failed or GenerationStatus.Canceled;
-            var state = string.Join('|', response.Status, response.Progress?.Phase, response.Progress?.Step, response.Progress?.Total,
+            var state = string.Join('|', response.Status, response.Progress?.Phase, response.Progress?.Component, response.Progress?.Step, response.Progress?.Total,
                 response.Progress?.AugClip, response.Progress?.EtaSeconds, response.QueuePosition, response.CancelRequested, response.PreviewCount, response.Error);
             if (state == _lastState) return null;
             _lastState = state;

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FuseDream.Composition;
 using FuseDream.Generation;
 using FuseDream.Generations;
 using FuseDream.Text;
@@ -15,6 +16,9 @@ public sealed record ValidatedGeneration(string Prompt, long? Seed, string Prese
     public string? Webhook { get; init; }
 
     public IReadOnlyList<string> WebhookEvents { get; init; } = [];
+
+    /// <summary>A composed generation's components and fusion options, or null.</summary>
+    public ComposedScene? Scene { get; init; }
 }
 
 /// <summary>
@@ -92,19 +96,56 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         if (body.Seed is < 0)
             Add("seed", $"must be between 0 and {long.MaxValue} (got {body.Seed})");
 
-        var requested = RequestedOptions.Resolve(body.Preset ?? DefaultPreset, preset => preset.With(body.Options) with
+        // A composed scene: its components' shapes here, their prompts' tokens last (below).
+        List<SceneComponent>? scene = null;
+        if (body.Components is { } componentInputs)
+        {
+            if (body.Prompts is not null)
+                Add("components", "cannot be combined with 'prompts' (weighted prompts): a composed scene has one scene prompt, 'prompt', and a prompt per component");
+            if (body.Clips is not null)
+                Add("clips", "cannot be combined with 'components': a composed generation scores with the worker's default CLIP");
+            scene = [];
+            for (var i = 0; i < componentInputs.Count; i++)
+            {
+                var input = componentInputs[i];
+                SceneBox? box = null;
+                if (input?.Box is { } b)
+                {
+                    if (b.Count == 4) box = new SceneBox(b[0], b[1], b[2], b[3]);
+                    else Add($"components[{i}].box", $"must be [x0, y0, x1, y1]: four numbers in [0, 1] (got {b.Count})");
+                }
+                scene.Add(input is null ? null! : new SceneComponent(input.Prompt ?? "", box, input.Feather));
+            }
+            foreach (var (field, reason) in SceneValidation.Validate(scene))
+                if (!errors.ContainsKey(field)) Add(field, reason);
+        }
+        else if (body.Composition is not null)
+            Add("composition", "needs 'components': the fusion's settings apply to a composed generation only");
+
+        var limit = unlimitedCost ? new GenerationLimits { MaxClipEvaluations = long.MaxValue } : limits.Value;
+        GenerationOptions Overlay(GenerationOptions preset) => preset.With(body.Options) with
         {
             Model = body.Model ?? "",
             PreviewEvery = body.PreviewEvery ?? 0,
             Prompts = weighted,
             Clips = clips,
-        }, unlimitedCost ? new GenerationLimits { MaxClipEvaluations = long.MaxValue } : limits.Value);
+        };
+        var requested = scene is null
+            ? RequestedOptions.Resolve(body.Preset ?? DefaultPreset, Overlay, limit)
+            : RequestedOptions.ResolveComposed(body.Preset ?? DefaultPreset, Overlay, body.Composition, scene.Count, limit);
         foreach (var (field, reason) in requested.Problems)
         {
             if (field == nameof(GenerationOptions.Model) && string.IsNullOrWhiteSpace(body.Model)) continue;
             if ((field.StartsWith(nameof(GenerationOptions.Prompts) + "[", StringComparison.Ordinal) || field.StartsWith(nameof(GenerationOptions.Clips) + "[", StringComparison.Ordinal))
                 && errors.ContainsKey(FieldOf(field)[..FieldOf(field).IndexOf(']')] + "]")) continue;
-            Add(field switch { RequestedOptions.PresetField => "preset", RequestedOptions.CostField => "options", _ => FieldOf(field) }, reason);
+            Add(field switch
+            {
+                RequestedOptions.PresetField => "preset",
+                RequestedOptions.CostField => "options",
+                _ when field.StartsWith(RequestedOptions.CompositionPrefix, StringComparison.Ordinal) =>
+                    "composition." + JsonNamingPolicy.CamelCase.ConvertName(field[RequestedOptions.CompositionPrefix.Length..]),
+                _ => FieldOf(field),
+            }, reason);
         }
 
         if (body.WebhookEvents is { } events)
@@ -123,6 +164,11 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         }
         else if (errors.Count == 0 && tokenCounter.TokenProblem(body.Prompt!) is { } tokenProblem)
             Add("prompt", tokenProblem);
+        if (errors.Count == 0 && scene is not null)
+        {
+            for (var i = 0; i < scene.Count; i++)
+                if (tokenCounter.TokenProblem(scene[i].Prompt) is { } problem) Add($"components[{i}].prompt", problem);
+        }
 
         if (errors.Count > 0)
             return (null, errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
@@ -131,6 +177,7 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
         {
             Webhook = body.Webhook,
             WebhookEvents = body.Webhook is null ? [] : [.. (body.WebhookEvents ?? FuseDream.Webhooks.WebhookEvents.Default).Distinct()],
+            Scene = scene is null ? null : new ComposedScene(scene, requested.Composition!),
         }, null);
     }
 
@@ -158,6 +205,8 @@ public sealed class GenerationRequestReader(IPromptTokenCounter tokenCounter, IO
             var parent = path is null ? null : path.Contains('.') ? path[..path.LastIndexOf('.')] : (path == name ? null : path);
             var field = parent is null ? name : $"{parent}.{name}";
             var known = parent == "options" ? KnownFields(typeof(GenerationOverrides))
+                : parent == "composition" ? KnownFields(typeof(CompositionOverrides))
+                : parent is not null && parent.StartsWith("components[", StringComparison.Ordinal) ? KnownFields(typeof(ComponentInput))
                 : parent is not null && parent.StartsWith("prompts[", StringComparison.Ordinal) ? KnownFields(typeof(PromptInput))
                 : parent is not null && parent.StartsWith("clips[", StringComparison.Ordinal) ? KnownFields(typeof(ClipInput))
                 : KnownFields(typeof(CreateGenerationRequest));

@@ -53,14 +53,22 @@ internal static class GenerationResponses
                 ? new ProgressResponse(
                     JsonNamingPolicyName(p.Phase), p.Step, p.Total,
                     p.Total > 0 ? Math.Round(100.0 * p.Step / p.Total, 1) : 0,
-                    p.AugClip, p.Eta?.TotalSeconds, p.UpdatedAt)
+                    p.AugClip, p.Eta?.TotalSeconds, p.UpdatedAt) { Component = p.Component, Components = p.Components }
                 : null,
             CancelRequested = record.CancelRequested,
             Result = succeeded ? new ResultResponse(record.Score ?? 0, record.Seed, $"{self}/image", $"{self}/trace") : null,
             Previews = [.. details.Previews.Select(pr => new PreviewLink(pr.Step, $"{self}/previews/{pr.Step}"))],
             PreviewCount = details.PreviewCount,
             Error = record.Error,
-            Links = new GenerationLinks(self, $"{self}/cancel", succeeded ? $"{self}/image" : null, succeeded ? $"{self}/trace" : null, $"{self}/previews"),
+            Components = record.Scene is { } scene ? [.. scene.Components.Select(ComponentInput.From)] : null,
+            Composition = record.Scene?.Composition,
+            Links = new GenerationLinks(self, $"{self}/cancel", succeeded ? $"{self}/image" : null, succeeded ? $"{self}/trace" : null, $"{self}/previews")
+            {
+                Components = succeeded && record.Scene is not null && record.ComponentImageKeys.Count > 0
+                    ? [.. Enumerable.Range(0, record.ComponentImageKeys.Count).Select(i => $"{self}/components/{i}")]
+                    : null,
+                Composite = succeeded && record.CompositeImageKey is not null ? $"{self}/composite" : null,
+            },
         };
     }
 

@@ -65,6 +65,16 @@ public static class GenerationsApi
             .WithName("GetGenerationImage")
             .WithSummary("The final PNG (with an ETag; immutable)")
             .Produces(StatusCodes.Status200OK, contentType: "image/png");
+        api.MapGet("/{id:guid}/components/{index:int}", GetComponentImageAsync)
+            .WithName("GetGenerationComponentImage")
+            .WithSummary("A composed generation's component image, by its index in the request's components (0: the background; immutable)")
+            .Produces(StatusCodes.Status200OK, contentType: "image/png")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapGet("/{id:guid}/composite", GetCompositeImageAsync)
+            .WithName("GetGenerationComposite")
+            .WithSummary("A composed generation's naive composite: the components cut and pasted into their boxes, for comparison (immutable)")
+            .Produces(StatusCodes.Status200OK, contentType: "image/png")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/{id:guid}/trace", GetTraceAsync)
             .WithName("GetGenerationTrace")
             .WithSummary("The score trace: JSON, or CSV with Accept: text/csv")
@@ -138,6 +148,7 @@ public static class GenerationsApi
                 OwnerKeyId = user.KeyId(),
                 WebhookUrl = generation.Webhook,
                 WebhookEvents = generation.WebhookEvents,
+                Scene = generation.Scene,
             },
             cancellationToken);
         if (outcome is SubmitOutcome.Accepted { Replayed: true } or SubmitOutcome.QueueUnavailable { Replayed: true })
@@ -231,6 +242,32 @@ public static class GenerationsApi
         return await BlobAsync(services.Blobs, record.ImageKey, response, cancellationToken) is { } image ? image : MissingBlob(id);
     }
 
+    public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetComponentImageAsync(
+        Guid id, int index, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var record = await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken);
+        if (record is null) return NotFound(id);
+        if (record.Scene is null) return NotComposed(id);
+        var count = record.Scene.Components.Count;
+        if (index < 0 || index >= count)
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such component.",
+                detail: $"Generation {id} has {count} components, indexed 0 to {count - 1} as in its request (0: the background); there is no component {index}.");
+        if (record.Status != GenerationStatus.Succeeded || record.ComponentImageKeys.Count != count)
+            return NotYet(id, record, "component image");
+        return await BlobAsync(services.Blobs, record.ComponentImageKeys[index], response, cancellationToken) is { } image ? image : MissingBlob(id);
+    }
+
+    public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetCompositeImageAsync(
+        Guid id, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
+    {
+        var record = await services.Repository.GetAsync(id, user.OwnerFilter(), cancellationToken);
+        if (record is null) return NotFound(id);
+        if (record.Scene is null) return NotComposed(id);
+        if (record.Status != GenerationStatus.Succeeded || record.CompositeImageKey is null)
+            return NotYet(id, record, "composite");
+        return await BlobAsync(services.Blobs, record.CompositeImageKey, response, cancellationToken) is { } image ? image : MissingBlob(id);
+    }
+
     public static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetPreviewAsync(
         Guid id, int step, ClaimsPrincipal user, [AsParameters] GenerationApiServices services, HttpResponse response, CancellationToken cancellationToken)
     {
@@ -281,7 +318,11 @@ public static class GenerationsApi
         if (record is null) return NotFound(id);
         if (record.Status != GenerationStatus.Succeeded) return NotYet(id, record, "trace");
         var points = await services.Repository.GetTraceAsync(id, cancellationToken);
-        if (!WantsCsv(request)) return TypedResults.Ok(new TraceResponse(id, record.Score, points));
+        if (!WantsCsv(request))
+            return TypedResults.Ok(new TraceResponse(id, record.Score, points)
+            {
+                Composition = record.Scene is null ? null : await services.Repository.GetCompositionTraceAsync(id, cancellationToken),
+            });
 
         // With weighted prompts, one more column per prompt: its AugCLIP where the step was measured.
         var prompts = record.Options.Prompts?.Count ?? 0;
@@ -432,6 +473,10 @@ public static class GenerationsApi
 
     private static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such generation.", detail: $"No generation has id {id}.");
+
+    private static ProblemHttpResult NotComposed(Guid id) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not a composed generation.",
+            detail: $"Generation {id} was generated from a single prompt: it has no components and no composite.");
 
     private static ProblemHttpResult NotYet(Guid id, GenerationRecord record, string what) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: $"The {what} is not available.",

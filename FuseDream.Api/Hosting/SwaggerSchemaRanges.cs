@@ -32,6 +32,19 @@ public sealed class SwaggerSchemaRanges : ISchemaFilter
                 }
             }
         }
+        if (context.Type == typeof(FuseDream.Composition.CompositionOverrides))
+        {
+            foreach (var (name, property) in concrete.Properties)
+            {
+                if (property is OpenApiSchema p && FuseDream.Composition.CompositionOptions.RangeOf(char.ToUpperInvariant(name[0]) + name[1..]) is { } range)
+                {
+                    p.Minimum = range.Min.ToString(CultureInfo.InvariantCulture);
+                    p.Maximum = range.Max.ToString(CultureInfo.InvariantCulture);
+                    p.Description = $"{p.Description} Allowed: {range.Min.ToString(CultureInfo.InvariantCulture)}–{range.Max.ToString(CultureInfo.InvariantCulture)}.".Trim();
+                }
+            }
+            concrete.Example = new JsonObject { ["fusionSteps"] = 8, ["innerSteps"] = 1, ["warmupSteps"] = 5 };
+        }
         if (context.Type == typeof(GenerationOverrides))
         {
             concrete.Example = new JsonObject { ["steps"] = 100, ["augmentations"] = 16, ["topK"] = 5 };
@@ -61,6 +74,24 @@ public sealed class SwaggerSchemaRanges : ISchemaFilter
                 },
                 ["previewEvery"] = 3,
             };
+            // A composed generation: the scene's prompt, then its components, background first.
+            if (concrete.Properties.TryGetValue("components", out var components) && components is OpenApiSchema c)
+                c.Example = ComposedExample["components"]!.DeepClone();
         }
     }
+
+    /// <summary>A composed generation that runs: the <c>fast</c> composition preset, two components.</summary>
+    public static readonly JsonObject ComposedExample = new()
+    {
+        ["prompt"] = "a dog on the moon",
+        ["model"] = GenerationOptions.Models.BigGan256,
+        ["seed"] = 7,
+        ["preset"] = "fast",
+        ["components"] = new JsonArray
+        {
+            new JsonObject { ["prompt"] = "the surface of the moon" },
+            new JsonObject { ["prompt"] = "a dog", ["box"] = new JsonArray(0.3, 0.35, 0.75, 0.95), ["feather"] = 0.05 },
+        },
+        ["composition"] = new JsonObject { ["fusionSteps"] = 8, ["innerSteps"] = 1 },
+    };
 }

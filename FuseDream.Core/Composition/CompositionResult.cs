@@ -12,6 +12,12 @@ public sealed record CompositionRequest(
     GenerationOptions Options,
     CompositionOptions Composition);
 
+/// <summary>
+/// What a composed generation stores with its row beside the scene prompt, seed and stage-1
+/// options: the components (background first) and the fusion's options.
+/// </summary>
+public sealed record ComposedScene(IReadOnlyList<SceneComponent> Components, CompositionOptions Composition);
+
 /// <summary>One outer step of the fusion in the trace: the lower level's distance at the first and last of its K inner steps, the upper objective, and the scene's AugCLIP where measured.</summary>
 public sealed record FusionTracePoint(int Step, double LowerStart, double LowerEnd, double Upper, double? SceneAugClip);
 

@@ -26,6 +26,9 @@ public sealed record GenerationSubmission(
     /// <summary>Which events go to <see cref="WebhookUrl"/>.</summary>
     public IReadOnlyList<string> WebhookEvents { get; init; } = [];
 
+    /// <summary>A composed generation's components and fusion options (already validated by the front end), or null for a single prompt.</summary>
+    public FuseDream.Composition.ComposedScene? Scene { get; init; }
+
     /// <summary>The request hash of a request as its front end received it: SHA-256 (hex) of its JSON.</summary>
     public static string HashOf<T>(T request, JsonSerializerOptions json) =>
         Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(request, json)));

@@ -74,6 +74,7 @@ public sealed class GenerationService
             OwnerKeyId = submission.OwnerKeyId,
             WebhookUrl = submission.WebhookUrl,
             WebhookEvents = submission.WebhookEvents,
+            Scene = submission.Scene,
         };
         GenerationRecord record;
         CreateOutcome outcome;

@@ -35,11 +35,25 @@ public sealed record GenerationRecord
 
     /// <summary>Which events are delivered to <see cref="WebhookUrl"/>.</summary>
     public IReadOnlyList<string> WebhookEvents { get; init; } = [];
+
+    /// <summary>A composed generation's scene (null: a single-prompt generation).</summary>
+    public FuseDream.Composition.ComposedScene? Scene { get; init; }
+
+    /// <summary>A succeeded composed generation's component images (blob keys, component order) and naive composite.</summary>
+    public IReadOnlyList<string> ComponentImageKeys { get; init; } = [];
+
+    public string? CompositeImageKey { get; init; }
 }
 
 /// <summary>The latest progress a worker wrote.</summary>
 public sealed record GenerationProgressRecord(
-    GenerationPhase Phase, int Step, int Total, double? AugClip, TimeSpan? Eta, DateTimeOffset UpdatedAt);
+    GenerationPhase Phase, int Step, int Total, double? AugClip, TimeSpan? Eta, DateTimeOffset UpdatedAt)
+{
+    /// <summary>In a composed generation's stage 1: which component (from 1) of <see cref="Components"/>.</summary>
+    public int? Component { get; init; }
+
+    public int? Components { get; init; }
+}
 
 /// <summary>A preview stored for one step.</summary>
 public sealed record PreviewRecord(int Step, string BlobKey);
@@ -57,6 +71,9 @@ internal sealed record NewGeneration(
     public string? WebhookUrl { get; init; }
 
     public IReadOnlyList<string> WebhookEvents { get; init; } = [];
+
+    /// <summary>A composed generation's scene, or null.</summary>
+    public FuseDream.Composition.ComposedScene? Scene { get; init; }
 }
 
 /// <summary>A worker process as its latest heartbeat describes it.</summary>

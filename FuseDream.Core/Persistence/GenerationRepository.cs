@@ -152,6 +152,14 @@ public sealed class GenerationRepository(NpgsqlDataSource dataSource)
         return list;
     });
 
+    /// <summary>A succeeded composed generation's <see cref="Composition.CompositionTrace"/> (both stages), or null.</summary>
+    public Task<Composition.CompositionTrace?> GetCompositionTraceAsync(Guid id, CancellationToken cancellationToken) => ReadRetryingAsync(dataSource, async () =>
+    {
+        await using var command = dataSource.CreateCommand("select composition_trace::text from fusedream.generations where id = @id");
+        command.Parameters.AddWithValue("id", id);
+        return await command.ExecuteScalarAsync(cancellationToken) is string json ? Composition.CompositionTrace.FromJson(json) : null;
+    });
+
     /// <summary>The owner filter: <c>@owner</c> null matches every row.</summary>
     private const string OwnedBy = "(@owner::text is null or owner_key_id = @owner)";
 

@@ -16,10 +16,10 @@ internal static class GenerationRows
     internal const string Columns =
         "id, seq, idempotency_key, request_hash, prompt, model, seed, preset, options, status, cancel_requested, attempts, " +
         "worker, job_id, created_at, started_at, finished_at, phase, step, total, aug_clip, eta_seconds, progress_at, score, image_key, error, " +
-        "owner_key_id, webhook_url, webhook_events";
+        "owner_key_id, webhook_url, webhook_events, components, composition, component_image_keys, composite_image_key, progress_component, progress_components";
 
     /// <summary>How many columns <see cref="Columns"/> names: further columns of a query follow them.</summary>
-    internal const int ColumnCount = 29;
+    internal const int ColumnCount = 35;
 
     /// <summary>The database names of <paramref name="statuses"/>, for a <c>status = any(@param)</c> guard.</summary>
     internal static string[] Names(IEnumerable<GenerationStatus> statuses) => [.. statuses.Select(s => s.ToName())];
@@ -59,7 +59,11 @@ internal static class GenerationRows
         GenerationProgressRecord? progress = null;
         if (!r.IsDBNull(17) && Enum.TryParse<GenerationPhase>(r.GetString(17), out var phase))
             progress = new(phase, r.IsDBNull(18) ? 0 : r.GetInt32(18), r.IsDBNull(19) ? 0 : r.GetInt32(19), D(20),
-                D(21) is { } eta ? TimeSpan.FromSeconds(eta) : null, T(22) ?? DateTimeOffset.UtcNow);
+                D(21) is { } eta ? TimeSpan.FromSeconds(eta) : null, T(22) ?? DateTimeOffset.UtcNow)
+            {
+                Component = r.IsDBNull(33) ? null : r.GetInt32(33),
+                Components = r.IsDBNull(34) ? null : r.GetInt32(34),
+            };
         return new GenerationRecord
         {
             Id = r.GetGuid(0),
@@ -86,6 +90,11 @@ internal static class GenerationRows
             OwnerKeyId = S(26),
             WebhookUrl = S(27),
             WebhookEvents = r.IsDBNull(28) ? [] : r.GetFieldValue<string[]>(28),
+            Scene = r.IsDBNull(29) ? null : new FuseDream.Composition.ComposedScene(
+                JsonSerializer.Deserialize<List<FuseDream.Composition.SceneComponent>>(r.GetString(29), Json)!,
+                r.IsDBNull(30) ? new FuseDream.Composition.CompositionOptions() : JsonSerializer.Deserialize<FuseDream.Composition.CompositionOptions>(r.GetString(30), Json)!),
+            ComponentImageKeys = r.IsDBNull(31) ? [] : r.GetFieldValue<string[]>(31),
+            CompositeImageKey = S(32),
         };
     }
 }

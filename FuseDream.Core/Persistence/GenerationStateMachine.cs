@@ -80,16 +80,22 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
     /// Commits the result in one transaction: running → succeeded, and its trace is stored.
     /// Guarded also by <c>not cancel_requested</c>: returns false, changing nothing, when the
     /// generation was already finished (a re-run) or canceled. The image blob must already be
-    /// durable: this commit is what makes it visible.
+    /// durable: this commit is what makes it visible. A composed generation also records its
+    /// component images, naive composite (blobs as durable as the image) and composition trace.
     /// </summary>
-    public async Task<bool> CompleteAsync(Guid id, GenerationResult result, string imageKey, CancellationToken cancellationToken)
+    public async Task<bool> CompleteAsync(Guid id, GenerationResult result, string imageKey, CancellationToken cancellationToken,
+        ComposedImages? composed = null)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var writes = new StateWrites(
+                "finished_at = now(), score = @score, image_key = @image, seed = @seed, final_z = @z, final_y = @y, phase = @phase, error = null"
+                + (composed is null ? "" : ", component_image_keys = @componentKeys, composite_image_key = @compositeKey, composition_trace = @compositionTrace::jsonb"),
+                Guard: "not cancel_requested");
+        if (composed is not null)
+            writes = writes.With("componentKeys", composed.ComponentKeys.ToArray()).With("compositeKey", composed.CompositeKey).With("compositionTrace", composed.TraceJson);
         var succeeded = await TransitionAsync(id, [GenerationStatus.Running], GenerationStatus.Succeeded,
-            new StateWrites(
-                "finished_at = now(), score = @score, image_key = @image, seed = @seed, final_z = @z, final_y = @y, phase = @phase, error = null",
-                Guard: "not cancel_requested")
+            writes
                 .With("score", result.AugClipScore)
                 .With("image", imageKey)
                 .With("seed", result.Seed)
@@ -200,6 +206,9 @@ internal sealed class GenerationStateMachine(NpgsqlDataSource dataSource)
                 .With("reason", reason),
             cancellationToken);
 }
+
+/// <summary>What a composed generation stores beside its fused image: each component's image and the naive composite (blob keys), and its <see cref="Composition.CompositionTrace"/> as JSON.</summary>
+internal sealed record ComposedImages(IReadOnlyList<string> ComponentKeys, string CompositeKey, string TraceJson);
 
 /// <summary>
 /// What a transition writes besides the status (<paramref name="Set"/>, SQL assignments over

@@ -97,8 +97,8 @@ internal sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
     {
         await using var command = new NpgsqlCommand(
             $"""
-            insert into fusedream.generations (id, idempotency_key, request_hash, prompt, model, seed, preset, options, status, owner_key_id, webhook_url, webhook_events)
-            values (@id, @key, @hash, @prompt, @model, @seed, @preset, @options, @queued, @owner, @webhook, @events)
+            insert into fusedream.generations (id, idempotency_key, request_hash, prompt, model, seed, preset, options, status, owner_key_id, webhook_url, webhook_events, components, composition)
+            values (@id, @key, @hash, @prompt, @model, @seed, @preset, @options, @queued, @owner, @webhook, @events, @components, @composition)
             on conflict (coalesce(owner_key_id, ''), idempotency_key) where idempotency_key is not null do nothing
             returning {Columns}
             """, connection, transaction);
@@ -110,6 +110,14 @@ internal sealed class GenerationSubmissions(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("seed", generation.Seed);
         command.Parameters.AddWithValue("preset", (object?)generation.Preset ?? DBNull.Value);
         command.Parameters.Add(new NpgsqlParameter("options", NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(generation.Options, Json) });
+        command.Parameters.Add(new NpgsqlParameter("components", NpgsqlDbType.Jsonb)
+        {
+            Value = generation.Scene is { } scene ? JsonSerializer.Serialize(scene.Components, Json) : DBNull.Value,
+        });
+        command.Parameters.Add(new NpgsqlParameter("composition", NpgsqlDbType.Jsonb)
+        {
+            Value = generation.Scene is { } fusion ? JsonSerializer.Serialize(fusion.Composition, Json) : DBNull.Value,
+        });
         command.Parameters.AddWithValue("queued", GenerationStatus.Queued.ToName());
         command.Parameters.Add(new NpgsqlParameter("owner", NpgsqlDbType.Text) { Value = (object?)generation.OwnerKeyId ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("webhook", NpgsqlDbType.Text) { Value = (object?)generation.WebhookUrl ?? DBNull.Value });

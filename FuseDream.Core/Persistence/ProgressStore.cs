@@ -17,7 +17,8 @@ internal sealed class ProgressStore(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand(
             """
             update fusedream.generations
-            set phase = @phase, step = @step, total = @total, aug_clip = coalesce(@aug, aug_clip), eta_seconds = @eta, progress_at = now()
+            set phase = @phase, step = @step, total = @total, aug_clip = coalesce(@aug, aug_clip), eta_seconds = @eta, progress_at = now(),
+                progress_component = @component, progress_components = @components
             where id = @id and status = @running
             returning cancel_requested
             """);
@@ -28,6 +29,8 @@ internal sealed class ProgressStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("total", progress.Total);
         command.Parameters.Add(new NpgsqlParameter("aug", NpgsqlDbType.Double) { Value = (object?)progress.AugClip ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("eta", NpgsqlDbType.Double) { Value = (object?)progress.Eta?.TotalSeconds ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("component", NpgsqlDbType.Integer) { Value = (object?)progress.Component ?? DBNull.Value });
+        command.Parameters.Add(new NpgsqlParameter("components", NpgsqlDbType.Integer) { Value = (object?)progress.Components ?? DBNull.Value });
         // No row: the generation is no longer running (canceled while queued, or finished) — stop.
         return await command.ExecuteScalarAsync(cancellationToken) is not false;
     }

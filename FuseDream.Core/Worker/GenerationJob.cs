@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using FuseDream.Composition;
 using FuseDream.Generation;
 using FuseDream.Storage;
 using Hangfire;
@@ -77,12 +78,23 @@ internal sealed class GenerationJob(
         try
         {
             GenerationResult result;
+            CompositionResult? composed = null;
             using (var lease = await pipelines.RentAsync(stop.Token))
             await using (var progress = new ThrottledProgressWriter(progressStore, generationId, worker.ProgressInterval, stop, logger))
             {
-                var request = new GenerationRequest(record.Prompt, record.Seed, record.Options);
                 var clock = new RunClock(progress);
-                result = await lease.Pipeline.RunAsync(request, clock, (preview, ct) => SavePreviewAsync(generationId, preview, ct), stop.Token);
+                Task SavePreview(GenerationPreview preview, CancellationToken ct) => SavePreviewAsync(generationId, preview, ct);
+                if (record.Scene is { } scene)
+                {
+                    // A composed generation runs on the same rented pipeline's models.
+                    var models = lease.Pipeline as FuseDreamPipeline
+                        ?? throw new NotSupportedException($"this worker's pipeline ({lease.Pipeline.GetType().Name}) cannot compose scenes");
+                    composed = await new CompositionPipeline(models).RunAsync(
+                        new CompositionRequest(record.Prompt, scene.Components, record.Seed, record.Options, scene.Composition), clock, SavePreview, stop.Token);
+                    result = ToGenerationResult(composed, record);
+                }
+                else
+                    result = await lease.Pipeline.RunAsync(new GenerationRequest(record.Prompt, record.Seed, record.Options), clock, SavePreview, stop.Token);
                 clock.Record(metrics);
             }
 
@@ -92,10 +104,19 @@ internal sealed class GenerationJob(
             // same key again (or another, if the run is not bit-reproducible) and commits once.
             // Only the write is retried, a few times within this run: a store that keeps
             // refusing fails the generation rather than sending the whole GPU run round again.
+            // A composed generation's component images and composite go first, under the same
+            // rule: every blob the committed row names is durable before it commits.
             string imageKey;
+            ComposedImages? composedImages = null;
             var storing = System.Diagnostics.Stopwatch.StartNew();
             try
             {
+                if (composed is not null)
+                {
+                    var componentKeys = new List<string>(composed.ComponentPngs.Count);
+                    foreach (var png in composed.ComponentPngs) componentKeys.Add(await PutWithRetryAsync(generationId, png));
+                    composedImages = new ComposedImages(componentKeys, await PutWithRetryAsync(generationId, composed.CompositePng), composed.Trace.ToJson());
+                }
                 imageKey = await PutWithRetryAsync(generationId, result.Png);
                 metrics.Phase.WithLabels("storing").Observe(storing.Elapsed.TotalSeconds);
             }
@@ -110,7 +131,7 @@ internal sealed class GenerationJob(
 
             // Durability boundary: the result commit. One transaction, guarded by
             // the expected state running: exactly one run can commit; every later one finds it finished.
-            if (await CommitWithRetryAsync(generationId, result, imageKey))
+            if (await CommitWithRetryAsync(generationId, result, imageKey, composedImages))
             {
                 metrics.Finish(record, GenerationStatus.Succeeded);
                 metrics.AugClip.Observe(result.AugClipScore);
@@ -177,6 +198,18 @@ internal sealed class GenerationJob(
         }
     }
 
+    /// <summary>
+    /// A composed run as the row's result: the fused image and its score; the trace rows are the
+    /// fusion's outer steps (loss −U, the scene's AugCLIP where measured), as <c>generate</c> plots them.
+    /// </summary>
+    private static GenerationResult ToGenerationResult(CompositionResult composed, GenerationRecord record) =>
+        new(composed.Png, composed.AugClipScore, [.. composed.Trace.Fusion.Select(p => new TracePoint(p.Step, -p.Upper, p.SceneAugClip))],
+            record.Seed, record.Options, [], [])
+        {
+            Provenance = composed.Provenance,
+            StepsRun = composed.Trace.Fusion.Count,
+        };
+
     private async Task SavePreviewAsync(Guid generationId, GenerationPreview preview, CancellationToken cancellationToken)
     {
         // Blob first, then the row that names it (same rule as the final image). A preview the
@@ -213,13 +246,13 @@ internal sealed class GenerationJob(
     }
 
     /// <summary>The commit is idempotent (guarded), so a dropped connection is simply retried a few times before the job is.</summary>
-    private async Task<bool> CommitWithRetryAsync(Guid generationId, GenerationResult result, string imageKey)
+    private async Task<bool> CommitWithRetryAsync(Guid generationId, GenerationResult result, string imageKey, ComposedImages? composed)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await states.CompleteAsync(generationId, result, imageKey, CancellationToken.None);
+                return await states.CompleteAsync(generationId, result, imageKey, CancellationToken.None, composed);
             }
             catch (Exception ex) when (attempt < 3 && TransientErrors.IsTransient(ex))
             {

@@ -54,6 +54,25 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         { """{"prompt":"a dog","model":"biggan-256","clips":[{"weight":1}]}""", "clips[0].model", "required" },
         { """{"prompt":"a dog","model":"biggan-256","clips":[{"model":"clip-vit-b-32"},{"model":"clip-vit-b-32"}]}""", "clips[1].model", "twice" },
         { """{"prompt":"a dog","model":"biggan-256","clips":[{"model":"clip-vit-b-32","size":1}]}""", "clips[0].size", "known fields here: model, weight" },
+        { """{"prompt":"a scene","model":"biggan-256","prompts":[{"text":"a dog"}],"components":[{"prompt":"a moon"},{"prompt":"a dog"}]}""", "components", "cannot be combined with 'prompts'" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"}]}""", "components", "2 to 4 components" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[null,{"prompt":"a dog"}]}""", "components[0]", "missing" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a"},{"prompt":"b"},{"prompt":"c"},{"prompt":"d"},{"prompt":"e"}]}""", "components", "(got 5)" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog","box":[0.2,0.2,1.5,0.9]}]}""", "components[1].box", "within [0, 1]" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog","box":[0.5,0.2,0.5,0.9]}]}""", "components[1].box", "positive area" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog","box":[0.5,0.2,0.9]}]}""", "components[1].box", "must be [x0, y0, x1, y1]" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog","box":"left"}]}""", "components[1].box", "must be a JSON array" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon","feather":0.7},{"prompt":"a dog"}]}""", "components[0].feather", "between 0 and 0.5" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"box":[0,0,1,1]}]}""", "components[1].prompt", "required" },
+        { $$"""{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"{{LongPrompt}}"}]}""", "components[1].prompt", "82 CLIP tokens" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon","colour":"grey"},{"prompt":"a dog"}]}""", "components[0].colour", "known fields here: prompt, box, feather" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog"}],"composition":{"innerSteps":11}}""", "composition.innerSteps", "between 1 and 10 (got 11)" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog"}],"composition":{"pixelWeight":0,"featureWeight":0}}""", "composition.featureWeight", "cannot both be 0" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog"}],"composition":{"k":2}}""", "composition.k", "known fields here: innerSteps" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog"}],"preset":"slow"}""", "preset", "unknown preset 'slow'" },
+        { """{"prompt":"a scene","model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog"}],"clips":[{"model":"clip-vit-b-32"}]}""", "clips", "cannot be combined with 'components'" },
+        { """{"prompt":"a dog","model":"biggan-256","composition":{"fusionSteps":4}}""", "composition", "needs 'components'" },
+        { """{"model":"biggan-256","components":[{"prompt":"a moon"},{"prompt":"a dog"}]}""", "prompt", "required" },
         { """{"model":"biggan-256","prompts":[{"text":"a","weight":1},{"text":"b","weight":1},{"text":"c","weight":1},{"text":"d","weight":1},{"text":"e","weight":1},{"text":"f","weight":1},{"text":"g","weight":1},{"text":"h","weight":1},{"text":"i","weight":1}]}""", "prompts", "at most 8 prompts (got 9)" },
     };
 
@@ -90,6 +109,52 @@ public class GenerationValidationTests(GenerationValidationTests.Factory factory
         Assert.StartsWith("costs 7,682,048 CLIP image evaluations, over this service's limit of 100,000 (Generation:MaxClipEvaluations).", message);
         Assert.Contains("lower steps, augmentations, basisIterations or samplesPerIteration", message);
         await AssertNothingStoredSinceAsync(before);
+    }
+
+    [Fact]
+    public async Task AComposedRunOverTheCostLimit_Is400_NamingTheCostAndTheFusionOptionsToLower()
+    {
+        var key = await factory.CreateKeyAsync([FuseDream.Access.ApiKeyScopes.Generate, FuseDream.Access.ApiKeyScopes.Read]);
+        using var client = factory.CreateClientWithKey(key.Token);
+        var before = await factory.Probe.MarkAsync();
+        // Within every range, but 10,000 outer steps of 256 augmentations for 3 components.
+        const string body = """{"prompt":"a scene","model":"biggan-256","preset":"fast","components":[{"prompt":"a moon"},{"prompt":"a dog"},{"prompt":"a cat"}],"composition":{"fusionSteps":10000,"fusionAugmentations":256}}""";
+        using var response = await client.PostAsync("/v1/generations", new StringContent(body, Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var message = Assert.Single(JsonDocument.Parse(text).RootElement.GetProperty("errors").GetProperty("options").EnumerateArray()).GetString()!;
+        Assert.Matches(@"^costs [\d,]+ CLIP image evaluations, over this service's limit of 100,000 \(Generation:MaxClipEvaluations\)\.", message);
+        Assert.Contains("fusionSteps", message);
+        Assert.Contains("fast, with 3 components", message);
+        await AssertNothingStoredSinceAsync(before);
+
+        // The same scene at the fast preset's own fusion passes the same limit.
+        var accepted = await client.PostAsync(new
+        {
+            prompt = "a scene", model = "biggan-256", preset = "fast",
+            components = new object[] { new { prompt = "a moon" }, new { prompt = "a dog" }, new { prompt = "a cat" } },
+        });
+        Assert.Equal(3, accepted.GetProperty("components").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task ComponentsAndComposite_OfASinglePromptGeneration_Are404Problems()
+    {
+        using var client = factory.CreateClient();
+        var created = await client.PostAsync(new { prompt = "a dog", model = "biggan-256", preset = "fast" });
+        var done = await client.WaitAsync(created.Id());
+        Assert.Equal("succeeded", done.Status());
+        Assert.False(done.GetProperty("links").TryGetProperty("composite", out var composite) && composite.ValueKind != JsonValueKind.Null);
+        foreach (var path in new[] { "components/0", "composite" })
+        {
+            using var response = await client.GetAsync($"/v1/generations/{created.Id()}/{path}");
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("Not a composed generation.", await response.Content.ReadAsStringAsync());
+        }
+        using var unknown = await client.GetAsync($"/v1/generations/{Guid.NewGuid()}/components/0");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("No such generation.", await unknown.Content.ReadAsStringAsync());
     }
 
     [Fact]

@@ -58,6 +58,26 @@ public class ServiceInfoTests(ServiceInfoTests.Factory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task Swagger_ShowsAComposedRequest_ThatTheApiAccepts()
+    {
+        using var client = factory.CreateClient();
+        var doc = await client.GetJsonAsync("/swagger/v1/swagger.json");
+        var schemas = doc.GetProperty("components").GetProperty("schemas");
+        var innerSteps = schemas.GetProperty("CompositionOverrides").GetProperty("properties").GetProperty("innerSteps");
+        Assert.Equal((1, 10), (innerSteps.GetProperty("minimum").GetInt32(), innerSteps.GetProperty("maximum").GetInt32()));
+        var request = schemas.GetProperty("CreateGenerationRequest");
+        var components = request.GetProperty("properties").GetProperty("components").GetProperty("example");
+        Assert.Equal(2, components.GetArrayLength());
+
+        // The single-prompt example with the components example in it is a composed request the API takes.
+        var body = System.Text.Json.Nodes.JsonNode.Parse(request.GetProperty("example").GetRawText())!.AsObject();
+        body["components"] = System.Text.Json.Nodes.JsonNode.Parse(components.GetRawText());
+        var created = await client.PostAsync(JsonSerializer.Deserialize<JsonElement>(body.ToJsonString()));
+        Assert.Equal(["the surface of the moon", "a dog"], created.GetProperty("components").EnumerateArray().Select(c => c.GetProperty("prompt").GetString()));
+        Assert.Equal([0.3, 0.35, 0.75, 0.95], created.GetProperty("components")[1].GetProperty("box").EnumerateArray().Select(v => v.GetDouble()));
+    }
+
+    [Fact]
     public async Task SwaggerExample_RunsToSucceeded()
     {
         using var client = factory.CreateClient();
