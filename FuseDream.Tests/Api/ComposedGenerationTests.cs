@@ -3,7 +3,6 @@ using System.Text.Json;
 using FuseDream.Composition;
 using FuseDream.Generation;
 using FuseDream.Tests.Support;
-using Microsoft.AspNetCore.Hosting;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -16,18 +15,7 @@ namespace FuseDream.Tests.Api;
 /// </summary>
 public class ComposedGenerationTests(ComposedGenerationTests.Factory factory) : IClassFixture<ComposedGenerationTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        protected override bool UseTestPipeline => false;
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.UseSetting("Models:Clip", Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt"));
-            builder.UseSetting("Models:BigGan256", Path.Combine(FixtureSets.Root, "biggan", "G256_tiny.pth"));
-            builder.UseSetting("Models:Device", "cpu");
-        }
-    }
+    public sealed class Factory : FixtureModelServiceFactory;
 
     private const string Scene = "a dog on the moon";
 

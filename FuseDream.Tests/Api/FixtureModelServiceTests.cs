@@ -2,25 +2,13 @@ using System.Net.Http.Json;
 using FuseDream.Generation;
 using FuseDream.Imaging;
 using FuseDream.Tests.Support;
-using Microsoft.AspNetCore.Hosting;
 
 namespace FuseDream.Tests.Api;
 
 /// <summary>The whole service with the real FuseDream pipeline on the tiny fixture models (random weights, CPU).</summary>
 public class FixtureModelServiceTests(FixtureModelServiceTests.Factory factory) : IClassFixture<FixtureModelServiceTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        protected override bool UseTestPipeline => false;
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.UseSetting("Models:Clip", Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt"));
-            builder.UseSetting("Models:BigGan256", Path.Combine(FixtureSets.Root, "biggan", "G256_tiny.pth"));
-            builder.UseSetting("Models:Device", "cpu");
-        }
-    }
+    public sealed class Factory : FixtureModelServiceFactory;
 
     [Fact]
     public async Task Prompt_RunsThroughTheRealPipeline_ToAPngWithItsProvenance()

@@ -1,7 +1,6 @@
 using System.Net;
 using FuseDream.Tests.Api;
 using FuseDream.Tests.Support;
-using Microsoft.AspNetCore.Hosting;
 
 namespace FuseDream.Tests.Operations;
 
@@ -13,18 +12,7 @@ namespace FuseDream.Tests.Operations;
 /// </summary>
 public class MetricsTests(MetricsTests.Factory factory) : IClassFixture<MetricsTests.Factory>
 {
-    public sealed class Factory : ServiceFactory
-    {
-        protected override bool UseTestPipeline => false;
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.UseSetting("Models:Clip", Path.Combine(FixtureSets.Root, "clip", "clip_tiny_jit.pt"));
-            builder.UseSetting("Models:BigGan256", Path.Combine(FixtureSets.Root, "biggan", "G256_tiny.pth"));
-            builder.UseSetting("Models:Device", "cpu");
-        }
-    }
+    public sealed class Factory : FixtureModelServiceFactory;
 
     internal static async Task<PrometheusText> ScrapeAsync(HttpClient client)
     {
