@@ -19,20 +19,35 @@ public static class ClipPreprocessing
         if (imageIn01.dim() != 4 || imageIn01.shape[1] != 3)
             throw new ArgumentException(
                 $"Expected an image batch [B, 3, H, W]; got [{string.Join(", ", imageIn01.shape)}].", nameof(imageIn01));
-        var (mean, std) = Constants.GetOrAdd((imageIn01.device.ToString(), imageIn01.dtype), key =>
-        {
-            using var scope = NewDisposeScope();
-            var m = tensor(Mean, dtype: key.Type, device: imageIn01.device).view(1, 3, 1, 1);
-            var s = tensor(Std, dtype: key.Type, device: imageIn01.device).view(1, 3, 1, 1);
-            return (m.DetachFromDisposeScope(), s.DetachFromDisposeScope());
-        });
+        var (mean, std) = ConstantsFor(imageIn01.device, imageIn01.dtype);
         using var scope = NewDisposeScope();
         return ((imageIn01 - mean) / std).MoveToOuterDisposeScope();
     }
 
     // Mean and std [1, 3, 1, 1] made once per device and type, not copied to the device per call.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Device, ScalarType Type), (Tensor Mean, Tensor Std)> Constants = new();
+    private static readonly Dictionary<(string Device, ScalarType Type), (Tensor Mean, Tensor Std)> Constants = [];
+    private static readonly Lock ConstantsLock = new();
+    [ThreadStatic] private static int _cachedOnThisThread;
 
-    /// <summary>Tensors held as per-device constants (mean and std per device and type), for tests that count live tensors.</summary>
-    internal static int CachedTensorCount => Constants.Count * 2;
+    /// <summary>
+    /// Tensors this thread added to the constants (two per device and type): tests that count
+    /// this thread's live tensors leave them out, since they are kept for the process's life.
+    /// </summary>
+    internal static int CachedTensorsMadeOnThisThread => _cachedOnThisThread;
+
+    private static (Tensor Mean, Tensor Std) ConstantsFor(Device device, ScalarType type)
+    {
+        var key = (device.ToString(), type);
+        lock (ConstantsLock)
+        {
+            if (Constants.TryGetValue(key, out var known)) return known;
+            using var scope = NewDisposeScope();
+            var m = tensor(Mean, dtype: type, device: device).view(1, 3, 1, 1);
+            var s = tensor(Std, dtype: type, device: device).view(1, 3, 1, 1);
+            var made = (m.DetachFromDisposeScope(), s.DetachFromDisposeScope());
+            Constants[key] = made;
+            _cachedOnThisThread += 2;
+            return made;
+        }
+    }
 }

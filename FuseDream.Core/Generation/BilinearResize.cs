@@ -62,8 +62,14 @@ internal static class BilinearResize
 
     private static readonly ConcurrentDictionary<(string Device, ScalarType Type, long In, long Low, long High), bool> Prepared = new();
 
-    /// <summary>Tensors held by the tap cache (four per size pair), for tests that count live tensors.</summary>
-    internal static int CachedTensorCount => TapCache.Count * 4;
+    private static readonly Lock TapLock = new();
+    [ThreadStatic] private static int _cachedOnThisThread;
+
+    /// <summary>
+    /// Tensors this thread added to the tap cache (four per size pair): tests that count this
+    /// thread's live tensors leave them out, since they are kept for the process's life.
+    /// </summary>
+    internal static int CachedTensorsMadeOnThisThread => _cachedOnThisThread;
 
     /// <summary>
     /// Makes the taps of every resize of a <paramref name="inSize"/>-square image to sizes
@@ -81,9 +87,14 @@ internal static class BilinearResize
         }
     }
 
-    private static (Tensor Index0, Tensor Index1, Tensor W0, Tensor W1) CachedTaps(Device device, ScalarType type, int dim, long inSize, long outSize) =>
-        TapCache.GetOrAdd((device.ToString(), type, dim, inSize, outSize), key =>
+    private static (Tensor Index0, Tensor Index1, Tensor W0, Tensor W1) CachedTaps(Device device, ScalarType type, int dim, long inSize, long outSize)
+    {
+        var key = (device.ToString(), type, dim, inSize, outSize);
+        if (TapCache.TryGetValue(key, out var known)) return known;
+        // Made under a lock, so that two threads never both make (and one leak) the same taps.
+        lock (TapLock)
         {
+            if (TapCache.TryGetValue(key, out known)) return known;
             var (first, second, weightSecond) = Taps(inSize, outSize, singlePrecisionScale: type != ScalarType.Float64);
             var shape = new long[] { 1, 1, 1, 1 };
             shape[dim] = outSize;
@@ -92,8 +103,12 @@ internal static class BilinearResize
             var index1 = tensor(second, device: device);
             var w1 = tensor(weightSecond, device: device).to(type).view(shape);
             var w0 = 1 - w1;
-            return (index0.DetachFromDisposeScope(), index1.DetachFromDisposeScope(), w0.DetachFromDisposeScope(), w1.DetachFromDisposeScope());
-        });
+            var made = (index0.DetachFromDisposeScope(), index1.DetachFromDisposeScope(), w0.DetachFromDisposeScope(), w1.DetachFromDisposeScope());
+            TapCache[key] = made;
+            _cachedOnThisThread += 4;
+            return made;
+        }
+    }
 
     /// <summary>PyTorch's <c>area_pixel_compute_scale</c>, <c>area_pixel_compute_source_index</c> and <c>compute_source_index_and_lambda</c>.</summary>
     internal static (long[] First, long[] Second, double[] WeightSecond) Taps(long inSize, long outSize, bool singlePrecisionScale)

@@ -5,12 +5,12 @@ using TorchSharp;
 namespace FuseDream.Tests.Support;
 
 /// <summary>
-/// This thread's live tensors, less those the process-wide caches hold (resize taps, CLIP's
-/// mean and std per device): a run that first meets a new size pair caches its taps for
-/// every later run, which is not a leak.
+/// This thread's live tensors, less those this thread added to the process-wide caches (resize
+/// taps, CLIP's mean and std per device): a run that first meets a new size pair caches its
+/// taps for every later run, which is not a leak.
 /// </summary>
 public static class LiveTensors
 {
     public static long Uncached =>
-        DisposeScopeManager.Statistics.ThreadTotalLiveCount - BilinearResize.CachedTensorCount - ClipPreprocessing.CachedTensorCount;
+        DisposeScopeManager.Statistics.ThreadTotalLiveCount - BilinearResize.CachedTensorsMadeOnThisThread - ClipPreprocessing.CachedTensorsMadeOnThisThread;
 }
