@@ -50,6 +50,20 @@ public class BrowserTests(BrowserTests.Factory factory) : IClassFixture<BrowserT
         }
     }
 
+    // The page's width, and the innermost elements that reach past the window's right edge.
+    private const string WiderThanTheWindow = """
+        () => {
+          const w = window.innerWidth;
+          const over = [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > w + 1)
+            .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > w + 1))
+            .slice(0, 5)
+            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\s+/).join('.') : '')
+              + ' (' + Math.round(e.getBoundingClientRect().width) + 'px)');
+          return document.documentElement.scrollWidth + 'px wide in a ' + w + 'px window; past the edge: ' + over.join(', ');
+        }
+        """;
+
     private static Task ShotAsync(IPage page, string name)
     {
         Directory.CreateDirectory(ScreenshotDirectory);
@@ -153,7 +167,7 @@ public class BrowserTests(BrowserTests.Factory factory) : IClassFixture<BrowserT
         try { await page.WaitForFunctionAsync(fits, null, new() { Timeout = 10_000 }); }
         catch (TimeoutException) { }
         Assert.True(await page.EvaluateAsync<bool>(fits),
-            "the page scrolls sideways on a phone-sized screen: " + await page.EvaluateAsync<string>("() => document.documentElement.scrollWidth + 'px wide in a ' + window.innerWidth + 'px window'"));
+            "the page scrolls sideways on a phone-sized screen: " + await page.EvaluateAsync<string>(WiderThanTheWindow));
         await ShotAsync(page, "8-phone");
 
         // The URL scripts/run.sh prints carries the key in its fragment: a fresh tab starts ready, and the key leaves the address bar.
