@@ -84,8 +84,12 @@ public sealed class BigGanGenerator : nn.Module
             throw new ArgumentException($"classIndices must hold integers (int64); got {classIndices.dtype}.", nameof(classIndices));
         if (classIndices.numel() > 0)
         {
-            var min = classIndices.min().item<long>();
-            var max = classIndices.max().item<long>();
+            long min, max;
+            using (NewDisposeScope())
+            {
+                min = Generation.HostRead.Long(classIndices.min());
+                max = Generation.HostRead.Long(classIndices.max());
+            }
             if (min < 0 || max >= NumClasses)
                 throw new ArgumentOutOfRangeException(nameof(classIndices),
                     $"Class indices must lie in [0, {NumClasses - 1}]; got values from {min} to {max}.");

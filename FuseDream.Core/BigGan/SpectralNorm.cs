@@ -51,7 +51,7 @@ internal abstract class SpectralNormLayer : nn.Module<Tensor, Tensor>, ISpectral
             throw new InvalidOperationException("The spectral norm is already folded into this weight; folding twice would divide by σ again.");
         using var noGrad = no_grad();
         using var sigma = SpectralNorm.Sigma(_weight, _u0, eps);
-        Sigma = sigma.item<float>();
+        Sigma = Generation.HostRead.Scalar<float>(sigma);
         _weight.div_(sigma);
     }
 }

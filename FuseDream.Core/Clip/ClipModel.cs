@@ -60,7 +60,7 @@ public sealed class ClipModel : Module
         {
             using var _ = no_grad();
             using var e = _logitScale.exp();
-            return e.to(float64).item<double>();
+            return Generation.HostRead.Double(e);
         }
     }
 

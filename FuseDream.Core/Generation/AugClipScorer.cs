@@ -294,7 +294,7 @@ public sealed class AugClipScorer : IDisposable
             var copies = image.detach().expand(n, -1, -1, -1); // [n, 3, H, W]
             var augmented = DiffAugment.Apply(copies, AugmentPolicy.FuseDream, random);
             var batch = PromptCosines(augmented).sum(dim: 0L).to(float64).cpu(); // [prompts]
-            for (var i = 0; i < sums.Length; i++) sums[i] += batch[i].item<double>();
+            for (var i = 0; i < sums.Length; i++) sums[i] += HostRead.Scalar<double>(batch[i]);
             done += n;
         }
         var perPrompt = sums.Select(s => s / count).ToArray();
@@ -313,7 +313,7 @@ public sealed class AugClipScorer : IDisposable
         {
             using var scope = NewDisposeScope();
             var n = Math.Min(batchSize, count - done);
-            sum += AugmentedCosine(image.detach(), n, random).sum().item<float>();
+            sum += HostRead.Scalar<float>(AugmentedCosine(image.detach(), n, random).sum());
             done += n;
         }
         return sum / count;

@@ -136,8 +136,7 @@ public sealed class LatentOptimizer : IDisposable
     public static double ReadLoss(Tensor loss)
     {
         ArgumentNullException.ThrowIfNull(loss);
-        using var wide = loss.to(ScalarType.Float64);
-        return wide.item<double>();
+        return HostRead.Double(loss);
     }
 
     /// <summary>
