@@ -5,7 +5,8 @@
 #   3. the fixtures' tiny models end to end on CUDA in fp32 and bf16 (bench precision --device cuda),
 #   4. 1000 optimisation steps on CUDA with the live-tensor count printed (bench memory),
 #   5. the composed generation's fusion step at full size (bench fusion --full 256),
-#   6. one generation on the tiny models written as a PNG (generate --device cuda).
+#   6. one generation on the tiny models written as a PNG (generate --device cuda),
+#   7. one composed generation on the tiny models (generate --component … --preset fast).
 #
 # Two ways to run it:
 #   scripts/gpu-check.sh
@@ -79,6 +80,9 @@ step memory 300 bench memory --device cuda --clip "$fixtures/clip/clip_tiny_jit.
 step fusion 300 bench fusion --full 256 --device cuda --inner-steps 1 3 --steps 3; fusion=$?
 step generate 300 generate "a red bus in a snowy forest" --clip "$fixtures/clip/clip_tiny_jit.pt" --biggan "$fixtures/biggan/G256_tiny.pth" \
   --device cuda --preset fast --seed 7 --out "$out/generate.png"; generate=$?
+step compose 300 generate "a dog on the moon" --component "the surface of the moon" --component "a dog@0.3,0.35,0.75,0.95" \
+  --clip "$fixtures/clip/clip_tiny_jit.pt" --biggan "$fixtures/biggan/G256_tiny.pth" \
+  --device cuda --preset fast --seed 7 --out "$out/compose.png"; compose=$?
 
 status() { case "$1" in skipped) echo "skipped (no .NET SDK: --worker)" ;; 0) echo ok ;; *) echo "FAILED (exit $1)" ;; esac; }
 {
@@ -94,6 +98,7 @@ status() { case "$1" in skipped) echo "skipped (no .NET SDK: --worker)" ;; 0) ec
   echo "fusion: $(status $fusion)"
   grep -E '^BigGAN' "$out/fusion.txt"
   echo "generate on CUDA: $(status $generate) — $(grep -E '^AugCLIP score' "$out/generate.txt")"
+  echo "composed generate on CUDA: $(status $compose) — $(grep -E '^AugCLIP score' "$out/compose.txt")"
 } | tee "$out/summary.txt"
-for rc in $pipeline $precision $memory $fusion $generate; do [ "$rc" -eq 0 ] || exit 1; done
+for rc in $pipeline $precision $memory $fusion $generate $compose; do [ "$rc" -eq 0 ] || exit 1; done
 [ "$parity" = skipped ] || [ "$parity" -eq 0 ]
