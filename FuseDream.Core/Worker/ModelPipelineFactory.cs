@@ -25,9 +25,11 @@ internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, 
             throw new InvalidOperationException("The worker cannot load its models: " + string.Join(" ", errors));
         EnsureTorchAvailable();
         var threads = TorchThreads.Apply(workerOptions.Value.Threads);
-        logger.LogInformation("libtorch uses {Threads} CPU threads (Worker:Threads {Setting}; {Cores} cores available to this process); models in {Precision}",
-            threads, workerOptions.Value.Threads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset", TorchThreads.Default, options.Value.Precision);
         var o = options.Value;
+        var precision = ModelPrecision.Choose(o.Precision, DeviceSelector.Parse(DeviceSelector.ForWorker(o.Device, 0)));
+        logger.LogInformation("libtorch uses {Threads} CPU threads (Worker:Threads {Setting}; {Cores} cores available to this process); models in {Precision} (Models:Precision {PrecisionSetting}: {PrecisionReason})",
+            threads, workerOptions.Value.Threads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset", TorchThreads.Default,
+            ModelPrecision.Name(precision.Precision), o.Precision, precision.Reason);
         _files = (new ModelFile(o.Clip!), [.. o.ExtraClips.Select(p => new ModelFile(p))], [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => new ModelFile(p!))]);
     }
 

@@ -28,6 +28,8 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.StdErr}");
         Assert.Contains("AugCLIP score: ", run.StdOut);
         Assert.Contains("optimising", run.StdErr);
+        // The header says what --precision auto resolved to on this machine, and why.
+        Assert.Contains($"Precision: {FuseDream.Models.ModelPrecision.ChooseDefault(TorchSharp.torch.CPU)}", run.StdErr);
 
         var provenance = ProvenancePng.Read(await File.ReadAllBytesAsync(png));
         Assert.Equal("a photo of a cute corgi", provenance.Provenance!.Prompt);

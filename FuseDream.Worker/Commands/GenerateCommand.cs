@@ -59,7 +59,8 @@ public static class GenerateCommand
                 var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
                 var deviceName = runtime.DeviceName(parse);
                 var device = runtime.ParseDevice(parse);
-                var precisionUsed = RuntimeOptions.ParsePrecision(parse, precision, device);
+                var precisionChoice = RuntimeOptions.ChoosePrecision(parse, precision, device);
+                var precisionUsed = precisionChoice.Precision;
                 if (parse.GetValue(basisBatch) < 1)
                     throw new ArgumentException($"--basis-batch must be at least 1 (got {parse.GetValue(basisBatch)})");
                 if (parse.GetValue(measureBatch) < 1)
@@ -92,7 +93,7 @@ public static class GenerateCommand
                 options.EnsureValid();
 
                 Console.Error.WriteLine($"Prompt: {text}");
-                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}   Precision: {ModelPrecision.Name(pipeline.Precision)}");
+                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}   Precision: {precisionChoice}");
                 var bar = new ProgressLine(Console.Error);
                 var result = await pipeline.RunAsync(new GenerationRequest(text, runSeed, options), bar,
                     async (preview, ct) =>

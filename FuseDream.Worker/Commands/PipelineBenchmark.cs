@@ -72,6 +72,7 @@ public static class PipelineBenchmark
                 var threads = get_num_threads();
                 Console.WriteLine($"Device: {deviceName}   CPU threads: {threads}   Processor count: {Environment.ProcessorCount}   " +
                                   $"Build: {BuildConfiguration}   Runs: median of {settings.BasisBatches} basis batches and {settings.Steps} steps, after one warm-up each   {RuntimeInformation.OSDescription}");
+                Console.WriteLine($"Precision auto on this device: {ModelPrecision.ChooseDefault(dev)}   measured: {string.Join(", ", precisions.Select(ModelPrecision.Name))}");
                 var configurations = new List<(string Name, Func<(ClipModel, BigGanGenerator)> Load)>();
                 if (clipPath is not null)
                     foreach (var path in bigGanPaths)
