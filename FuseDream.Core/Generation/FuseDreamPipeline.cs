@@ -75,7 +75,8 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         }
         _device = device;
         _tuning = tuning ?? new PipelineTuning();
-        if (_tuning.BasisBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(tuning), $"BasisBatchSize must be at least 1 (got {_tuning.BasisBatchSize})");
+        if (_tuning.BasisBatchSize < 0) throw new ArgumentOutOfRangeException(nameof(tuning), $"BasisBatchSize must be at least 1, or 0 to choose it from memory (got {_tuning.BasisBatchSize})");
+        if (_tuning.BasisMemoryShare is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(tuning), $"BasisMemoryShare must be in (0, 1] (got {_tuning.BasisMemoryShare})");
         if (_tuning.MeasureBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(tuning), $"MeasureBatchSize must be at least 1 (got {_tuning.MeasureBatchSize})");
         _ownsModels = ownsModels;
         _generators = new Dictionary<string, BigGanGenerator>(StringComparer.Ordinal);
@@ -93,6 +94,11 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         Precision = precision;
         foreach (var clip in _clips.Values) Freeze(clip, Precision);
         foreach (var generator in _generators.Values) Freeze(generator, Precision);
+        // After the models are on the device, so what is available leaves them out.
+        BasisBatch = _tuning.BasisBatchSize == PipelineTuning.ChooseFromMemory
+            ? BasisBatchSizing.Choose(_generators.Values.Max(g => g.Resolution), device, _tuning.BasisMemoryShare)
+            : new BasisBatchChoice(_tuning.BasisBatchSize, "set explicitly");
+        _tuning = _tuning with { BasisBatchSize = BasisBatch.Size };
     }
 
     /// <summary>
@@ -153,8 +159,11 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 
     public Device Device => _device;
 
-    /// <summary>Batch sizes this pipeline runs with.</summary>
+    /// <summary>Batch sizes this pipeline runs with (a basis batch size left to it is the one it chose).</summary>
     public PipelineTuning Tuning => _tuning;
+
+    /// <summary>The basis batch size and why: set, or chosen from memory (<see cref="BasisBatchSizing"/>).</summary>
+    public BasisBatchChoice BasisBatch { get; }
 
     /// <summary>What the models compute in: fp32, or bf16 with float32 latents, loss and Adam state.</summary>
     public Precision Precision { get; }

@@ -36,14 +36,19 @@ internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, 
     public IGenerationPipeline Create(int workerIndex)
     {
         var files = _files ?? throw new InvalidOperationException("EnsureReady must run before the pipelines are created.");
-        return FuseDreamPipeline.Load(new FuseDreamPipelineSettings
+        var device = DeviceSelector.ForWorker(options.Value.Device, workerIndex);
+        var pipeline = FuseDreamPipeline.Load(new FuseDreamPipelineSettings
         {
             Clip = files.Clip,
             ExtraClips = files.ExtraClips,
             BigGans = files.BigGans,
-            Device = DeviceSelector.ForWorker(options.Value.Device, workerIndex),
+            Device = device,
             Precision = options.Value.Precision,
+            // Worker threads on the CPU share its memory; each CUDA thread has its own device.
+            Tuning = new PipelineTuning { BasisMemoryShare = device == "cpu" ? 1.0 / Math.Max(1, workerOptions.Value.Count) : 1.0 },
         });
+        logger.LogInformation("Worker thread {Index} on {Device}: basis batch {BasisBatch}", workerIndex, device, pipeline.BasisBatch);
+        return pipeline;
     }
 
     /// <summary>Throws a message that says how to get libtorch when this process cannot load it.</summary>

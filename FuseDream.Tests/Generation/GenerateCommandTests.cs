@@ -91,7 +91,7 @@ public sealed class GenerateCommandTests : IDisposable
 
     [Theory]
     [InlineData("--device", "tpu", "--device: Device: 'tpu' is not a device")]
-    [InlineData("--basis-batch", "0", "--basis-batch must be at least 1 (got 0)")]
+    [InlineData("--basis-batch", "-1", "--basis-batch must be at least 1, or 0 to choose it from memory (got -1)")]
     [InlineData("--precision", "fp16", "--precision: Precision: 'fp16' is not a precision; use auto, fp32 or bf16")]
     public async Task BadRunSetting_IsRejectedBeforeTheModelsLoad(string option, string value, string message)
     {
