@@ -92,6 +92,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         _extraClipHashes = _clips.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
         _generatorHashes = _generators.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
         Precision = precision;
+        PrecisionUsed = new PrecisionChoice(precision, "set explicitly");
         foreach (var clip in _clips.Values) Freeze(clip, Precision);
         foreach (var generator in _generators.Values) Freeze(generator, Precision);
         // After the models are on the device, so what is available leaves them out.
@@ -110,7 +111,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         var device = DeviceSelector.Parse(settings.Device);
-        var precision = ModelPrecision.Resolve(settings.Precision, device);
+        var precision = ModelPrecision.Choose(settings.Precision, device);
         if (settings.BigGans.Count == 0)
             throw new ArgumentException("no BigGAN checkpoint given; pass the path of biggan-256.pth or biggan-512.pth");
         RequireFile(settings.Clip.Path, "CLIP model");
@@ -145,7 +146,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 generators.Add(generator);
                 hashes[ModelId(generator)] = file.Sha256;
             }
-            return new FuseDreamPipeline(clips, generators, device, hashes, settings.Tuning, precision, ownsModels: true);
+            return new FuseDreamPipeline(clips, generators, device, hashes, settings.Tuning, precision.Precision, ownsModels: true) { PrecisionUsed = precision };
         }
         catch
         {
@@ -167,6 +168,9 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 
     /// <summary>What the models compute in: fp32, or bf16 with float32 latents, loss and Adam state.</summary>
     public Precision Precision { get; }
+
+    /// <summary><see cref="Precision"/> and why: what <c>auto</c> resolved to (<see cref="Load"/>), or as the caller gave it.</summary>
+    public PrecisionChoice PrecisionUsed { get; private init; } = null!;
 
     public ClipModel Clip => _clip;
 
