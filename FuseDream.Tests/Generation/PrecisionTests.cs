@@ -152,6 +152,23 @@ public class PrecisionTests(TinyPipeline tiny) : IClassFixture<TinyPipeline>
         Assert.NotEqual(first.FinalZ, other.FinalZ);
     }
 
+    [Fact]
+    public async Task Determinism_SameSeed_GivesTheSameComposedPngs_UnderBf16()
+    {
+        using var clip = ClipCheckpoint.Load(tiny.ClipPath);
+        using var generator = BigGanCheckpoint.Load(tiny.GeneratorPath);
+        using var bf16 = new FuseDreamPipeline(clip, [generator], CPU, tuning: new PipelineTuning { BasisBatchSize = 4, MeasureBatchSize = 8 }, precision: Precision.Bf16);
+        var composition = new FuseDream.Composition.CompositionPipeline(bf16);
+        var request = new FuseDream.Composition.CompositionRequest("a dog on the moon", FuseDream.Tests.Composition.TinySceneModels.DogOnTheMoon, 5,
+            TinyPipeline.Options(steps: 2), FuseDream.Tests.Composition.CompositionPipelineTests.TinyFusion);
+        var first = await composition.RunAsync(request, null, null, CancellationToken.None);
+        var second = await composition.RunAsync(request, null, null, CancellationToken.None);
+        Assert.Equal("bf16", ProvenancePng.Read(first.Png).Provenance!.Precision);
+        Assert.Equal(first.Png, second.Png);
+        Assert.Equal(first.CompositePng, second.CompositePng);
+        Assert.Equal(first.ComponentPngs, second.ComponentPngs);
+    }
+
     private static Tensor Render(BigGanGenerator generator, out Tensor zGradient)
     {
         using var scope = NewDisposeScope();
