@@ -21,7 +21,7 @@ public sealed record FuseDreamPipelineSettings
     public string Device { get; init; } = "cpu";
 
     /// <summary>
-    /// <c>auto</c> (the device's default: bf16 on CUDA, fp32 on the CPU), <c>fp32</c> or <c>bf16</c>
+    /// <c>auto</c> (the device's default: bf16 on CUDA and on a CPU with native bf16, else fp32), <c>fp32</c> or <c>bf16</c>
     /// (see <see cref="ModelPrecision"/>). bf16 changes the numbers slightly; fp32 is exact.
     /// </summary>
     public string Precision { get; init; } = ModelPrecision.Auto;
