@@ -69,7 +69,7 @@ step() { # name, time limit in seconds, worker arguments…
   timeout "$limit" "${worker[@]}" "$@" > "$out/$name.txt" 2>&1
 }
 
-step bench-pipeline 600 bench pipeline --full 256 512 --device cuda --precision fp32 bf16; pipeline=$?
+step bench-pipeline 600 bench pipeline --full 256 512 --device cuda --precision fp32 bf16 --basis-batch 10; pipeline=$?
 if [ -z "$worker_bin" ]; then
   echo "gpu-check: parity tests (log: $out/parity.txt)"
   dotnet test FuseDream.Tests -c Release --no-build --filter "FullyQualifiedName~Parity" > "$out/parity.txt" 2>&1

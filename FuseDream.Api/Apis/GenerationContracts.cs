@@ -209,4 +209,10 @@ public sealed record WorkerResponse(IReadOnlyList<string> Models, int Threads, D
 {
     /// <summary>The CLIP models it loaded, its default first.</summary>
     public IReadOnlyList<string> Clips { get; init; } = [];
+
+    /// <summary>What its models compute in: <c>fp32</c> or <c>bf16</c> (<c>Models:Precision</c>, <c>auto</c> resolved); null when it does not say.</summary>
+    public string? Precision { get; init; }
+
+    /// <summary>Why that precision, e.g. <c>auto: CPU has avx512_bf16</c> or <c>set explicitly</c>.</summary>
+    public string? PrecisionReason { get; init; }
 }

@@ -33,7 +33,7 @@ public static class ModelsApi
             .Select(g => new ModelAvailability(g.Key, g.Sum(x => x.WorkerCount)))
             .ToList();
         return TypedResults.Ok(new ModelsResponse(models,
-            [.. workers.Select(w => new WorkerResponse(w.Models, w.WorkerCount, w.StartedAt, w.LastSeen) { Clips = w.Clips })])
+            [.. workers.Select(w => new WorkerResponse(w.Models, w.WorkerCount, w.StartedAt, w.LastSeen) { Clips = w.Clips, Precision = w.Precision, PrecisionReason = w.PrecisionReason })])
         {
             Clips = clips,
         });

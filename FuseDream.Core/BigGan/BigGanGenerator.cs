@@ -68,6 +68,23 @@ public sealed class BigGanGenerator : nn.Module
 
     public int NumClasses => Config.NumClasses;
 
+    /// <summary>
+    /// An internal speed trial, off by default: run the 3×3 convolutions (each block's two and the
+    /// output layer's) with channels-last (NHWC) weights, which makes libtorch's convolutions compute
+    /// in channels-last; each block's output and the image are NCHW again. The same function up to
+    /// rounding (<c>BigGanChannelsLastTests</c>); <c>bench biggan --layout</c> times both. Not a
+    /// setting: no configuration or request reaches it.
+    /// </summary>
+    public bool ChannelsLast
+    {
+        get => _output.Conv.ChannelsLast;
+        set
+        {
+            foreach (var (block, _) in _stages) block.ChannelsLast = value;
+            _output.Conv.ChannelsLast = value;
+        }
+    }
+
     /// <summary>Where the weights live.</summary>
     public Device Device => _shared.weight!.device;
 
@@ -154,6 +171,7 @@ public sealed class BigGanGenerator : nn.Module
         h.Dispose();
         var image = _output.Conv.call(activated);              // [B, 3, R, R]
         activated.Dispose();
+        if (ChannelsLast) image = image.contiguous();
         image = image.tanh_();
         return (reduced ? image.to(ScalarType.Float32) : image).MoveToOuterDisposeScope();
     }

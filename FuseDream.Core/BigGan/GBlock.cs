@@ -31,6 +31,16 @@ internal sealed class GBlock : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Both 3×3 convolutions in channels-last (see <see cref="BigGanGenerator.ChannelsLast"/>);
+    /// the block's output is made contiguous (NCHW) again, so what follows sees the usual layout.
+    /// </summary>
+    internal bool ChannelsLast
+    {
+        get => _conv1.ChannelsLast;
+        set => _conv1.ChannelsLast = _conv2.ChannelsLast = value;
+    }
+
     /// <param name="x">[B, in, H, W]</param>
     /// <param name="conditioning">[B, shared_dim + z_chunk]</param>
     /// <returns>[B, out, 2H, 2W]</returns>
@@ -52,7 +62,8 @@ internal sealed class GBlock : nn.Module<Tensor, Tensor, Tensor>
         var shortcut = _convShortcut.call(x);                    // [B, out, H, W]
         var upsampledShortcut = Upsample(shortcut);              // [B, out, 2H, 2W]
         shortcut.Dispose();
-        return h.add_(upsampledShortcut).MoveToOuterDisposeScope();
+        h.add_(upsampledShortcut);                               // channels-last when the convs are
+        return (ChannelsLast ? h.contiguous() : h).MoveToOuterDisposeScope();
     }
 
     // F.interpolate(x, scale_factor=2): nearest neighbour, each pixel becomes a 2×2 square.

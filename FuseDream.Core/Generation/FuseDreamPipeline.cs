@@ -75,7 +75,8 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         }
         _device = device;
         _tuning = tuning ?? new PipelineTuning();
-        if (_tuning.BasisBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(tuning), $"BasisBatchSize must be at least 1 (got {_tuning.BasisBatchSize})");
+        if (_tuning.BasisBatchSize < 0) throw new ArgumentOutOfRangeException(nameof(tuning), $"BasisBatchSize must be at least 1, or 0 to choose it from memory (got {_tuning.BasisBatchSize})");
+        if (_tuning.BasisMemoryShare is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(tuning), $"BasisMemoryShare must be in (0, 1] (got {_tuning.BasisMemoryShare})");
         if (_tuning.MeasureBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(tuning), $"MeasureBatchSize must be at least 1 (got {_tuning.MeasureBatchSize})");
         _ownsModels = ownsModels;
         _generators = new Dictionary<string, BigGanGenerator>(StringComparer.Ordinal);
@@ -91,8 +92,14 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         _extraClipHashes = _clips.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
         _generatorHashes = _generators.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
         Precision = precision;
+        PrecisionUsed = new PrecisionChoice(precision, "set explicitly");
         foreach (var clip in _clips.Values) Freeze(clip, Precision);
         foreach (var generator in _generators.Values) Freeze(generator, Precision);
+        // After the models are on the device, so what is available leaves them out.
+        BasisBatch = _tuning.BasisBatchSize == PipelineTuning.ChooseFromMemory
+            ? BasisBatchSizing.Choose(_generators.Values.Max(g => g.Resolution), device, _tuning.BasisMemoryShare)
+            : new BasisBatchChoice(_tuning.BasisBatchSize, "set explicitly");
+        _tuning = _tuning with { BasisBatchSize = BasisBatch.Size };
     }
 
     /// <summary>
@@ -104,7 +111,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     {
         ArgumentNullException.ThrowIfNull(settings);
         var device = DeviceSelector.Parse(settings.Device);
-        var precision = ModelPrecision.Resolve(settings.Precision, device);
+        var precision = ModelPrecision.Choose(settings.Precision, device);
         if (settings.BigGans.Count == 0)
             throw new ArgumentException("no BigGAN checkpoint given; pass the path of biggan-256.pth or biggan-512.pth");
         RequireFile(settings.Clip.Path, "CLIP model");
@@ -139,7 +146,7 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
                 generators.Add(generator);
                 hashes[ModelId(generator)] = file.Sha256;
             }
-            return new FuseDreamPipeline(clips, generators, device, hashes, settings.Tuning, precision, ownsModels: true);
+            return new FuseDreamPipeline(clips, generators, device, hashes, settings.Tuning, precision.Precision, ownsModels: true) { PrecisionUsed = precision };
         }
         catch
         {
@@ -153,11 +160,17 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
 
     public Device Device => _device;
 
-    /// <summary>Batch sizes this pipeline runs with.</summary>
+    /// <summary>Batch sizes this pipeline runs with (a basis batch size left to it is the one it chose).</summary>
     public PipelineTuning Tuning => _tuning;
+
+    /// <summary>The basis batch size and why: set, or chosen from memory (<see cref="BasisBatchSizing"/>).</summary>
+    public BasisBatchChoice BasisBatch { get; }
 
     /// <summary>What the models compute in: fp32, or bf16 with float32 latents, loss and Adam state.</summary>
     public Precision Precision { get; }
+
+    /// <summary><see cref="Precision"/> and why: what <c>auto</c> resolved to (<see cref="Load"/>), or as the caller gave it.</summary>
+    public PrecisionChoice PrecisionUsed { get; private init; } = null!;
 
     public ClipModel Clip => _clip;
 

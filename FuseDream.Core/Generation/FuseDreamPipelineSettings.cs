@@ -21,7 +21,7 @@ public sealed record FuseDreamPipelineSettings
     public string Device { get; init; } = "cpu";
 
     /// <summary>
-    /// <c>auto</c> (the device's default: bf16 on CUDA, fp32 on the CPU), <c>fp32</c> or <c>bf16</c>
+    /// <c>auto</c> (the device's default: bf16 on CUDA and on a CPU with native bf16, else fp32), <c>fp32</c> or <c>bf16</c>
     /// (see <see cref="ModelPrecision"/>). bf16 changes the numbers slightly; fp32 is exact.
     /// </summary>
     public string Precision { get; init; } = ModelPrecision.Auto;
@@ -32,8 +32,18 @@ public sealed record FuseDreamPipelineSettings
 /// <summary>Batch sizes: speed and memory only. Results are reproducible for a given tuning and device.</summary>
 public sealed record PipelineTuning
 {
-    /// <summary>Basis samples rendered and scored per batch (independent of the sample count).</summary>
-    public int BasisBatchSize { get; init; } = 10;
+    /// <summary><see cref="BasisBatchSize"/>'s default: the pipeline chooses it from the device's memory (<see cref="BasisBatchSizing"/>).</summary>
+    public const int ChooseFromMemory = 0;
+
+    /// <summary>
+    /// Basis samples rendered and scored per batch (independent of the sample count: the same
+    /// samples in the same order whatever it is); <see cref="ChooseFromMemory"/> (0, the default)
+    /// lets the pipeline choose it from the memory available when it is built.
+    /// </summary>
+    public int BasisBatchSize { get; init; } = ChooseFromMemory;
+
+    /// <summary>The share of the device's available memory a chosen basis batch may count on (worker threads on one CPU split it).</summary>
+    public double BasisMemoryShare { get; init; } = 1.0;
 
     /// <summary>Augmented copies scored per batch when measuring AugCLIP.</summary>
     public int MeasureBatchSize { get; init; } = 50;

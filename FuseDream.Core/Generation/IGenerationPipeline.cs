@@ -106,6 +106,9 @@ public interface IGenerationPipeline
     /// <summary>CLIP model ids a request may name in <see cref="GenerationOptions.Clips"/>, the default first (none: only the default, unnamed).</summary>
     IReadOnlyList<string> Clips => [];
 
+    /// <summary>What the models compute in and why (e.g. bf16, because auto found avx512_bf16); null when the pipeline does not say.</summary>
+    FuseDream.Models.PrecisionChoice? PrecisionUsed => null;
+
     Task<GenerationResult> RunAsync(
         GenerationRequest request,
         IProgress<GenerationProgress>? progress,

@@ -28,8 +28,8 @@ public sealed class ModelPathsOptions
     public string Device { get; set; } = "auto";
 
     /// <summary>
-    /// What the models compute in (<c>Models:Precision</c>): <c>auto</c> (default: bf16 on CUDA,
-    /// fp32 on the CPU), <c>fp32</c> (exact) or <c>bf16</c> (see <see cref="ModelPrecision"/>).
+    /// What the models compute in (<c>Models:Precision</c>): <c>auto</c> (default: bf16 on CUDA
+    /// and on a CPU with native bf16, else fp32; <see cref="ModelPrecision.ChooseDefault(TorchSharp.torch.Device)"/>), <c>fp32</c> (exact) or <c>bf16</c> (see <see cref="ModelPrecision"/>).
     /// A worker setting, not a request option: the weights are converted once when they are loaded.
     /// </summary>
     public string Precision { get; set; } = ModelPrecision.Auto;

@@ -81,6 +81,12 @@ public sealed record WorkerRecord(string Name, IReadOnlyList<string> Models, int
 {
     /// <summary>The CLIP models the worker loaded (ids of <see cref="Clip.ClipModelIds"/>), its default first.</summary>
     public IReadOnlyList<string> Clips { get; init; } = [];
+
+    /// <summary>What its models compute in (<c>fp32</c>, <c>bf16</c>); null when it did not say.</summary>
+    public string? Precision { get; init; }
+
+    /// <summary>Why that precision (e.g. <c>auto: CPU has avx512_bf16</c>, <c>set explicitly</c>).</summary>
+    public string? PrecisionReason { get; init; }
 }
 
 /// <summary>What the API shows of a generation: its row, its place in the queue (1-based, null when not queued) and its previews by step.</summary>

@@ -11,16 +11,22 @@ public sealed class WorkerRegistry(NpgsqlDataSource dataSource)
     public Task HeartbeatAsync(string name, IReadOnlyList<string> models, int workerCount, DateTimeOffset startedAt, CancellationToken cancellationToken) =>
         HeartbeatAsync(name, models, [], workerCount, startedAt, cancellationToken);
 
-    /// <summary>A heartbeat announcing the generator models and the CLIP models (<paramref name="clips"/>) the worker loaded.</summary>
-    public async Task HeartbeatAsync(string name, IReadOnlyList<string> models, IReadOnlyList<string> clips, int workerCount, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// A heartbeat announcing the generator models and the CLIP models (<paramref name="clips"/>)
+    /// the worker loaded, and what they compute in (<paramref name="precision"/>, when it says).
+    /// </summary>
+    public async Task HeartbeatAsync(string name, IReadOnlyList<string> models, IReadOnlyList<string> clips, int workerCount, DateTimeOffset startedAt, CancellationToken cancellationToken,
+        Models.PrecisionChoice? precision = null)
     {
         await using var command = dataSource.CreateCommand(
             """
-            insert into fusedream.workers (name, models, clips, worker_count, started_at, last_seen)
-            values (@name, @models, @clips, @count, @started, now())
+            insert into fusedream.workers (name, models, clips, worker_count, started_at, last_seen, precision, precision_reason)
+            values (@name, @models, @clips, @count, @started, now(), @precision, @precisionReason)
             on conflict (name) do update set models = excluded.models, clips = excluded.clips, worker_count = excluded.worker_count,
-                started_at = excluded.started_at, last_seen = now()
+                started_at = excluded.started_at, last_seen = now(), precision = excluded.precision, precision_reason = excluded.precision_reason
             """);
+        command.Parameters.AddWithValue("precision", precision is null ? DBNull.Value : Models.ModelPrecision.Name(precision.Precision));
+        command.Parameters.AddWithValue("precisionReason", (object?)precision?.Reason ?? DBNull.Value);
         command.Parameters.AddWithValue("name", name);
         command.Parameters.AddWithValue("models", models.ToArray());
         command.Parameters.AddWithValue("clips", clips.ToArray());
@@ -62,7 +68,7 @@ public sealed class WorkerRegistry(NpgsqlDataSource dataSource)
         GenerationRows.ReadRetryingAsync<IReadOnlyList<WorkerRecord>>(dataSource, async () =>
     {
         await using var command = dataSource.CreateCommand(
-            "select name, models, worker_count, started_at, last_seen, clips from fusedream.workers where last_seen > now() - @age order by name");
+            "select name, models, worker_count, started_at, last_seen, clips, precision, precision_reason from fusedream.workers where last_seen > now() - @age order by name");
         command.Parameters.AddWithValue("age", maxAge);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<WorkerRecord>();
@@ -71,6 +77,8 @@ public sealed class WorkerRegistry(NpgsqlDataSource dataSource)
                 reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4))
             {
                 Clips = reader.GetFieldValue<string[]>(5),
+                Precision = reader.IsDBNull(6) ? null : reader.GetString(6),
+                PrecisionReason = reader.IsDBNull(7) ? null : reader.GetString(7),
             });
         return list;
     });

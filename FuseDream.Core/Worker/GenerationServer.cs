@@ -104,7 +104,7 @@ internal sealed class WorkerHeartbeat(
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var worker = options.Value;
-        await registry.HeartbeatAsync(worker.EffectiveName, pipelines.Models, pipelines.Clips, worker.Count, _startedAt, cancellationToken);
+        await registry.HeartbeatAsync(worker.EffectiveName, pipelines.Models, pipelines.Clips, worker.Count, _startedAt, cancellationToken, pipelines.Precision);
         metrics.Heartbeats.WithLabels(worker.EffectiveName).Inc();
         await base.StartAsync(cancellationToken);
     }
@@ -117,7 +117,7 @@ internal sealed class WorkerHeartbeat(
         {
             try
             {
-                await registry.HeartbeatAsync(worker.EffectiveName, pipelines.Models, pipelines.Clips, worker.Count, _startedAt, stoppingToken);
+                await registry.HeartbeatAsync(worker.EffectiveName, pipelines.Models, pipelines.Clips, worker.Count, _startedAt, stoppingToken, pipelines.Precision);
                 metrics.Heartbeats.WithLabels(worker.EffectiveName).Inc();
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

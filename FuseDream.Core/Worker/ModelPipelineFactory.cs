@@ -25,23 +25,30 @@ internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, 
             throw new InvalidOperationException("The worker cannot load its models: " + string.Join(" ", errors));
         EnsureTorchAvailable();
         var threads = TorchThreads.Apply(workerOptions.Value.Threads);
-        logger.LogInformation("libtorch uses {Threads} CPU threads (Worker:Threads {Setting}; {Cores} cores available to this process); models in {Precision}",
-            threads, workerOptions.Value.Threads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset", TorchThreads.Default, options.Value.Precision);
         var o = options.Value;
+        var precision = ModelPrecision.Choose(o.Precision, DeviceSelector.Parse(DeviceSelector.ForWorker(o.Device, 0)));
+        logger.LogInformation("libtorch uses {Threads} CPU threads (Worker:Threads {Setting}; {Cores} cores available to this process); models in {Precision} (Models:Precision {PrecisionSetting}: {PrecisionReason})",
+            threads, workerOptions.Value.Threads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset", TorchThreads.Default,
+            ModelPrecision.Name(precision.Precision), o.Precision, precision.Reason);
         _files = (new ModelFile(o.Clip!), [.. o.ExtraClips.Select(p => new ModelFile(p))], [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => new ModelFile(p!))]);
     }
 
     public IGenerationPipeline Create(int workerIndex)
     {
         var files = _files ?? throw new InvalidOperationException("EnsureReady must run before the pipelines are created.");
-        return FuseDreamPipeline.Load(new FuseDreamPipelineSettings
+        var device = DeviceSelector.ForWorker(options.Value.Device, workerIndex);
+        var pipeline = FuseDreamPipeline.Load(new FuseDreamPipelineSettings
         {
             Clip = files.Clip,
             ExtraClips = files.ExtraClips,
             BigGans = files.BigGans,
-            Device = DeviceSelector.ForWorker(options.Value.Device, workerIndex),
+            Device = device,
             Precision = options.Value.Precision,
+            // Worker threads on the CPU share its memory; each CUDA thread has its own device.
+            Tuning = new PipelineTuning { BasisMemoryShare = device == "cpu" ? 1.0 / Math.Max(1, workerOptions.Value.Count) : 1.0 },
         });
+        logger.LogInformation("Worker thread {Index} on {Device}: basis batch {BasisBatch}", workerIndex, device, pipeline.BasisBatch);
+        return pipeline;
     }
 
     /// <summary>Throws a message that says how to get libtorch when this process cannot load it.</summary>

@@ -19,6 +19,9 @@ internal sealed class PipelinePool : IAsyncDisposable
     /// <summary>CLIP model ids every pipeline of the pool can score with.</summary>
     public IReadOnlyList<string> Clips { get; private set; } = [];
 
+    /// <summary>What the pool's models compute in and why (the first pipeline's: every thread resolves the same setting); null when its pipelines do not say.</summary>
+    public FuseDream.Models.PrecisionChoice? Precision { get; private set; }
+
     public bool IsStarted => _all.Count > 0;
 
     public void Start(IGenerationPipelineFactory factory, int count)
@@ -33,6 +36,7 @@ internal sealed class PipelinePool : IAsyncDisposable
         }
         Models = [.. _all.Select(p => (IEnumerable<string>)p.Models).Aggregate((a, b) => a.Intersect(b)).Order(StringComparer.Ordinal)];
         Clips = [.. _all.Select(p => (IEnumerable<string>)p.Clips).Aggregate((a, b) => a.Intersect(b))];
+        Precision = _all[0].PrecisionUsed;
     }
 
     /// <summary>Takes a pipeline for one job; dispose the lease to give it back.</summary>

@@ -16,6 +16,11 @@ public class FixtureModelServiceTests(FixtureModelServiceTests.Factory factory) 
         using var client = factory.CreateClient();
         var models = await client.GetJsonAsync("/v1/models");
         Assert.Equal(["biggan-256"], models.GetProperty("models").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+        // The worker says what Models:Precision auto resolved to on this machine, and why.
+        var worker = Assert.Single(models.GetProperty("workers").EnumerateArray());
+        var expected = FuseDream.Models.ModelPrecision.ChooseDefault(TorchSharp.torch.CPU);
+        Assert.Equal(FuseDream.Models.ModelPrecision.Name(expected.Precision), worker.GetProperty("precision").GetString());
+        Assert.Equal(expected.Reason, worker.GetProperty("precisionReason").GetString());
 
         const string prompt = "a tiny red fox";
         var created = await client.PostAsync(new

@@ -28,10 +28,18 @@ public class BigGanParityTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Sets))]
-    public void Image_MatchesOriginal(string descriptor, string model)
+    public void Image_MatchesOriginal(string descriptor, string model) => ImageMatchesOriginal(descriptor, model, channelsLast: false);
+
+    /// <summary>The channels-last trial (<see cref="BigGanGenerator.ChannelsLast"/>) within the same tolerances.</summary>
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public void Image_MatchesOriginal_WithChannelsLastConvolutions(string descriptor, string model) => ImageMatchesOriginal(descriptor, model, channelsLast: true);
+
+    private static void ImageMatchesOriginal(string descriptor, string model, bool channelsLast)
     {
         using var set = new BigGanFixtureSet(descriptor, model);
         using var generator = BigGanCheckpoint.Load(set.WeightsPath);
+        generator.ChannelsLast = channelsLast;
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var y = generator.ClassEmbedding(set.Reference["input.classes"]);

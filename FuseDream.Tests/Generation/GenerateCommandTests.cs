@@ -28,6 +28,8 @@ public sealed class GenerateCommandTests : IDisposable
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.StdErr}");
         Assert.Contains("AugCLIP score: ", run.StdOut);
         Assert.Contains("optimising", run.StdErr);
+        // The header says what --precision auto resolved to on this machine, and why.
+        Assert.Contains($"Precision: {FuseDream.Models.ModelPrecision.ChooseDefault(TorchSharp.torch.CPU)}", run.StdErr);
 
         var provenance = ProvenancePng.Read(await File.ReadAllBytesAsync(png));
         Assert.Equal("a photo of a cute corgi", provenance.Provenance!.Prompt);
@@ -89,7 +91,7 @@ public sealed class GenerateCommandTests : IDisposable
 
     [Theory]
     [InlineData("--device", "tpu", "--device: Device: 'tpu' is not a device")]
-    [InlineData("--basis-batch", "0", "--basis-batch must be at least 1 (got 0)")]
+    [InlineData("--basis-batch", "-1", "--basis-batch must be at least 1, or 0 to choose it from memory (got -1)")]
     [InlineData("--precision", "fp16", "--precision: Precision: 'fp16' is not a precision; use auto, fp32 or bf16")]
     public async Task BadRunSetting_IsRejectedBeforeTheModelsLoad(string option, string value, string message)
     {

@@ -27,7 +27,8 @@ public sealed class TinyPipeline : IDisposable
             GeneratorPath = bigGan.WeightsPath;
         Clip = ClipCheckpoint.Load(ClipPath);
         Generator = BigGanCheckpoint.Load(GeneratorPath);
-        Pipeline = new FuseDreamPipeline(Clip, [Generator], CPU, tuning: new PipelineTuning { BasisBatchSize = 4, MeasureBatchSize = 8 });
+        // fp32 pinned: the tests built on it compare with fp32 results and the parity fixtures.
+        Pipeline = new FuseDreamPipeline(Clip, [Generator], CPU, tuning: new PipelineTuning { BasisBatchSize = 4, MeasureBatchSize = 8 }, precision: FuseDream.Models.Precision.Fp32);
     }
 
     public string ClipPath { get; }

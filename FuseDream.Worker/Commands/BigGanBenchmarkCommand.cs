@@ -48,16 +48,23 @@ public static class BigGanBenchmarkCommand
             Description = "Measure the forward pass only (skips forward+backward).",
         };
 
+        var layouts = new Option<string[]>("--layout")
+        {
+            Description = "Memory layouts of the 3×3 convolutions to time, each in turn: nchw (what runs), channels-last (a trial).",
+            DefaultValueFactory = _ => [Nchw],
+            AllowMultipleArgumentsPerToken = true,
+        };
+
         var command = new Command("biggan", "BigGAN generator: forward and forward+backward time and peak memory, random full-size weights.")
         {
-            resolutions, batches, repeats, warmup, channels, forwardOnly,
+            resolutions, batches, repeats, warmup, channels, forwardOnly, layouts,
         };
         runtime.AddTo(command);
         command.SetAction(parse =>
         {
             var settings = new Settings(
                 parse.GetValue(resolutions)!, parse.GetValue(batches)!, parse.GetValue(repeats), parse.GetValue(warmup),
-                parse.GetValue(channels), parse.GetValue(forwardOnly));
+                parse.GetValue(channels), parse.GetValue(forwardOnly), parse.GetValue(layouts) ?? [Nchw]);
             List<Device> devices;
             try
             {
@@ -76,7 +83,10 @@ public static class BigGanBenchmarkCommand
         return command;
     }
 
-    private sealed record Settings(int[] Resolutions, int[] Batches, int Repeats, int Warmup, int Channels, bool ForwardOnly);
+    private const string Nchw = "nchw";
+    private const string ChannelsLast = "channels-last";
+
+    private sealed record Settings(int[] Resolutions, int[] Batches, int Repeats, int Warmup, int Channels, bool ForwardOnly, string[] Layouts);
 
     private static int Run(Settings settings, IReadOnlyList<Device> devices, TextWriter output)
     {
@@ -85,13 +95,18 @@ public static class BigGanBenchmarkCommand
             Console.Error.WriteLine("--repeats, --batch and --channels must be at least 1; --warmup at least 0.");
             return 2;
         }
+        if (settings.Layouts.FirstOrDefault(l => l is not (Nchw or ChannelsLast)) is { } badLayout)
+        {
+            Console.Error.WriteLine($"--layout: '{badLayout}' is not one of {Nchw}, {ChannelsLast}.");
+            return 2;
+        }
 
         output.WriteLine($"BigGAN generator benchmark: G_ch {settings.Channels}, random weights, fp32; {settings.Warmup} warm-up + {settings.Repeats} timed runs; " +
                          $"CPU threads {get_num_threads()}; CUDA {(cuda.is_available() ? "available" : "not available")}.");
         output.WriteLine("forward = Generate under no_grad; fwd+bwd = Generate with z, y requiring grad, then image.mean().backward().");
         output.WriteLine("time: median / fastest, ms. memory: CPU = peak process RSS during the measurement (MiB); CUDA = device memory in use after it, held by the caching allocator (MiB).");
         output.WriteLine();
-        output.WriteLine($"{"device",-6} {"res",4} {"batch",5} {"params",8} {"forward ms",17} {"fwd+bwd ms",17} {"fwd mem",9} {"fwd+bwd mem",11}");
+        output.WriteLine($"{"device",-6} {"res",4} {"batch",5} {"layout",-13} {"params",8} {"forward ms",17} {"fwd+bwd ms",17} {"fwd mem",9} {"fwd+bwd mem",11}");
 
         foreach (var dev in devices)
         foreach (var resolution in settings.Resolutions)
@@ -101,13 +116,15 @@ public static class BigGanBenchmarkCommand
             if (dev.type != DeviceType.CPU) generator.to(dev);
             var parameterCount = generator.parameters().Sum(p => p.numel());
             foreach (var batch in settings.Batches)
+            foreach (var layout in settings.Layouts.Distinct())
             {
+                generator.ChannelsLast = layout == ChannelsLast;
                 var forward = Measure(generator, dev, batch, withBackward: false, settings);
                 var backward = settings.ForwardOnly
                     ? new Measurement(double.NaN, double.NaN, double.NaN)
                     : Measure(generator, dev, batch, withBackward: true, settings);
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{dev.type.ToString().ToLowerInvariant(),-6} {resolution,4} {batch,5} {parameterCount / 1e6,7:F1}M {Time(forward),17} {Time(backward),17} {Number(forward.MemoryMiB),9} {Number(backward.MemoryMiB),11}"));
+                    $"{dev.type.ToString().ToLowerInvariant(),-6} {resolution,4} {batch,5} {layout,-13} {parameterCount / 1e6,7:F1}M {Time(forward),17} {Time(backward),17} {Number(forward.MemoryMiB),9} {Number(backward.MemoryMiB),11}"));
             }
         }
         return 0;

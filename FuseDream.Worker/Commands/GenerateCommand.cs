@@ -28,7 +28,7 @@ public static class GenerateCommand
         var preset = new Option<string>("--preset") { Description = $"Starting options: {string.Join(", ", GenerationPresets.All.Keys)}.", DefaultValueFactory = _ => "paper" };
         var seed = new Option<long?>("--seed") { Description = "Random seed (default: a fresh one, printed)." };
         var runtime = new RuntimeOptions();
-        var basisBatch = new Option<int>("--basis-batch") { Description = "Basis samples rendered per batch (speed/memory only).", DefaultValueFactory = _ => new PipelineTuning().BasisBatchSize };
+        var basisBatch = new Option<int>("--basis-batch") { Description = "Basis samples rendered per batch (speed/memory only; the same samples whatever it is); 0, the default: chosen from the memory available.", DefaultValueFactory = _ => new PipelineTuning().BasisBatchSize };
         var measureBatch = new Option<int>("--measure-batch") { Description = "Augmented copies scored per batch when measuring AugCLIP.", DefaultValueFactory = _ => new PipelineTuning().MeasureBatchSize };
         var precision = RuntimeOptions.CreatePrecisionOption();
         var fusedResize = new Option<bool>("--fused-resize") { Description = "Resize with libtorch's fused bilinear kernel (faster; within a few 1e-6 of the exact path the parity tests use)." };
@@ -59,9 +59,10 @@ public static class GenerateCommand
                 var runSeed = parse.GetValue(seed) ?? RandomNumberGenerator.GetInt32(int.MaxValue);
                 var deviceName = runtime.DeviceName(parse);
                 var device = runtime.ParseDevice(parse);
-                var precisionUsed = RuntimeOptions.ParsePrecision(parse, precision, device);
-                if (parse.GetValue(basisBatch) < 1)
-                    throw new ArgumentException($"--basis-batch must be at least 1 (got {parse.GetValue(basisBatch)})");
+                var precisionChoice = RuntimeOptions.ChoosePrecision(parse, precision, device);
+                var precisionUsed = precisionChoice.Precision;
+                if (parse.GetValue(basisBatch) < 0)
+                    throw new ArgumentException($"--basis-batch must be at least 1, or 0 to choose it from memory (got {parse.GetValue(basisBatch)})");
                 if (parse.GetValue(measureBatch) < 1)
                     throw new ArgumentException($"--measure-batch must be at least 1 (got {parse.GetValue(measureBatch)})");
                 var models = ModelResolver.Default().Resolve(parse.GetValue(clip), parse.GetValue(bigGan), parse.GetValue(modelDir), parse.GetValue(overrides.Model) ?? options.Model);
@@ -92,7 +93,7 @@ public static class GenerateCommand
                 options.EnsureValid();
 
                 Console.Error.WriteLine($"Prompt: {text}");
-                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}   Precision: {ModelPrecision.Name(pipeline.Precision)}");
+                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}   Precision: {precisionChoice}   Basis batch: {pipeline.BasisBatch}");
                 var bar = new ProgressLine(Console.Error);
                 var result = await pipeline.RunAsync(new GenerationRequest(text, runSeed, options), bar,
                     async (preview, ct) =>

@@ -38,7 +38,7 @@ public static class PipelineBenchmark
         var precision = RuntimeOptions.CreatePrecisionsOption();
         var augmentations = new Option<int[]>("--augmentations") { Description = "Augmentation counts to time a step with.", DefaultValueFactory = _ => [8, 50], AllowMultipleArgumentsPerToken = true };
         var steps = new Option<int>("--steps") { Description = "Timed optimisation steps per configuration (after one warm-up step); the median is reported.", DefaultValueFactory = _ => 3 };
-        var basisBatch = new Option<int>("--basis-batch") { Description = "Samples per basis batch.", DefaultValueFactory = _ => 10 };
+        var basisBatch = new Option<int>("--basis-batch") { Description = "Samples per basis batch; 0 (the default): chosen from the memory available, as the worker does.", DefaultValueFactory = _ => PipelineTuning.ChooseFromMemory };
         var basisBatches = new Option<int>("--basis-batches") { Description = "Timed basis batches (after one warm-up batch); the median is reported.", DefaultValueFactory = _ => 3 };
 
         var command = new Command("pipeline", "Time basis search and optimisation steps (median of the timed runs after a warm-up); print a table with memory, precision and threads.")
@@ -72,6 +72,7 @@ public static class PipelineBenchmark
                 var threads = get_num_threads();
                 Console.WriteLine($"Device: {deviceName}   CPU threads: {threads}   Processor count: {Environment.ProcessorCount}   " +
                                   $"Build: {BuildConfiguration}   Runs: median of {settings.BasisBatches} basis batches and {settings.Steps} steps, after one warm-up each   {RuntimeInformation.OSDescription}");
+                Console.WriteLine($"Precision auto on this device: {ModelPrecision.ChooseDefault(dev)}   measured: {string.Join(", ", precisions.Select(ModelPrecision.Name))}");
                 var configurations = new List<(string Name, Func<(ClipModel, BigGanGenerator)> Load)>();
                 if (clipPath is not null)
                     foreach (var path in bigGanPaths)
@@ -125,7 +126,7 @@ public static class PipelineBenchmark
             if (Augmentations.Length == 0 || Augmentations.Any(a => a < 1 || a > GenerationOptions.Limits.Augmentations.Max))
                 throw new ArgumentException($"--augmentations: each must be between 1 and {GenerationOptions.Limits.Augmentations.Max}");
             if (Steps < 1) throw new ArgumentException($"--steps must be at least 1 (got {Steps})");
-            if (BasisBatch < 1) throw new ArgumentException($"--basis-batch must be at least 1 (got {BasisBatch})");
+            if (BasisBatch < 0) throw new ArgumentException($"--basis-batch must be at least 1, or 0 to choose it from memory (got {BasisBatch})");
             if (BasisBatches < 1) throw new ArgumentException($"--basis-batches must be at least 1 (got {BasisBatches})");
         }
     }
@@ -217,6 +218,11 @@ public static class PipelineBenchmark
         if (basis)
         {
             // Basis search: one warm-up batch, then the timed ones, each timed on its own.
+            var batch = settings.BasisBatch == PipelineTuning.ChooseFromMemory
+                ? BasisBatchSizing.Choose(generator.Resolution, device)
+                : new BasisBatchChoice(settings.BasisBatch, "set by --basis-batch");
+            Console.WriteLine($"{name}, {precision}: basis batch {batch}");
+            settings = settings with { BasisBatch = batch.Size };
             var search = new BasisSearchSettings(1 + settings.BasisBatches, settings.BasisBatch, 1, settings.BasisBatch);
             var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
             var batchSeconds = new List<double>();

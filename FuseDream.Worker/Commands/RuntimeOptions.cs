@@ -70,22 +70,26 @@ public sealed class RuntimeOptions
     /// <summary><c>--precision</c> for a command that runs once (<c>generate</c>); <c>auto</c> is the device's default (<see cref="ModelPrecision.DefaultFor"/>).</summary>
     public static Option<string> CreatePrecisionOption() => new("--precision")
     {
-        Description = "What the models compute in: fp32 (exact), bf16, or auto (the device's default: bf16 on CUDA, fp32 on the CPU).",
+        Description = "What the models compute in: fp32 (exact), bf16, or auto (the device's default: bf16 on CUDA and on a CPU with avx512_bf16 or AMX, else fp32).",
         DefaultValueFactory = _ => ModelPrecision.Auto,
     };
 
     /// <summary><c>--precision</c> for a benchmark that measures each precision given in turn.</summary>
     public static Option<string[]> CreatePrecisionsOption() => new("--precision")
     {
-        Description = "Precisions to measure, each in turn: fp32, bf16 or auto (the device's default: bf16 on CUDA, fp32 on the CPU).",
+        Description = "Precisions to measure, each in turn: fp32, bf16 or auto (the device's default: bf16 on CUDA and on a CPU with avx512_bf16 or AMX, else fp32).",
         DefaultValueFactory = _ => [ModelPrecision.Auto],
         AllowMultipleArgumentsPerToken = true,
     };
 
     /// <summary>The precision named by <paramref name="option"/> on <paramref name="device"/>; throws <see cref="ArgumentException"/> beginning <c>--precision:</c>.</summary>
-    public static Precision ParsePrecision(ParseResult parse, Option<string> option, TorchSharp.torch.Device device)
+    public static Precision ParsePrecision(ParseResult parse, Option<string> option, TorchSharp.torch.Device device) =>
+        ChoosePrecision(parse, option, device).Precision;
+
+    /// <summary><see cref="ParsePrecision"/> with the reason it was chosen (what <c>auto</c> resolved to and why).</summary>
+    public static PrecisionChoice ChoosePrecision(ParseResult parse, Option<string> option, TorchSharp.torch.Device device)
     {
-        try { return ModelPrecision.Resolve(parse.GetValue(option), device); }
+        try { return ModelPrecision.Choose(parse.GetValue(option), device); }
         catch (ArgumentException ex) { throw new ArgumentException($"--precision: {ex.Message}"); }
     }
 
