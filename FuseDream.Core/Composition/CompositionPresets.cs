@@ -17,16 +17,16 @@ public static class CompositionPresets
     public static readonly CompositionPreset Balanced = new(GenerationPresets.Balanced, new CompositionOptions());
 
     /// <summary>
-    /// A quick draft: each component with 10 basis samples and 8 steps × 4 augmentations, no
-    /// measurements along the way; 3 fusion steps at K = 1 (first order) after 3 warm-up steps,
+    /// A quick draft: each component with 10 basis samples and 6 steps × 4 augmentations, no
+    /// measurements along the way; 2 fusion steps at K = 1 (first order) after 3 warm-up steps,
     /// 2 augmentations per AugCLIP term, the scene measured only at the start and the end. The
     /// fusion's learning rates are larger than the defaults so that its few steps move θ and ξ.
     /// </summary>
     public static readonly CompositionPreset Fast = new(
-        GenerationPresets.Fast with { BasisIterations = 1, Steps = 8, Augmentations = 4, ScoreEvery = 0, FinalAugmentations = 4 },
+        GenerationPresets.Fast with { BasisIterations = 1, Steps = 6, Augmentations = 4, ScoreEvery = 0, FinalAugmentations = 4 },
         new CompositionOptions
         {
-            InnerSteps = 1, FusionSteps = 3, WarmupSteps = 3, FusionAugmentations = 2, FusionScoreEvery = 0,
+            InnerSteps = 1, FusionSteps = 2, WarmupSteps = 3, FusionAugmentations = 2, FusionScoreEvery = 0,
             InnerLearningRate = 0.05, OuterLearningRate = 0.05,
         });
 
