@@ -3,8 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using FuseDream.Composition;
 using FuseDream.Generation;
-using FuseDream.Models;
-using TorchSharp;
 
 namespace FuseDream.Worker.Commands;
 

@@ -5,7 +5,6 @@ using FuseDream.Composition;
 using FuseDream.Generation;
 using FuseDream.Models;
 using FuseDream.Text;
-using TorchSharp;
 
 namespace FuseDream.Worker.Commands;
 
