@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using FuseDream.Models;
 using FuseDream.BigGan;
 using FuseDream.Generation;
@@ -42,6 +43,7 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
         var n = request.Components.Count;
         cancellationToken.ThrowIfCancellationRequested();
 
+        var clock = Stopwatch.StartNew();
         var reporter = new ProgressReporter(progress);
         reporter.Report(GenerationPhase.Loading, 0, 1, null);
         var scorers = new List<AugClipScorer>();
@@ -55,11 +57,13 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
 
             // Stage 1: FuseDream for each component.
             var componentTraces = new List<ComponentTrace>();
+            var componentTimings = new List<ComponentTimings>(n);
             for (var i = 0; i < n; i++)
             {
-                var (parts, componentTrace) = RunComponent(generator, scorers[i + 1], request, i, options, tuning, device, reporter, cancellationToken);
+                var (parts, componentTrace, componentTime) = RunComponent(generator, scorers[i + 1], request, i, options, tuning, device, reporter, cancellationToken);
                 latents.Add(parts);
                 componentTraces.Add(componentTrace);
+                componentTimings.Add(componentTime);
             }
 
             // Stage 2: the bi-level fusion.
@@ -74,9 +78,11 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
                 using var draws = new TorchRandomSource(measureSeed);
                 return sceneScorer.MeasureAugClip(image, count, draws, tuning.MeasureBatchSize);
             }
+            var measuring = Stopwatch.StartNew();
             double startScene;
             using (var start = fusion.RenderFused())
                 startScene = MeasureScene(start, composition.FusionAugmentations);
+            measuring.Stop();
 
             using var fusionDraws = new TorchRandomSource(TorchRandomSource.DeriveSeed(request.Seed, 2000));
             var points = new List<FusionTracePoint>(total);
@@ -86,8 +92,12 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
                 var outcome = fusion.Step(fusionDraws);
                 double? measured = null;
                 if (composition.FusionScoreEvery > 0 && step % composition.FusionScoreEvery == 0)
+                {
+                    measuring.Start();
                     using (var image = fusion.RenderFused())
                         measured = MeasureScene(image, composition.FusionAugmentations);
+                    measuring.Stop();
+                }
                 points.Add(new FusionTracePoint(step, outcome.LowerStart, outcome.LowerEnd, outcome.Upper, measured));
                 reporter.Report(GenerationPhase.Fusion, step, total, measured ?? outcome.Upper);
                 if (onPreview is not null && options.PreviewEvery > 0 && step % options.PreviewEvery == 0)
@@ -99,11 +109,12 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+            var final = Stopwatch.StartNew();
             using var scoringScope = NewDisposeScope(); // the crops' and slices' views
             reporter.Report(GenerationPhase.Scoring, 0, 1, points.LastOrDefault()?.SceneAugClip);
-            using var fused = fusion.RenderFused();           // [1, 3, R, R]
-            using var components = fusion.RenderComponents(); // [n, 3, R, R]
-            using var composite = fusion.RenderComposite();   // [1, 3, R, R]
+            using var fused = fusion.RenderFused();                  // [1, 3, R, R]
+            using var components = fusion.RenderComponents();        // [n, 3, R, R]
+            using var composite = fusion.Composite(components);      // [1, 3, R, R]
             var score = MeasureScene(fused, options.FinalAugmentations);
             var compositeScore = MeasureScene(composite, options.FinalAugmentations);
             var regions = request.Components.Select(c => c.Region.Pixels(generator.Resolution, generator.Resolution)).ToList();
@@ -149,8 +160,17 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
                 CompositeSceneAugClip = compositeScore,
                 FinalAugClip = score,
             };
+            var compositePng = PngImage.Encode(composite);
+            var timings = new CompositionTimings
+            {
+                Components = componentTimings,
+                Fusion = fusion.Timings,
+                SceneMeasurements = measuring.Elapsed,
+                Final = final.Elapsed,
+                Total = clock.Elapsed,
+            };
             reporter.Report(GenerationPhase.Finished, total, total, score);
-            return new CompositionResult(png, score, PngImage.Encode(composite), componentPngs, trace, provenance);
+            return new CompositionResult(png, score, compositePng, componentPngs, trace, provenance) { Timings = timings };
         }
         finally
         {
@@ -162,17 +182,20 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
     }
 
     /// <summary>Stage 1 for component <paramref name="index"/>: basis search and the over-parameterised optimisation, as a single-prompt run.</summary>
-    private static (Tensor[] Latent, ComponentTrace Trace) RunComponent(BigGanGenerator generator, AugClipScorer scorer, CompositionRequest request,
+    private static (Tensor[] Latent, ComponentTrace Trace, ComponentTimings Timings) RunComponent(BigGanGenerator generator, AugClipScorer scorer, CompositionRequest request,
         int index, GenerationOptions options, PipelineTuning tuning, Device device, ProgressReporter reporter, CancellationToken cancellationToken)
     {
         var count = request.Components.Count;
         var component = (index + 1, count);
         var seed = TorchRandomSource.DeriveSeed(request.Seed, 1000 + (ulong)index);
         using var random = new TorchRandomSource(seed);
+        var clock = Stopwatch.StartNew();
         var search = new BasisSearchSettings(options.BasisIterations, options.SamplesPerIteration, options.TopK, tuning.BasisBatchSize);
         using var basis = BasisSearch.Run(generator, scorer, search, random, device,
             onProgress: (done, total) => reporter.Report(GenerationPhase.BasisSearch, (int)Math.Min(done, int.MaxValue), (int)Math.Min(total, int.MaxValue), null, component),
             cancellationToken: cancellationToken);
+        var basisTime = clock.Elapsed;
+        clock.Restart();
         using var optimizer = new LatentOptimizer(generator, scorer, basis.Z, basis.Y, LatentOptimizerSettings.From(options), random, device);
         var points = new List<TracePoint>(options.Steps);
         for (var step = 1; step <= options.Steps; step++)
@@ -200,6 +223,6 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
             BasisScores = [.. basis.Scores.Select(s => (double)s)],
             Points = points,
         };
-        return (latent, trace);
+        return (latent, trace, new ComponentTimings(basisTime, clock.Elapsed));
     }
 }

@@ -16,10 +16,19 @@ public static class CompositionPresets
     /// <summary>Each component at the single-prompt <c>balanced</c> preset; 100 fusion steps, K = 3.</summary>
     public static readonly CompositionPreset Balanced = new(GenerationPresets.Balanced, new CompositionOptions());
 
-    /// <summary>A quick draft: each component with 50 basis samples and 15 steps × 8 augmentations; 8 fusion steps at K = 1 (first order) with 4 augmentations.</summary>
+    /// <summary>
+    /// A quick draft: each component with 10 basis samples and 6 steps × 4 augmentations, no
+    /// measurements along the way; 2 fusion steps at K = 1 (first order) after 3 warm-up steps,
+    /// 2 augmentations per AugCLIP term, the scene measured only at the start and the end. The
+    /// fusion's learning rates are larger than the defaults so that its few steps move θ and ξ.
+    /// </summary>
     public static readonly CompositionPreset Fast = new(
-        GenerationPresets.Fast with { BasisIterations = 5, Steps = 15, Augmentations = 8, ScoreEvery = 5, FinalAugmentations = 8 },
-        new CompositionOptions { InnerSteps = 1, FusionSteps = 8, WarmupSteps = 5, FusionAugmentations = 4, FusionScoreEvery = 4 });
+        GenerationPresets.Fast with { BasisIterations = 1, Steps = 6, Augmentations = 4, ScoreEvery = 0, FinalAugmentations = 4 },
+        new CompositionOptions
+        {
+            InnerSteps = 1, FusionSteps = 2, WarmupSteps = 3, FusionAugmentations = 2, FusionScoreEvery = 0,
+            InnerLearningRate = 0.05, OuterLearningRate = 0.05,
+        });
 
     /// <summary>Each component at the paper's settings; 200 fusion steps, K = 3, 16 augmentations per AugCLIP term.</summary>
     public static readonly CompositionPreset Paper = new(GenerationPresets.Paper,

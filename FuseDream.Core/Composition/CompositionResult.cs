@@ -98,4 +98,53 @@ public sealed record CompositionResult(
     byte[] CompositePng,
     IReadOnlyList<byte[]> ComponentPngs,
     CompositionTrace Trace,
-    ImageProvenance Provenance);
+    ImageProvenance Provenance)
+{
+    /// <summary>Where the run's time went; not part of the trace, which stays the same for the same seed.</summary>
+    public CompositionTimings? Timings { get; init; }
+}
+
+/// <summary>Stage 1 of one component: wall time of its basis search and of its optimisation.</summary>
+public sealed record ComponentTimings(TimeSpan BasisSearch, TimeSpan Optimizing);
+
+/// <summary>
+/// Wall time of a composed generation by phase, for finding where its cost goes (the CLI prints
+/// it). The clocks are the host's: on a GPU a phase's kernels may still be running when its clock
+/// stops, except where a value is read back (each inner step reads its loss).
+/// </summary>
+public sealed record CompositionTimings
+{
+    /// <summary>Stage 1, per component in the scene's order.</summary>
+    public IReadOnlyList<ComponentTimings> Components { get; init; } = [];
+
+    /// <summary>Stage 2's own parts (warm-up, targets, unrolled inner steps, upper objective, hypergradient).</summary>
+    public FusionTimings Fusion { get; init; } = new();
+
+    /// <summary>The scene's AugCLIP measured at the fusion's start and every <c>fusionScoreEvery</c> outer steps.</summary>
+    public TimeSpan SceneMeasurements { get; init; }
+
+    /// <summary>The end: rendering the fused image, the components and the composite, their final measurements and PNGs.</summary>
+    public TimeSpan Final { get; init; }
+
+    /// <summary>The whole run, from the scorers' text features to the result.</summary>
+    public TimeSpan Total { get; init; }
+}
+
+/// <summary>Accumulated wall time of the fusion's parts (<see cref="SceneFusion"/>).</summary>
+public sealed class FusionTimings
+{
+    /// <summary>The lower-level steps before the first outer step, their targets included.</summary>
+    public TimeSpan Warmup { get; internal set; }
+
+    /// <summary>The outer steps' targets mᵢ ⊙ G(combine(θᵢ)) and their crops' CLIP features (forward).</summary>
+    public TimeSpan Targets { get; internal set; }
+
+    /// <summary>The K unrolled lower-level steps per outer step (forward, with the inner gradients' graphs).</summary>
+    public TimeSpan InnerSteps { get; internal set; }
+
+    /// <summary>The upper objective on G(ξ_K) (forward).</summary>
+    public TimeSpan UpperObjective { get; internal set; }
+
+    /// <summary>The backward pass through the upper objective and the unrolled steps into θ, and θ's update.</summary>
+    public TimeSpan Hypergradient { get; internal set; }
+}

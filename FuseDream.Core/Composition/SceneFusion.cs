@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using FuseDream.BigGan;
 using FuseDream.Clip;
 using FuseDream.Generation;
@@ -98,22 +99,32 @@ public sealed class SceneFusion : IDisposable
     /// <summary>The masks [n, 1, H, W].</summary>
     public Tensor Masks => _masks;
 
+    /// <summary>Wall time spent so far in each part of the fusion.</summary>
+    public FusionTimings Timings { get; } = new();
+
     /// <summary>Lower-level Adam steps taken so far (warm-up and unrolled).</summary>
     public int InnerStepsTaken { get; private set; }
 
     public int OuterStepsTaken { get; private set; }
 
-    /// <summary>Lower-level steps on the current targets without a hypergradient; returns each step's distance.</summary>
+    /// <summary>
+    /// Lower-level steps on the current targets without a hypergradient; returns each step's distance.
+    /// θ does not change during the warm-up, so the targets (n generator passes and n CLIP passes)
+    /// are computed once for all its steps.
+    /// </summary>
     public IReadOnlyList<double> Warmup(int steps, CancellationToken cancellationToken = default)
     {
         var losses = new List<double>(steps);
+        if (steps == 0) return losses;
+        var clock = Stopwatch.StartNew();
+        using var targets = NewDisposeScope();
+        Tensor masked, features;
+        using (no_grad())
+            (masked, features) = Targets();
         for (var s = 0; s < steps; s++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            Tensor masked, features;
-            using (no_grad())
-                (masked, features) = Targets();
             var xi = _xi.Select(t => t.detach().requires_grad_(true)).ToArray();
             var loss = LowerLoss(xi, masked, features);
             var gradients = autograd.grad([loss], xi);
@@ -125,6 +136,7 @@ public sealed class SceneFusion : IDisposable
             }
             InnerStepsTaken++;
         }
+        Timings.Warmup += clock.Elapsed;
         return losses;
     }
 
@@ -140,6 +152,7 @@ public sealed class SceneFusion : IDisposable
         using var secondOrder = SecondOrderAttention.Enable();
         _outer.zero_grad();
         var (upper, xi, m, v, lowerStart, lowerEnd) = Unroll(draws);
+        var clock = Stopwatch.StartNew();
         (-upper).backward();
         _outer.step();
         using (no_grad())
@@ -147,9 +160,11 @@ public sealed class SceneFusion : IDisposable
             foreach (var parts in _theta) parts[LatentSet.BasisZ].clamp_(-LatentOptimizer.ZThreshold, LatentOptimizer.ZThreshold);
             Commit([.. xi.Select(t => t.detach())], [.. m.Select(t => t.detach())], [.. v.Select(t => t.detach())]);
         }
+        var value = upper.ToDouble();
+        Timings.Hypergradient += clock.Elapsed;
         InnerStepsTaken += _options.InnerSteps;
         OuterStepsTaken++;
-        return new FusionStep(lowerStart, lowerEnd, upper.ToDouble());
+        return new FusionStep(lowerStart, lowerEnd, value);
     }
 
     /// <summary>
@@ -178,7 +193,10 @@ public sealed class SceneFusion : IDisposable
 
     private (Tensor Upper, Tensor[] Xi, Tensor[] First, Tensor[] Second, double LowerStart, double LowerEnd) Unroll(IRandomSource draws)
     {
+        var clock = Stopwatch.StartNew();
         var (masked, features) = Targets(); // depend on θ: the path of the hypergradient
+        Timings.Targets += clock.Elapsed;
+        clock.Restart();
         Tensor[] xi = [.. _xi.Select(t => t.detach().requires_grad_(true))];
         Tensor[] m = _first, v = _second;
         double lowerStart = 0, lowerEnd = 0;
@@ -191,7 +209,11 @@ public sealed class SceneFusion : IDisposable
             var gradients = autograd.grad([loss], xi, retain_graph: true, create_graph: true);
             (xi, m, v) = UnrolledAdam.Step(xi, [.. gradients], m, v, InnerStepsTaken + k, _options.InnerLearningRate);
         }
-        return (UpperObjective(xi, draws), xi, m, v, lowerStart, lowerEnd);
+        Timings.InnerSteps += clock.Elapsed;
+        clock.Restart();
+        var upper = UpperObjective(xi, draws);
+        Timings.UpperObjective += clock.Elapsed;
+        return (upper, xi, m, v, lowerStart, lowerEnd);
     }
 
     /// <summary>The components' masked images mᵢ ⊙ xᵢ [n, 3, H, W] and the unit CLIP features of their crops [n, embed].</summary>
@@ -264,8 +286,17 @@ public sealed class SceneFusion : IDisposable
     public Tensor RenderComposite()
     {
         using var scope = NewDisposeScope();
+        using var components = RenderComponents();
+        return Composite(components).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The naive composite Σᵢ mᵢ ⊙ xᵢ [1, 3, H, W] of components already rendered by <see cref="RenderComponents"/> (no generator pass).</summary>
+    public Tensor Composite(Tensor components)
+    {
+        ArgumentNullException.ThrowIfNull(components);
+        using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        return (RenderComponents() * _masks).sum(0, keepdim: true).MoveToOuterDisposeScope();
+        return (components * _masks).sum(0, keepdim: true).MoveToOuterDisposeScope(); // [n, 3, H, W] → [1, 3, H, W]
     }
 
     private void Commit(Tensor[] xi, Tensor[] first, Tensor[] second)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using FuseDream.Composition;
 using FuseDream.Generation;
 using FuseDream.Tests.Support;
+using Microsoft.AspNetCore.Hosting;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
@@ -15,7 +16,16 @@ namespace FuseDream.Tests.Api;
 /// </summary>
 public class ComposedGenerationTests(ComposedGenerationTests.Factory factory) : IClassFixture<ComposedGenerationTests.Factory>
 {
-    public sealed class Factory : FixtureModelServiceFactory;
+    public sealed class Factory : FixtureModelServiceFactory
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            // Progress webhooks to a receiver on 127.0.0.1, dispatched promptly.
+            builder.UseSetting("Webhooks:AllowedHosts:0", "127.0.0.1");
+            builder.UseSetting("Webhooks:DispatchInterval", "00:00:00.050");
+        }
+    }
 
     private const string Scene = "a dog on the moon";
 
@@ -101,8 +111,9 @@ public class ComposedGenerationTests(ComposedGenerationTests.Factory factory) : 
     }
 
     [Fact]
-    public async Task Progress_NamesTheComponent_AndACancelStopsTheRun_WithNoImages()
+    public async Task Progress_NamesTheComponent_InTheApiAndTheWebhook_AndACancelStopsTheRun_WithNoImages()
     {
+        await using var receiver = await WebhookReceiver.StartAsync(_ => 204);
         using var client = factory.CreateClient();
         var created = await client.PostAsync(new
         {
@@ -113,6 +124,8 @@ public class ComposedGenerationTests(ComposedGenerationTests.Factory factory) : 
             components = new object[] { new { prompt = "the surface of the moon" }, new { prompt = "a dog", box = new[] { 0.2, 0.4, 0.8, 1.0 } } },
             options = new { basisIterations = 1, samplesPerIteration = 2, topK = 1, steps = 10000, augmentations = 1, scoreEvery = 0, finalAugmentations = 1 },
             composition = new { fusionSteps = 1, innerSteps = 1, warmupSteps = 0, fusionAugmentations = 1, fusionScoreEvery = 0 },
+            webhook = receiver.Url("/progress"),
+            webhookEvents = new[] { "progress" },
         });
         static int? Component(JsonElement g) =>
             g.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object && p.GetProperty("phase").GetString() == "optimizing"
@@ -123,6 +136,13 @@ public class ComposedGenerationTests(ComposedGenerationTests.Factory factory) : 
         Assert.Equal(1, Component(first));
         Assert.Equal(2, first.GetProperty("progress").GetProperty("components").GetInt32());
         Assert.Equal(10000, first.GetProperty("progress").GetProperty("total").GetInt32());
+
+        // So does the progress webhook's payload (its phase is the stored name, "Optimizing").
+        var hooked = await receiver.WaitForAsync(e => e.GetProperty("data").TryGetProperty("progress", out var p)
+            && string.Equals(p.GetProperty("phase").GetString(), "optimizing", StringComparison.OrdinalIgnoreCase), TimeSpan.FromMinutes(1));
+        var progress = hooked.GetProperty("data").GetProperty("progress");
+        Assert.Equal(1, progress.GetProperty("component").GetInt32());
+        Assert.Equal(2, progress.GetProperty("components").GetInt32());
 
         using (var cancel = await client.PostAsync($"/v1/generations/{created.Id()}/cancel", null))
             Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using FuseDream.Access;
+using FuseDream.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -37,7 +38,7 @@ public class WebhookTests(WebhookTests.Factory factory) : IClassFixture<WebhookT
     [Fact]
     public async Task Events_AreDeliveredSigned_AndTheSignatureVerifiesByTheStandardScheme()
     {
-        await using var receiver = await Receiver.StartAsync(_ => 200);
+        await using var receiver = await WebhookReceiver.StartAsync(_ => 200);
         var key = await factory.CreateKeyAsync([ApiKeyScopes.Generate, ApiKeyScopes.Read], "webhook user");
         using var client = factory.CreateClientWithKey(key.Token);
         var body = new Dictionary<string, object>
@@ -73,7 +74,7 @@ public class WebhookTests(WebhookTests.Factory factory) : IClassFixture<WebhookT
     [Fact]
     public async Task ProgressEvents_AreThrottled_ToOnePerIntervalPerGeneration()
     {
-        await using var receiver = await Receiver.StartAsync(_ => 204);
+        await using var receiver = await WebhookReceiver.StartAsync(_ => 204);
         var key = await factory.CreateKeyAsync([ApiKeyScopes.Generate, ApiKeyScopes.Read], "progress watcher");
         using var client = factory.CreateClientWithKey(key.Token);
         var body = new Dictionary<string, object>
@@ -101,7 +102,7 @@ public class WebhookTests(WebhookTests.Factory factory) : IClassFixture<WebhookT
     [Fact]
     public async Task AFailingReceiver_IsRetriedWithGrowingWaits_ThenRecordedAsFailed()
     {
-        await using var receiver = await Receiver.StartAsync(_ => 503);
+        await using var receiver = await WebhookReceiver.StartAsync(_ => 503);
         var key = await factory.CreateKeyAsync([ApiKeyScopes.Generate, ApiKeyScopes.Read], "failing receiver");
         using var client = factory.CreateClientWithKey(key.Token);
         var body = new Dictionary<string, object>
@@ -197,51 +198,5 @@ public class WebhookTests(WebhookTests.Factory factory) : IClassFixture<WebhookT
             return signatures.Split(' ').Any(s => s.StartsWith("v1,", StringComparison.Ordinal)
                 && CryptographicOperations.FixedTimeEquals(Convert.FromBase64String(s[3..]), expected));
         }
-    }
-
-    /// <summary>A webhook receiver on 127.0.0.1 that records each request and answers <c>status(request number)</c>.</summary>
-    private sealed class Receiver : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-
-        private Receiver(WebApplication app, Uri baseUri) => (_app, BaseUri) = (app, baseUri);
-
-        public Uri BaseUri { get; }
-
-        public ConcurrentQueue<(string Path, Dictionary<string, string> Headers, string Body, JsonElement Json, DateTime At)> Requests { get; } = new();
-
-        public string Url(string path) => new Uri(BaseUri, path).ToString();
-
-        public static async Task<Receiver> StartAsync(Func<int, int> status)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            var app = builder.Build();
-            Receiver? receiver = null;
-            app.Run(async context =>
-            {
-                var at = DateTime.UtcNow;
-                using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
-                var body = await reader.ReadToEndAsync();
-                var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
-                receiver!.Requests.Enqueue((context.Request.Path, headers, body, JsonDocument.Parse(body).RootElement.Clone(), at));
-                context.Response.StatusCode = status(receiver.Requests.Count);
-            });
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            receiver = new Receiver(app, new Uri(address + "/"));
-            return receiver;
-        }
-
-        public async Task<List<(string Path, Dictionary<string, string> Headers, string Body, JsonElement Json, DateTime At)>> WaitForAsync(int count)
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-            while (Requests.Count < count && DateTime.UtcNow < deadline) await Task.Delay(25);
-            Assert.True(Requests.Count >= count, $"the receiver got {Requests.Count} of {count} requests");
-            return [.. Requests];
-        }
-
-        public async ValueTask DisposeAsync() => await _app.DisposeAsync();
     }
 }

@@ -24,12 +24,15 @@ public sealed class ComposeCommandTests : IDisposable
     {
         var png = Path.Combine(_dir, "moon.png");
         var run = await Worker(["generate", "a dog on the moon", "--component", "the surface of the moon", "--component", "a dog@0.3,0.35,0.75,0.95,0.1",
-            "--clip", Clip, "--biggan", BigGan, "--out", png, "--seed", "31", .. TinyOptions]);
+            "--clip", Clip, "--biggan", BigGan, "--out", png, "--seed", "31", "--precision", "fp32", .. TinyOptions]);
 
         Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}\n{run.StdErr}");
         Assert.Contains("AugCLIP score: ", run.StdOut);
         Assert.Contains("fusion", run.StdErr);
         Assert.Contains("optimising 2/2", run.StdErr);
+        // The header ends as a single-prompt run's does, naming the threads and the precision.
+        Assert.Matches(@"Fusion: 2 steps, K = 1   Threads: \d+   Precision: fp32 \(set explicitly\)   Basis batch: \d+ \(", run.StdErr.Replace("\r", ""));
+        Assert.Matches(@"Time \(s\): component 1 \d+\.\d \+ \d+\.\d, component 2 .*; fusion: warm-up .*hypergradient \d+\.\d; .*total \d+\.\d", run.StdErr);
 
         var provenance = ProvenancePng.Read(await File.ReadAllBytesAsync(png)).Provenance!;
         Assert.Equal("a dog on the moon", provenance.Prompt);

@@ -20,6 +20,25 @@ public class CompositionOptionsTests
         Assert.Contains("known presets: paper, balanced, fast", Assert.Throws<ArgumentException>(() => CompositionPresets.Get("slow")).Message);
     }
 
+    /// <summary>
+    /// The fast preset is a draft meant to finish well under a minute on the test models: it costs
+    /// at most a quarter of its earlier values (50 basis samples, 15 steps × 8 augmentations per
+    /// component; 8 fusion steps after 5 warm-up steps, 4 augmentations), which took about two minutes.
+    /// </summary>
+    [Fact]
+    public void FastPreset_CostsAtMostAQuarterOfItsEarlierValues()
+    {
+        var earlier = new CompositionPreset(
+            GenerationPresets.Fast with { BasisIterations = 5, Steps = 15, Augmentations = 8, ScoreEvery = 5, FinalAugmentations = 8 },
+            new CompositionOptions { InnerSteps = 1, FusionSteps = 8, WarmupSteps = 5, FusionAugmentations = 4, FusionScoreEvery = 4 });
+        foreach (var components in new[] { 2, 3, 4 })
+        {
+            var now = CompositionCost.Of(CompositionPresets.Fast.Components, CompositionPresets.Fast.Fusion, components);
+            var before = CompositionCost.Of(earlier.Components, earlier.Fusion, components);
+            Assert.True(4 * now <= before, $"{components} components: fast costs {now} CLIP evaluations, more than a quarter of {before}");
+        }
+    }
+
     [Fact]
     public void Cost_CountsBothStages()
     {

@@ -92,6 +92,16 @@ public class CompositionPipelineTests(TinyPipeline tiny) : IClassFixture<TinyPip
         Assert.Contains("Component 1: the surface of the moon\nComponent 2: a dog @ 0.3,0.35,0.75,0.95\n", read.Parameters);
         Assert.Contains("Fusion steps: 2, Inner steps: 1", read.Parameters);
         Assert.Equal(512, ProvenancePng.Read(result.CompositePng).Width);
+
+        // Where the time went: every phase that ran took some, and the parts fit in the whole.
+        var timings = Assert.IsType<CompositionTimings>(result.Timings);
+        Assert.Equal(2, timings.Components.Count);
+        Assert.All(timings.Components, c => { Assert.True(c.BasisSearch > TimeSpan.Zero); Assert.True(c.Optimizing > TimeSpan.Zero); });
+        var fusion = timings.Fusion;
+        TimeSpan[] parts = [fusion.Warmup, fusion.Targets, fusion.InnerSteps, fusion.UpperObjective, fusion.Hypergradient, timings.SceneMeasurements, timings.Final];
+        Assert.All(parts, p => Assert.True(p > TimeSpan.Zero, string.Join(", ", parts)));
+        var sum = parts.Aggregate(timings.Components.Aggregate(TimeSpan.Zero, (t, c) => t + c.BasisSearch + c.Optimizing), (t, p) => t + p);
+        Assert.True(sum <= timings.Total, $"the parts ({sum}) exceed the whole ({timings.Total})");
     }
 
     public static TheoryData<string> Stages => new() { "basis search 2", "optimizing 1", "fusion" };

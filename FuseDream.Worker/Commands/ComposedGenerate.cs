@@ -3,8 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using FuseDream.Composition;
 using FuseDream.Generation;
-using FuseDream.Models;
-using TorchSharp;
 
 namespace FuseDream.Worker.Commands;
 
@@ -115,8 +113,7 @@ internal sealed class SceneFlags
 internal static class ComposedGenerate
 {
     public sealed record Inputs(
-        string Prompt, IReadOnlyList<SceneComponent> Components, string Preset, long Seed, string DeviceName, PipelineTuning Tuning,
-        (ModelFile Clip, ModelFile Generator) Models, OutputPaths Paths, string Precision);
+        string Prompt, IReadOnlyList<SceneComponent> Components, string Preset, long Seed, PipelineInputs Pipeline, OutputPaths Paths);
 
     public static async Task<int> RunAsync(Inputs inputs, ParseResult parse, OptionOverrides overrides, SceneFlags scene, CancellationToken cancellationToken)
     {
@@ -124,55 +121,46 @@ internal static class ComposedGenerate
         var options = overrides.Apply(preset.Components, parse);
         var composition = scene.Apply(preset.Fusion, parse);
         var modelGiven = parse.GetValue(overrides.Model) is not null;
-        var errors = options.Validate().Where(e => modelGiven || e.Field != nameof(GenerationOptions.Model)).Concat(composition.Validate()).ToList();
-        if (errors.Count > 0)
-            throw new ArgumentException("invalid options: " + string.Join("; ", errors.Select(e => $"{e.Field}: {e.Reason}")));
+        PipelineInputs.CheckBeforeLoading(options.Validate().Concat(composition.Validate()), modelGiven);
 
-        Console.Error.WriteLine($"Loading {inputs.Models.Clip} and {inputs.Models.Generator} on {inputs.DeviceName}…");
-        using var pipeline = FuseDreamPipeline.Load(new FuseDreamPipelineSettings
-        {
-            Clip = inputs.Models.Clip,
-            BigGans = [inputs.Models.Generator],
-            Device = inputs.DeviceName,
-            Tuning = inputs.Tuning,
-            Precision = inputs.Precision,
-        });
-        if (!modelGiven && !pipeline.Models.Contains(options.Model))
-            options = options with { Model = pipeline.Models[0] };
-        options.EnsureValid();
+        using var pipeline = inputs.Pipeline.Load();
+        options = PipelineInputs.ForPipeline(pipeline, options, modelGiven);
 
         Console.Error.WriteLine($"Scene: {inputs.Prompt}");
         for (var i = 0; i < inputs.Components.Count; i++)
             Console.Error.WriteLine($"  component {i + 1}: {inputs.Components[i].Prompt} @ {inputs.Components[i].Region}");
-        Console.Error.WriteLine($"Seed: {inputs.Seed}   Model: {options.Model}   Per component: basis {options.BasisIterations}×{options.SamplesPerIteration}, {options.Steps} steps   Fusion: {composition.FusionSteps} steps, K = {composition.InnerSteps}   Threads: {torch.get_num_threads()}");
+        Console.Error.WriteLine($"Seed: {inputs.Seed}   Model: {options.Model}   Per component: basis {options.BasisIterations}×{options.SamplesPerIteration}, {options.Steps} steps   Fusion: {composition.FusionSteps} steps, K = {composition.InnerSteps}   {inputs.Pipeline.RuntimeSummary(pipeline)}");
         var bar = new ProgressLine(Console.Error);
         var paths = inputs.Paths;
         var result = await new CompositionPipeline(pipeline).RunAsync(
-            new CompositionRequest(inputs.Prompt, inputs.Components, inputs.Seed, options, composition), bar,
-            async (preview, ct) =>
-            {
-                Directory.CreateDirectory(paths.Previews);
-                await File.WriteAllBytesAsync(Path.Combine(paths.Previews, $"fusion-{preview.Step:D6}.png"), preview.Png, ct);
-            }, cancellationToken);
+            new CompositionRequest(inputs.Prompt, inputs.Components, inputs.Seed, options, composition), bar, paths.PreviewWriter("fusion"), cancellationToken);
         bar.Finish();
+        if (result.Timings is { } timings) Console.Error.WriteLine(Format(timings));
 
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(paths.Image))!);
-        await File.WriteAllBytesAsync(paths.Image, result.Png, cancellationToken);
-        await File.WriteAllBytesAsync(paths.Composite, result.CompositePng, cancellationToken);
-        for (var i = 0; i < result.ComponentPngs.Count; i++)
-            await File.WriteAllBytesAsync(paths.Component(i + 1), result.ComponentPngs[i], cancellationToken);
-        await File.WriteAllTextAsync(paths.Trace, result.Trace.ToJson(), cancellationToken);
+        await paths.WriteImagesAsync(result.Png,
+            [(paths.Composite, result.CompositePng), .. result.ComponentPngs.Select((png, i) => (paths.Component(i + 1), png))], cancellationToken);
         var plotted = result.Trace.Fusion.Select(p => new TracePoint(p.Step, -p.Upper, p.SceneAugClip)).ToList();
-        await File.WriteAllBytesAsync(paths.TracePlot, FuseDream.Imaging.TracePlot.Render(plotted, inputs.Prompt), cancellationToken);
+        await paths.WriteTraceAsync(result.Trace.ToJson(), plotted, inputs.Prompt, cancellationToken);
 
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine($"AugCLIP score: {result.AugClipScore.ToString("0.0000", c)} (the fused image; naive composite {result.Trace.CompositeSceneAugClip?.ToString("0.0000", c)}, fusion start {result.Trace.StartSceneAugClip?.ToString("0.0000", c)})");
-        Console.WriteLine($"Image: {paths.Image}");
-        Console.WriteLine($"Composite: {paths.Composite}");
-        for (var i = 0; i < result.ComponentPngs.Count; i++) Console.WriteLine($"Component {i + 1}: {paths.Component(i + 1)}");
-        Console.WriteLine($"Trace: {paths.Trace}");
-        Console.WriteLine($"Trace plot: {paths.TracePlot}");
-        if (options.PreviewEvery > 0) Console.WriteLine($"Previews: {paths.Previews}");
+        paths.Print(Console.Out, options.PreviewEvery > 0,
+            [("Composite", paths.Composite), .. Enumerable.Range(1, result.ComponentPngs.Count).Select(i => ($"Component {i}", paths.Component(i)))]);
         return 0;
+    }
+
+    /// <summary>
+    /// Where the run's time went, in seconds: each component's basis search and optimisation, the
+    /// fusion's warm-up, targets, unrolled inner steps, upper objective and hypergradient, the scene
+    /// measurements, the final images and scores, and the whole run.
+    /// </summary>
+    internal static string Format(CompositionTimings t)
+    {
+        var c = CultureInfo.InvariantCulture;
+        string S(TimeSpan span) => span.TotalSeconds.ToString("0.0", c);
+        var components = string.Join(", ", t.Components.Select((p, i) => $"component {i + 1} {S(p.BasisSearch)} + {S(p.Optimizing)}"));
+        var f = t.Fusion;
+        return $"Time (s): {components} (basis search + optimising); fusion: warm-up {S(f.Warmup)}, targets {S(f.Targets)}, inner steps {S(f.InnerSteps)}, "
+            + $"upper objective {S(f.UpperObjective)}, hypergradient {S(f.Hypergradient)}; scene measurements {S(t.SceneMeasurements)}; final {S(t.Final)}; total {S(t.Total)}";
     }
 }

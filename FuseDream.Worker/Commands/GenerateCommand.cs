@@ -5,7 +5,6 @@ using FuseDream.Composition;
 using FuseDream.Generation;
 using FuseDream.Models;
 using FuseDream.Text;
-using TorchSharp;
 
 namespace FuseDream.Worker.Commands;
 
@@ -60,7 +59,6 @@ public static class GenerateCommand
                 var deviceName = runtime.DeviceName(parse);
                 var device = runtime.ParseDevice(parse);
                 var precisionChoice = RuntimeOptions.ChoosePrecision(parse, precision, device);
-                var precisionUsed = precisionChoice.Precision;
                 if (parse.GetValue(basisBatch) < 0)
                     throw new ArgumentException($"--basis-batch must be at least 1, or 0 to choose it from memory (got {parse.GetValue(basisBatch)})");
                 if (parse.GetValue(measureBatch) < 1)
@@ -68,43 +66,24 @@ public static class GenerateCommand
                 var models = ModelResolver.Default().Resolve(parse.GetValue(clip), parse.GetValue(bigGan), parse.GetValue(modelDir), parse.GetValue(overrides.Model) ?? options.Model);
                 runtime.ApplyThreads(parse);
                 var paths = OutputPaths.For(parse.GetValue(output)!);
+                var inputs = new PipelineInputs(models, deviceName, precisionChoice,
+                    new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch), FusedResize = parse.GetValue(fusedResize) });
                 if (components is not null)
-                    return await ComposedGenerate.RunAsync(new ComposedGenerate.Inputs(text, components, parse.GetValue(preset)!, runSeed, deviceName,
-                        new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch) }, models, paths,
-                        ModelPrecision.Name(precisionUsed)),
+                    return await ComposedGenerate.RunAsync(new ComposedGenerate.Inputs(text, components, parse.GetValue(preset)!, runSeed, inputs, paths),
                         parse, overrides, scene, cancellationToken);
-                // Fail fast, before the models load; the model id is settled once they have.
                 var modelGiven = parse.GetValue(overrides.Model) is not null;
-                var errors = options.Validate().Where(e => modelGiven || e.Field != nameof(GenerationOptions.Model)).ToList();
-                if (errors.Count > 0)
-                    throw new ArgumentException("invalid options: " + string.Join("; ", errors.Select(e => $"{e.Field}: {e.Reason}")));
+                PipelineInputs.CheckBeforeLoading(options.Validate(), modelGiven);
 
-                Console.Error.WriteLine($"Loading {models.Clip} and {models.Generator} on {deviceName}…");
-                using var pipeline = FuseDreamPipeline.Load(new FuseDreamPipelineSettings
-                {
-                    Clip = models.Clip,
-                    BigGans = [models.Generator],
-                    Device = deviceName,
-                    Precision = ModelPrecision.Name(precisionUsed),
-                    Tuning = new PipelineTuning { BasisBatchSize = parse.GetValue(basisBatch), MeasureBatchSize = parse.GetValue(measureBatch), FusedResize = parse.GetValue(fusedResize) },
-                });
-                if (!modelGiven && !pipeline.Models.Contains(options.Model))
-                    options = options with { Model = pipeline.Models[0] };
-                options.EnsureValid();
+                using var pipeline = inputs.Load();
+                options = PipelineInputs.ForPipeline(pipeline, options, modelGiven);
 
                 Console.Error.WriteLine($"Prompt: {text}");
-                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   Threads: {torch.get_num_threads()}   Precision: {precisionChoice}   Basis batch: {pipeline.BasisBatch}");
+                Console.Error.WriteLine($"Seed: {runSeed}   Model: {options.Model}   Basis: {options.BasisIterations}×{options.SamplesPerIteration} → top {options.TopK}   Steps: {options.Steps} × {options.Augmentations} augmentations   {inputs.RuntimeSummary(pipeline)}");
                 var bar = new ProgressLine(Console.Error);
-                var result = await pipeline.RunAsync(new GenerationRequest(text, runSeed, options), bar,
-                    async (preview, ct) =>
-                    {
-                        Directory.CreateDirectory(paths.Previews);
-                        await File.WriteAllBytesAsync(Path.Combine(paths.Previews, $"step-{preview.Step:D6}.png"), preview.Png, ct);
-                    }, cancellationToken);
+                var result = await pipeline.RunAsync(new GenerationRequest(text, runSeed, options), bar, paths.PreviewWriter("step"), cancellationToken);
                 bar.Finish();
 
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(paths.Image))!);
-                await File.WriteAllBytesAsync(paths.Image, result.Png, cancellationToken);
+                await paths.WriteImagesAsync(result.Png, null, cancellationToken);
                 var trace = new ScoreTrace
                 {
                     Prompt = text,
@@ -119,15 +98,11 @@ public static class GenerateCommand
                     StopReason = result.StopReason,
                     ResultStep = result.ResultStep,
                 };
-                await File.WriteAllTextAsync(paths.Trace, trace.ToJson(), cancellationToken);
-                await File.WriteAllBytesAsync(paths.TracePlot, FuseDream.Imaging.TracePlot.Render(result.Trace, text), cancellationToken);
+                await paths.WriteTraceAsync(trace.ToJson(), result.Trace, text, cancellationToken);
                 if (result.StopReason == StopReasons.Flat)
                     Console.WriteLine($"Stopped after {result.StepsRun} of {options.Steps} steps: AugCLIP did not improve by more than {options.MinImprovement.ToString("G", CultureInfo.InvariantCulture)} over {options.Patience} measurements.");
                 Console.WriteLine($"AugCLIP score: {result.AugClipScore.ToString("0.0000", CultureInfo.InvariantCulture)} (latent of step {result.ResultStep})");
-                Console.WriteLine($"Image: {paths.Image}");
-                Console.WriteLine($"Trace: {paths.Trace}");
-                Console.WriteLine($"Trace plot: {paths.TracePlot}");
-                if (options.PreviewEvery > 0) Console.WriteLine($"Previews: {paths.Previews}");
+                paths.Print(Console.Out, options.PreviewEvery > 0);
                 return 0;
             }
             catch (OperationCanceledException)
@@ -169,32 +144,6 @@ public static class GenerateCommand
             throw new ArgumentException("invalid prompts (--prompt \"text:weight\", --negative \"text\"): " +
                 string.Join("; ", errors.Select(e => $"{e.Field}: {e.Reason}")));
         return (WeightedPrompts.Format(all), new ValueList<WeightedPrompt>(all));
-    }
-}
-
-/// <summary>Where a run's files go: <c>x.png</c>, <c>x.trace.json</c>, <c>x.trace.png</c>, <c>x.previews/</c>; or a folder with image.png, trace.json, trace.png, previews/.</summary>
-public sealed record OutputPaths(string Image, string Trace, string Previews)
-{
-    /// <summary>The trace drawn as a plot, beside the trace's JSON.</summary>
-    public string TracePlot => Trace[..^".json".Length] + ".png";
-
-    /// <summary>A composed generation's naive composite, beside the image.</summary>
-    public string Composite => Beside("composite");
-
-    /// <summary>A composed generation's component <paramref name="index"/> (from 1), beside the image.</summary>
-    public string Component(int index) => Beside($"component-{index}");
-
-    private string Beside(string name) =>
-        Path.GetFileName(Image) == "image.png" ? Path.Combine(Path.GetDirectoryName(Image)!, name + ".png") : Image[..^4] + "." + name + ".png";
-
-    public static OutputPaths For(string output)
-    {
-        if (output.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
-        {
-            var stem = output[..^4];
-            return new OutputPaths(output, stem + ".trace.json", stem + ".previews");
-        }
-        return new OutputPaths(Path.Combine(output, "image.png"), Path.Combine(output, "trace.json"), Path.Combine(output, "previews"));
     }
 }
 
