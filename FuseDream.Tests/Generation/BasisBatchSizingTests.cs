@@ -12,6 +12,7 @@ public class BasisBatchSizingTests(TinyPipeline tiny) : IClassFixture<TinyPipeli
 
     [Theory]
     [InlineData(20 * GiB, 256, 16, 1.0, 16, "capped at 16")]       // 10 GiB / 192 MiB = 53
+    [InlineData(20 * GiB, 256, BasisBatchSizing.CpuCap, 1.0, BasisBatchSizing.CpuCap, "capped at")]
     [InlineData(3 * GiB, 256, 16, 1.0, 8, "at 256")]               // 1.5 GiB / 192 MiB = 8
     [InlineData(3 * GiB, 256, 16, 0.5, 4, "× 0.5 share")]          // 768 MiB / 192 MiB = 4
     [InlineData(3 * GiB, 512, 16, 1.0, 2, "400 MiB a sample")]     // 1.5 GiB / 400 MiB = 3 → 2
