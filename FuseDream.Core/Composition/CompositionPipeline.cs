@@ -54,6 +54,7 @@ public sealed class CompositionPipeline(FuseDreamPipeline pipeline)
             var sceneScorer = AugClipScorer.ForPrompt(clip, request.Prompt, device);
             scorers.Add(sceneScorer);
             foreach (var component in request.Components) scorers.Add(AugClipScorer.ForPrompt(clip, component.Prompt, device));
+            foreach (var scorer in scorers) scorer.FusedResize = tuning.FusedResize; // as the single-prompt run's scorer
 
             // Stage 1: FuseDream for each component.
             var componentTraces = new List<ComponentTrace>();
