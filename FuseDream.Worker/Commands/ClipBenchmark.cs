@@ -87,7 +87,7 @@ public static class ClipBenchmark
         });
         Tensor textFeatures;
         using (no_grad()) textFeatures = model.EncodeText(tokens);
-        var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var before = FuseDream.Generation.LiveTensorCount.Uncached;
         var backwardMs = Time(() =>
         {
             using var scope = NewDisposeScope();
@@ -95,7 +95,7 @@ public static class ClipBenchmark
             var score = ClipModel.CosineSimilarity(model.EncodeImage(ClipPreprocessing.Normalize(leaf)), textFeatures).mean();
             score.backward();
         });
-        var after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var after = FuseDream.Generation.LiveTensorCount.Uncached;
         textFeatures.Dispose();
 
         Console.WriteLine($"CLIP {model.Config} on {device}, {iterations} timed call(s) after a warm-up");

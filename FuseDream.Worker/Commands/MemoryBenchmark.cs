@@ -110,7 +110,7 @@ public static class MemoryBenchmark
     {
         using var process = Process.GetCurrentProcess();
         process.Refresh();
-        return new Sample(step, DisposeScopeManager.Statistics.ThreadTotalLiveCount,
+        return new Sample(step, LiveTensorCount.Uncached,
             process.WorkingSet64 / 1048576.0, GC.GetTotalMemory(forceFullCollection: false) / 1048576.0);
     }
 

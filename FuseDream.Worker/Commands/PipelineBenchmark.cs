@@ -224,7 +224,7 @@ public static class PipelineBenchmark
             Console.WriteLine($"{name}, {precision}: basis batch {batch}");
             settings = settings with { BasisBatch = batch.Size };
             var search = new BasisSearchSettings(1 + settings.BasisBatches, settings.BasisBatch, 1, settings.BasisBatch);
-            var before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            var before = LiveTensorCount.Uncached;
             var batchSeconds = new List<double>();
             var batches = 0;
             using (BasisSearch.Run(generator, scorer, search, random, device, onProgress: (done, _) =>
@@ -238,7 +238,7 @@ public static class PipelineBenchmark
             }
             var perBatch = Median(batchSeconds);
             yield return new Row(name, precision, threads, $"basis batch of {settings.BasisBatch}", perBatch, batchSeconds.Count,
-                settings.BasisBatch / perBatch, null, DisposeScopeManager.Statistics.ThreadTotalLiveCount - before, PeakRssMb(), gpu.PeakMb);
+                settings.BasisBatch / perBatch, null, LiveTensorCount.Uncached - before, PeakRssMb(), gpu.PeakMb);
         }
 
         using var basisZ = randn([5, generator.DimZ], generator: new Generator(2)).clamp(-2, 2).to(device);
@@ -251,7 +251,7 @@ public static class PipelineBenchmark
                 new LatentOptimizerSettings { Augmentations = augmentations }, random, device);
             optimizer.Step(); // warm-up
             Synchronize(device);
-            var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            var live = LiveTensorCount.Uncached;
             var stepSeconds = new List<double>();
             for (var i = 0; i < settings.Steps; i++)
             {
@@ -263,7 +263,7 @@ public static class PipelineBenchmark
             }
             var perStep = Median(stepSeconds);
             yield return new Row(name, precision, threads, $"step, {augmentations} augmentations", perStep, stepSeconds.Count,
-                null, 1000 * perStep / 3600, DisposeScopeManager.Statistics.ThreadTotalLiveCount - live, PeakRssMb(), gpu.PeakMb);
+                null, 1000 * perStep / 3600, LiveTensorCount.Uncached - live, PeakRssMb(), gpu.PeakMb);
         }
     }
 
