@@ -27,9 +27,9 @@ internal sealed class ModelPipelineFactory(IOptions<ModelPathsOptions> options, 
         var threads = TorchThreads.Apply(workerOptions.Value.Threads);
         var o = options.Value;
         var precision = ModelPrecision.Choose(o.Precision, DeviceSelector.Parse(DeviceSelector.ForWorker(o.Device, 0)));
-        logger.LogInformation("libtorch uses {Threads} CPU threads (Worker:Threads {Setting}; {Cores} cores available to this process); models in {Precision} (Models:Precision {PrecisionSetting}: {PrecisionReason})",
+        logger.LogInformation("libtorch uses {Threads} CPU threads (Worker:Threads {Setting}; {Cores} cores available to this process); models in {Precision} ({PrecisionReason}; Models:Precision = {PrecisionSetting})",
             threads, workerOptions.Value.Threads?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unset", TorchThreads.Default,
-            ModelPrecision.Name(precision.Precision), o.Precision, precision.Reason);
+            ModelPrecision.Name(precision.Precision), precision.Reason, o.Precision);
         _files = (new ModelFile(o.Clip!), [.. o.ExtraClips.Select(p => new ModelFile(p))], [.. new[] { o.BigGan256, o.BigGan512 }.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => new ModelFile(p!))]);
     }
 
