@@ -63,8 +63,16 @@ public static class DeviceMemory
         return null;
     }
 
-    /// <summary>Free memory of CUDA device <paramref name="index"/> from the CUDA runtime (the calling thread's current device is restored); null when it cannot be reached.</summary>
-    internal static long? CudaFree(int index)
+    /// <summary>Free memory of CUDA device <paramref name="index"/> from the CUDA runtime; null when it cannot be reached.</summary>
+    internal static long? CudaFree(int index) => Cuda(index)?.Free;
+
+    /// <summary>
+    /// Free and total bytes of CUDA device <paramref name="index"/> (null: the calling thread's
+    /// current device, which is otherwise restored afterwards), from the CUDA runtime's
+    /// <c>cudaMemGetInfo</c>; null when the runtime cannot be reached. The benchmarks' device-memory
+    /// figures read it too.
+    /// </summary>
+    public static (long Free, long Total)? Cuda(int? index = null)
     {
         foreach (var name in new[] { "libcudart.so.12", "libcudart.so.13", "libcudart.so", "cudart64_12.dll" })
         {
@@ -72,12 +80,15 @@ public static class DeviceMemory
             if (!NativeLibrary.TryGetExport(library, "cudaMemGetInfo", out var memGetInfo)
                 || !NativeLibrary.TryGetExport(library, "cudaGetDevice", out var getDevice)
                 || !NativeLibrary.TryGetExport(library, "cudaSetDevice", out var setDevice)) continue;
+            var info = Marshal.GetDelegateForFunctionPointer<CudaMemGetInfo>(memGetInfo);
+            if (index is null)
+                return info(out var free, out var total) == 0 ? ((long)free, (long)total) : null;
             var get = Marshal.GetDelegateForFunctionPointer<CudaGetDevice>(getDevice);
             var set = Marshal.GetDelegateForFunctionPointer<CudaSetDevice>(setDevice);
-            if (get(out var previous) != 0 || set(index) != 0) continue;
+            if (get(out var previous) != 0 || set(index.Value) != 0) continue;
             try
             {
-                if (Marshal.GetDelegateForFunctionPointer<CudaMemGetInfo>(memGetInfo)(out var free, out _) == 0) return (long)free;
+                if (info(out var free, out var total) == 0) return ((long)free, (long)total);
             }
             finally { set(previous); }
         }

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace FuseDream.Worker.Commands;
 
 /// <summary>
@@ -10,9 +8,6 @@ namespace FuseDream.Worker.Commands;
 /// </summary>
 internal static class MemoryProbe
 {
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate int CudaMemGetInfo(out nuint free, out nuint total);
-
     /// <summary>Resets the kernel's peak-RSS mark (Linux); elsewhere the peak is the process lifetime's.</summary>
     public static void ResetPeak()
     {
@@ -36,16 +31,6 @@ internal static class MemoryProbe
     }
 
     /// <summary>Device memory in use (total − free) on the current CUDA device, MiB; NaN when the CUDA runtime cannot be reached.</summary>
-    public static double CudaUsedMiB()
-    {
-        foreach (var name in new[] { "libcudart.so.12", "libcudart.so.13", "libcudart.so", "cudart64_12.dll" })
-        {
-            if (!NativeLibrary.TryLoad(name, typeof(MemoryProbe).Assembly, null, out var library)) continue;
-            if (!NativeLibrary.TryGetExport(library, "cudaMemGetInfo", out var export)) continue;
-            var memGetInfo = Marshal.GetDelegateForFunctionPointer<CudaMemGetInfo>(export);
-            if (memGetInfo(out var free, out var total) == 0)
-                return (total - free) / (1024.0 * 1024.0);
-        }
-        return double.NaN;
-    }
+    public static double CudaUsedMiB() =>
+        FuseDream.Models.DeviceMemory.Cuda() is { } memory ? (memory.Total - memory.Free) / (1024.0 * 1024.0) : double.NaN;
 }

@@ -308,19 +308,12 @@ public static class PipelineBenchmark
         public void Sample()
         {
             if (_unavailable) return;
-            try
-            {
-                if (cudaMemGetInfo(out var free, out var total) != 0) return;
-                var used = (total - free) / 1048576.0;
-                PeakMb = Math.Max(PeakMb ?? 0, used);
-            }
-            catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+            if (DeviceMemory.Cuda() is not { } memory)
             {
                 _unavailable = true;
+                return;
             }
+            PeakMb = Math.Max(PeakMb ?? 0, (memory.Total - memory.Free) / 1048576.0);
         }
-
-        [DllImport("libcudart.so", EntryPoint = "cudaMemGetInfo")]
-        private static extern int cudaMemGetInfo(out nuint free, out nuint total);
     }
 }
