@@ -91,7 +91,6 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
         _clipHash = hashes.TryGetValue("clip", out var clipHash) ? new Dictionary<string, string> { ["clip"] = clipHash } : new Dictionary<string, string>();
         _extraClipHashes = _clips.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
         _generatorHashes = _generators.Keys.Where(hashes.ContainsKey).ToDictionary(k => k, k => hashes[k]);
-        Precision = precision;
         PrecisionUsed = new PrecisionChoice(precision, "set explicitly");
         foreach (var clip in _clips.Values) Freeze(clip, Precision);
         foreach (var generator in _generators.Values) Freeze(generator, Precision);
@@ -167,10 +166,10 @@ public sealed class FuseDreamPipeline : IGenerationPipeline, IDisposable
     public BasisBatchChoice BasisBatch { get; }
 
     /// <summary>What the models compute in: fp32, or bf16 with float32 latents, loss and Adam state.</summary>
-    public Precision Precision { get; }
+    public Precision Precision => PrecisionUsed.Precision;
 
     /// <summary><see cref="Precision"/> and why: what <c>auto</c> resolved to (<see cref="Load"/>), or as the caller gave it.</summary>
-    public PrecisionChoice PrecisionUsed { get; private init; } = null!;
+    public PrecisionChoice PrecisionUsed { get; private init; }
 
     public ClipModel Clip => _clip;
 

@@ -32,14 +32,14 @@ internal static class CpuBf16
     private static (string? Feature, string Source) Detect()
     {
         if (!OperatingSystem.IsLinux()) return (null, "not Linux");
-        if (QueryLibtorch() is { } fromTorch) return (fromTorch.Feature, "libtorch");
+        if (QueryLibtorch() is { } fromTorch) return fromTorch;
         try { return (FromCpuInfo(File.ReadAllText("/proc/cpuinfo")), "/proc/cpuinfo"); }
         catch (IOException) { return (null, "/proc/cpuinfo unreadable"); }
         catch (UnauthorizedAccessException) { return (null, "/proc/cpuinfo unreadable"); }
     }
 
-    /// <summary>libtorch's answer, or null when its library or symbols cannot be found.</summary>
-    internal static (string? Feature, bool Found)? QueryLibtorch()
+    /// <summary>libtorch's answer (its source: <c>libtorch</c>), or null when its library or symbols cannot be found.</summary>
+    internal static (string? Feature, string Source)? QueryLibtorch()
     {
         try
         {
@@ -47,11 +47,11 @@ internal static class CpuBf16
             // Already loaded by TorchSharp: dlopen by its soname returns that copy.
             if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var library)) return null;
             if (!NativeLibrary.TryGetExport(library, Avx512Bf16Symbol, out var avx512Bf16)) return null;
-            if (Marshal.GetDelegateForFunctionPointer<BoolQuery>(avx512Bf16)() != 0) return ("avx512_bf16", true);
+            if (Marshal.GetDelegateForFunctionPointer<BoolQuery>(avx512Bf16)() != 0) return ("avx512_bf16", "libtorch");
             // Every CPU with AMX so far also has avx512_bf16; AMX alone is named for what it is.
             if (NativeLibrary.TryGetExport(library, AmxTileSymbol, out var amx) && Marshal.GetDelegateForFunctionPointer<BoolQuery>(amx)() != 0)
-                return ("amx_bf16", true);
-            return (null, true);
+                return ("amx_bf16", "libtorch");
+            return (null, "libtorch");
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException or InvalidOperationException or NotSupportedException)
         {
