@@ -128,7 +128,7 @@ public sealed class SceneFusion : IDisposable
             var xi = _xi.Select(t => t.detach().requires_grad_(true)).ToArray();
             var loss = LowerLoss(xi, masked, features);
             var gradients = autograd.grad([loss], xi);
-            losses.Add(loss.ToDouble());
+            losses.Add(HostRead.Double(loss));
             using (no_grad())
             {
                 var (p, m, v) = UnrolledAdam.Step([.. xi.Select(t => t.detach())], [.. gradients], _first, _second, InnerStepsTaken + 1, _options.InnerLearningRate);
@@ -160,7 +160,7 @@ public sealed class SceneFusion : IDisposable
             foreach (var parts in _theta) parts[LatentSet.BasisZ].clamp_(-LatentOptimizer.ZThreshold, LatentOptimizer.ZThreshold);
             Commit([.. xi.Select(t => t.detach())], [.. m.Select(t => t.detach())], [.. v.Select(t => t.detach())]);
         }
-        var value = upper.ToDouble();
+        var value = HostRead.Double(upper);
         Timings.Hypergradient += clock.Elapsed;
         InnerStepsTaken += _options.InnerSteps;
         OuterStepsTaken++;
@@ -179,7 +179,7 @@ public sealed class SceneFusion : IDisposable
         _outer.zero_grad();
         var (upper, _, _, _, _, _) = Unroll(draws);
         if (withGradient) upper.backward();
-        return upper.ToDouble();
+        return HostRead.Double(upper);
     }
 
     /// <summary>The lower level's distance of the current ξ to the current targets.</summary>
@@ -188,7 +188,7 @@ public sealed class SceneFusion : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var (masked, features) = Targets();
-        return LowerLoss(_xi, masked, features).ToDouble();
+        return HostRead.Double(LowerLoss(_xi, masked, features));
     }
 
     private (Tensor Upper, Tensor[] Xi, Tensor[] First, Tensor[] Second, double LowerStart, double LowerEnd) Unroll(IRandomSource draws)
@@ -203,7 +203,7 @@ public sealed class SceneFusion : IDisposable
         for (var k = 1; k <= _options.InnerSteps; k++)
         {
             var loss = LowerLoss(xi, masked, features);
-            var value = loss.ToDouble();
+            var value = HostRead.Double(loss);
             if (k == 1) lowerStart = value;
             lowerEnd = value;
             var gradients = autograd.grad([loss], xi, retain_graph: true, create_graph: true);
